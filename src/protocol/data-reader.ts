@@ -1,0 +1,124 @@
+// The DATA phase (RFC 5321 §4.1.1.4, §4.5.2): a streaming state machine over
+// the bytes after our 354. Only CRLF "." CRLF ends the data, wherever the TCP
+// reads split it; a leading dot is removed from stuffed lines; a bare CR or
+// LF anywhere stops the session (§2.3.8, SMTP smuggling). Too much data, or a
+// line over 1000 octets, is read to its end and then refused (§4.5.3.1.6,
+// §4.5.3.1.10; RFC 1870 §6.3: never reply in the middle of the data).
+
+import { HopCounter } from './hop-counter.js';
+
+const CR = 0x0d;
+const LF = 0x0a;
+const DOT = 0x2e;
+const CRLF = Buffer.from('\r\n');
+
+/** RFC 5321 §4.5.3.1.6: 1000 octets including CRLF, the stuffed dot not counted. */
+export const MAX_TEXT_LINE_OCTETS = 1000;
+
+export type DataOutcome =
+  | { readonly kind: 'complete'; readonly size: number; readonly tooBig: boolean; readonly lineTooLong: boolean; readonly hops: number }
+  | { readonly kind: 'bare-lf' }
+  | { readonly kind: 'bare-cr' };
+
+export interface DataProgress {
+  /** Set once the data has ended (or was cut short by a violation). */
+  readonly outcome?: DataOutcome;
+  /** Bytes after the end of data: the next commands (RFC 2920 §3.1). */
+  readonly rest?: Buffer;
+}
+
+type State = 'line-start' | 'dot' | 'dot-cr' | 'mid-line' | 'cr';
+
+export class DataReader {
+  private state: State = 'line-start';
+  private lineOctets = 0;
+  private size = 0;
+  private tooBig = false;
+  private lineTooLong = false;
+  private readonly hops = new HopCounter();
+
+  /**
+   * @param maxSize largest message accepted, in octets after unstuffing
+   * @param onBody receives the unstuffed message bytes, in order; not called
+   *   once the message is known to be refused (too big, line too long)
+   */
+  constructor(
+    private readonly maxSize: number,
+    private readonly onBody: (chunk: Buffer) => void,
+  ) {}
+
+  push(chunk: Buffer): DataProgress {
+    const out: Buffer[] = [];
+    let i = 0;
+    while (i < chunk.length) {
+      const byte = chunk[i];
+      switch (this.state) {
+        case 'line-start':
+          if (byte === DOT) { this.state = 'dot'; i++; continue; }
+          this.state = 'mid-line';
+          continue;
+        case 'dot':
+          if (byte === CR) { this.state = 'dot-cr'; i++; continue; }
+          if (byte === LF) return this.violation('bare-lf', out);
+          // A stuffed dot: dropped, and not counted in the line length (§4.5.2).
+          this.state = 'mid-line';
+          continue;
+        case 'dot-cr':
+          if (byte !== LF) return this.violation('bare-cr', out);
+          this.emit(out);
+          return { outcome: this.complete(), rest: chunk.subarray(i + 1) };
+        case 'mid-line': {
+          const end = nextLineBreak(chunk, i);
+          if (end > i) { this.collect(out, chunk.subarray(i, end)); this.lineOctets += end - i; }
+          if (end === chunk.length) { i = end; continue; }
+          if (chunk[end] === LF) return this.violation('bare-lf', out);
+          this.state = 'cr';
+          i = end + 1;
+          continue;
+        }
+        case 'cr':
+          if (byte !== LF) return this.violation('bare-cr', out);
+          if (this.lineOctets + 2 > MAX_TEXT_LINE_OCTETS) this.lineTooLong = true;
+          this.collect(out, CRLF);
+          this.lineOctets = 0;
+          this.state = 'line-start';
+          i++;
+          continue;
+      }
+    }
+    this.emit(out);
+    return {};
+  }
+
+  private collect(out: Buffer[], bytes: Buffer): void {
+    this.size += bytes.length;
+    if (this.size > this.maxSize) this.tooBig = true;
+    if (this.tooBig || this.lineTooLong) return;
+    out.push(bytes);
+  }
+
+  private emit(out: Buffer[]): void {
+    if (out.length === 0 || this.tooBig || this.lineTooLong) return;
+    const bytes = out.length === 1 ? out[0]! : Buffer.concat(out);
+    this.hops.observe(bytes);
+    this.onBody(bytes);
+  }
+
+  private complete(): DataOutcome {
+    return { kind: 'complete', size: this.size, tooBig: this.tooBig, lineTooLong: this.lineTooLong, hops: this.hops.count };
+  }
+
+  private violation(kind: 'bare-lf' | 'bare-cr', out: Buffer[]): DataProgress {
+    out.length = 0;
+    return { outcome: { kind } };
+  }
+}
+
+function nextLineBreak(buf: Buffer, from: number): number {
+  const cr = buf.indexOf(CR, from);
+  const lf = buf.indexOf(LF, from);
+  if (cr === -1 && lf === -1) return buf.length;
+  if (cr === -1) return lf;
+  if (lf === -1) return cr;
+  return Math.min(cr, lf);
+}
