@@ -1,0 +1,245 @@
+// The configuration: embedded defaults, the JSON config file on top, then
+// command-line flags on top of that. Every key is validated before anything
+// listens; a bad one is a ConfigError naming the key (exit code 2).
+// Durations are seconds (fractions allowed); sizes are bytes.
+
+import fs from 'node:fs';
+import os from 'node:os';
+import {
+  ConfigError, boolean, cidr, hostPort, integer, list, number, object, oneOf, optional, port, string,
+} from './config-schema.js';
+
+export { ConfigError };
+
+export interface ListenConfig {
+  host: string;
+  port: number;
+  mode: 'relay' | 'refuse' | 'capture';
+  refuse: 'close' | 'stay';
+  tls: 'none' | 'starttls' | 'implicit';
+}
+
+export interface SmarthostConfig {
+  host: string;
+  port: number;
+  username?: string;
+  password?: string;
+  tls: 'opportunistic' | 'required' | 'none' | 'implicit';
+}
+
+export interface Config {
+  hostname: string;
+  postmaster?: string;
+  listen: ListenConfig[];
+  spool: string;
+  dns: { servers: string[]; timeout: number; cacheTtl: number; checkRecipients: boolean; checkSenders: boolean };
+  delivery: {
+    port: number;
+    concurrency: { total: number; perDestination: number };
+    retrySchedule: number[];
+    maxQueueLifetime: number;
+    pollInterval: number;
+    timeouts: { connect: number; greeting: number; command: number; dataBlock: number; dataEnd: number };
+  };
+  relay: { networks: string[]; domains: string[] };
+  smarthost?: SmarthostConfig;
+  limits: {
+    maxMessageSize: number;
+    maxRecipients: number;
+    maxConnections: number;
+    maxConnectionsPerIp: number;
+    maxErrors: number;
+    softErrorLimit: number;
+    errorDelay: number;
+    maxJunkCommands: number;
+    maxLineLength: number;
+    maxHops: number;
+    idleTimeout: number;
+    minDataRate: number;
+    dataGracePeriod: number;
+    refuseIdleTimeout: number;
+    refuseMaxCommands: number;
+  };
+  tls?: { cert: string; key: string };
+  auth?: { users: Record<string, string> };
+}
+
+const DEFAULT_LISTENER: ListenConfig = { host: '127.0.0.1', port: 2525, mode: 'relay', refuse: 'stay', tls: 'none' };
+
+export function defaultConfig(): Config {
+  return {
+    hostname: os.hostname() || 'localhost',
+    listen: [{ ...DEFAULT_LISTENER }],
+    spool: './var/spool',
+    dns: { servers: [], timeout: 5, cacheTtl: 60, checkRecipients: true, checkSenders: true },
+    delivery: {
+      port: 25,
+      concurrency: { total: 20, perDestination: 4 },
+      // RFC 5321 §4.5.4.1: two tries in the first hour, then every few hours.
+      retrySchedule: [300, 900, 1800, 3600, 7200, 14400],
+      maxQueueLifetime: 432000,
+      pollInterval: 5,
+      // RFC 5321 §4.5.3.2 minimums; "command" covers EHLO, MAIL, RCPT and DATA.
+      timeouts: { connect: 30, greeting: 300, command: 300, dataBlock: 180, dataEnd: 600 },
+    },
+    relay: { networks: ['127.0.0.0/8', '::1/128'], domains: [] },
+    limits: {
+      maxMessageSize: 10 * 1024 * 1024,
+      maxRecipients: 100,
+      maxConnections: 100,
+      maxConnectionsPerIp: 10,
+      maxErrors: 20,
+      softErrorLimit: 10,
+      errorDelay: 1,
+      maxJunkCommands: 100,
+      maxLineLength: 512,
+      maxHops: 100,
+      idleTimeout: 300,
+      minDataRate: 500,
+      dataGracePeriod: 30,
+      refuseIdleTimeout: 30,
+      refuseMaxCommands: 10,
+    },
+  };
+}
+
+const hostname: typeof string = (value, key) => {
+  const name = string(value, key);
+  if (!/^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/.test(name)) {
+    throw new ConfigError(key, `"${name}" is not a valid host name`);
+  }
+  return name;
+};
+
+const existingFile: typeof string = (value, key) => {
+  const file = string(value, key);
+  if (!fs.existsSync(file)) throw new ConfigError(key, `file "${file}" does not exist`);
+  return file;
+};
+
+function configCheck(defaults: Config) {
+  return object<Config>({
+    hostname,
+    postmaster: optional(string),
+    listen: list(object<ListenConfig>({
+      host: string,
+      port,
+      mode: oneOf('relay', 'refuse', 'capture'),
+      refuse: oneOf('close', 'stay'),
+      tls: oneOf('none', 'starttls', 'implicit'),
+    }, DEFAULT_LISTENER), { nonEmpty: true }),
+    spool: string,
+    dns: object({
+      servers: list((v, k) => { hostPort(53)(v, k); return v as string; }),
+      timeout: number(0.01),
+      cacheTtl: number(0),
+      checkRecipients: boolean,
+      checkSenders: boolean,
+    }, defaults.dns),
+    delivery: object({
+      port,
+      concurrency: object({ total: integer(1, 1000), perDestination: integer(1, 1000) }, defaults.delivery.concurrency),
+      retrySchedule: list(number(0.01), { nonEmpty: true }),
+      maxQueueLifetime: number(0),
+      pollInterval: number(0.01),
+      timeouts: object({
+        connect: number(0.01), greeting: number(0.01), command: number(0.01), dataBlock: number(0.01), dataEnd: number(0.01),
+      }, defaults.delivery.timeouts),
+    }, defaults.delivery),
+    relay: object({ networks: list(cidr), domains: list(hostname) }, defaults.relay),
+    smarthost: optional(object<SmarthostConfig>({
+      host: string,
+      port,
+      username: optional(string),
+      password: optional(string),
+      tls: oneOf('opportunistic', 'required', 'none', 'implicit'),
+    }, { host: '', port: 25, tls: 'opportunistic' })),
+    limits: object({
+      maxMessageSize: integer(1024),
+      maxRecipients: integer(1),
+      maxConnections: integer(1),
+      maxConnectionsPerIp: integer(1),
+      maxErrors: integer(1),
+      softErrorLimit: integer(1),
+      errorDelay: number(0),
+      maxJunkCommands: integer(1),
+      // RFC 5321 §4.5.3.1.4: at least 512 octets must be accepted.
+      maxLineLength: integer(512, 65536),
+      maxHops: integer(1),
+      idleTimeout: number(0.01),
+      minDataRate: number(0),
+      dataGracePeriod: number(0),
+      refuseIdleTimeout: number(0.01),
+      refuseMaxCommands: integer(1),
+    }, defaults.limits),
+    tls: optional(object({ cert: existingFile, key: existingFile }, { cert: '', key: '' })),
+    auth: optional(object({
+      users: (value, key) => {
+        if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ConfigError(key, 'must be an object');
+        for (const [user, hash] of Object.entries(value)) string(hash, `${key}.${user}`);
+        return value as Record<string, string>;
+      },
+    }, { users: {} })),
+  }, defaults);
+}
+
+/** Validates a parsed config file on top of the defaults. */
+export function validateConfig(raw: unknown): Config {
+  const defaults = defaultConfig();
+  const config = configCheck(defaults)(raw, '');
+  if (config.smarthost && !config.smarthost.host) throw new ConfigError('smarthost.host', 'is required');
+  return config;
+}
+
+export function readConfigFile(file: string): Config {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError('--config', `cannot read ${file}: ${(err as Error).message}`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError('--config', `${file} is not valid JSON: ${(err as Error).message}`);
+  }
+  return validateConfig(raw);
+}
+
+/** Command-line flags that override the file (design.md: the user contract). */
+export interface ConfigFlags {
+  listen?: string;
+  mode?: string;
+  spool?: string;
+  hostname?: string;
+  dnsServers?: string[];
+  deliveryPort?: string;
+  smarthost?: string;
+}
+
+export function applyFlags(config: Config, flags: ConfigFlags): Config {
+  const result: Config = structuredClone(config);
+  if (flags.listen !== undefined || flags.mode !== undefined) {
+    // The flags describe one listener; its other settings come from the first configured one.
+    const first = { ...result.listen[0]! };
+    if (flags.listen !== undefined) Object.assign(first, hostPort()(flags.listen, '--listen'));
+    if (flags.mode !== undefined) first.mode = oneOf('relay', 'refuse', 'capture')(flags.mode, '--mode');
+    result.listen = [first];
+  }
+  if (flags.spool !== undefined) result.spool = string(flags.spool, '--spool');
+  if (flags.hostname !== undefined) result.hostname = hostname(flags.hostname, '--hostname');
+  if (flags.dnsServers?.length) {
+    result.dns.servers = flags.dnsServers.map((s) => { hostPort(53)(s, '--dns-server'); return s; });
+  }
+  if (flags.deliveryPort !== undefined) result.delivery.port = port(Number(flags.deliveryPort), '--delivery-port');
+  if (flags.smarthost !== undefined) {
+    result.smarthost = { ...hostPort(25)(flags.smarthost, '--smarthost'), tls: result.smarthost?.tls ?? 'opportunistic' };
+  }
+  return result;
+}
+
+/** The address that <Postmaster> goes to (RFC 5321 §4.5.1). */
+export function postmasterAddress(config: Config): string {
+  return config.postmaster ?? `postmaster@${config.hostname}`;
+}

@@ -1,0 +1,105 @@
+// The command line: `minimta serve`, and the commands for people.
+// Exit codes: 0 done, 1 failure at run time, 2 bad usage or bad config.
+
+import { parseArgs } from 'node:util';
+import { ConfigError, applyFlags, defaultConfig, readConfigFile, type Config } from './config.js';
+import { startRelay } from './relay.js';
+import { stdoutLogger } from './log.js';
+
+const USAGE = `usage: minimta <command> [options]
+
+commands:
+  serve            run the relay (SMTP listeners and the delivery worker)
+  help             show this text
+
+options for serve:
+  --config FILE            JSON config file (see README)
+  --listen HOST:PORT       one listener here (replaces the configured list)
+  --mode relay|refuse|capture
+  --spool DIR              spool directory (default ./var/spool)
+  --hostname NAME          our host name (greeting, Received:, EHLO)
+  --dns-server HOST:PORT   DNS server to ask (repeatable)
+  --delivery-port N        port of the next hop (default 25)
+  --smarthost HOST:PORT    send everything through this host
+`;
+
+class UsageError extends Error {}
+
+const OPTIONS = {
+  config: { type: 'string' },
+  listen: { type: 'string' },
+  mode: { type: 'string' },
+  spool: { type: 'string' },
+  hostname: { type: 'string' },
+  'dns-server': { type: 'string', multiple: true },
+  'delivery-port': { type: 'string' },
+  smarthost: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+function loadConfig(values: ReturnType<typeof parse>['values']): Config {
+  const base = values.config ? readConfigFile(values.config) : defaultConfig();
+  return applyFlags(base, {
+    listen: values.listen,
+    mode: values.mode,
+    spool: values.spool,
+    hostname: values.hostname,
+    dnsServers: values['dns-server'],
+    deliveryPort: values['delivery-port'],
+    smarthost: values.smarthost,
+  });
+}
+
+function parse(args: string[]) {
+  try {
+    return parseArgs({ args, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+async function serve(config: Config): Promise<void> {
+  const relay = await startRelay(config, stdoutLogger);
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) process.exit(0);
+    stopping = true;
+    stdoutLogger('main', `${signal} received, stopping`);
+    relay.stop().then(() => process.exit(0), (err) => {
+      stdoutLogger('main', `stop failed: ${String(err)}`);
+      process.exit(1);
+    });
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  const { values, positionals } = parse(rest);
+  if (values.help || command === undefined || command === 'help') {
+    process.stdout.write(USAGE);
+    return command === undefined ? 2 : 0;
+  }
+  switch (command) {
+    case 'serve':
+      if (positionals.length > 0) throw new UsageError(`serve takes no arguments: ${positionals.join(' ')}`);
+      await serve(loadConfig(values));
+      return -1;
+    default:
+      throw new UsageError(`unknown command "${command}"`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => { if (code >= 0) process.exitCode = code; },
+  (err) => {
+    if (err instanceof ConfigError || err instanceof UsageError) {
+      process.stderr.write(`minimta: ${err.message}\n`);
+      if (err instanceof UsageError) process.stderr.write(USAGE);
+      process.exit(2);
+    }
+    process.stderr.write(`minimta: ${(err as Error)?.stack ?? String(err)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,242 @@
+// One SMTP connection: moves bytes between a socket and a Session and runs
+// the effects the session asks for. No SMTP decision is made here.
+//
+// PIPELINING (RFC 2920 §3.2): every complete command in the input is run in
+// order; replies are collected and written in one go when no complete command
+// is left, so they are flushed before we wait for more input. While a command
+// awaits a check (DNS at RCPT), nothing else runs, so replies keep their order.
+
+import type { Socket } from 'node:net';
+import { formatReply, type Reply } from '../reply-codes/index.js';
+import { DataReader } from './data-reader.js';
+import { LineReader } from './line-reader.js';
+import type { MessageReceipt, Session, Step } from './session.js';
+import type { Logger } from '../log.js';
+
+export interface ConnectionLimits {
+  /** Longest command line, CRLF included (RFC 5321 §4.5.3.1.4). */
+  maxLineOctets: number;
+  maxMessageSize: number;
+  /** Idle time before 421 4.4.2 (RFC 5321 §4.5.3.2.7). */
+  idleTimeoutMs: number;
+  /** Slow-client defence in DATA: after the grace time, at least this many bytes per second. */
+  minDataRate: number;
+  dataGraceMs: number;
+}
+
+/** Input held while a command runs; beyond it we stop reading the socket. */
+const MAX_PENDING_INPUT = 256 * 1024;
+/** Time a closing connection is given for its peer to hang up. */
+const LINGER_MS = 10_000;
+
+interface DataPhase {
+  reader: DataReader;
+  receipt: MessageReceipt;
+  startedAt: number;
+  received: number;
+  needsDrain: boolean;
+}
+
+export class SmtpConnection {
+  private readonly lines: LineReader;
+  private outbox: Reply[] = [];
+  private pumping = false;
+  private closing = false;
+  private gone = false;
+  private finished = false;
+  private data?: DataPhase;
+  private readonly goneSignal: Promise<void>;
+  private signalGone!: () => void;
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly session: Session,
+    private readonly limits: ConnectionLimits,
+    private readonly log: Logger,
+    private readonly clientIp: string,
+    private readonly onFinished: () => void,
+  ) {
+    this.lines = new LineReader(limits.maxLineOctets);
+    this.goneSignal = new Promise((resolve) => { this.signalGone = resolve; });
+  }
+
+  start(): void {
+    this.log('smtpd', `connect from [${this.clientIp}]`);
+    this.socket.setTimeout(this.limits.idleTimeoutMs);
+    this.socket.on('data', (chunk: Buffer) => this.received(chunk));
+    this.socket.on('timeout', () => this.idle());
+    this.socket.on('error', (err) => this.log('smtpd', `connection error from [${this.clientIp}]: ${err.message}`));
+    this.socket.on('close', () => this.hungUp());
+    void this.act(() => this.session.open());
+  }
+
+  /** Closes the connection from our side with the given step (shutdown). */
+  async interrupt(step: () => Step | Promise<Step>): Promise<void> {
+    if (!this.pumping && !this.closing) await this.act(step);
+  }
+
+  private received(chunk: Buffer): void {
+    if (this.closing) return;
+    this.lines.push(chunk);
+    if (this.lines.buffered > MAX_PENDING_INPUT && !this.data) this.socket.pause();
+    void this.pump();
+  }
+
+  private idle(): void {
+    // Time spent waiting on our own checks is not the client's idleness.
+    if (this.pumping || this.closing) return;
+    void this.act(() => this.session.timeout());
+  }
+
+  /** Runs one step produced outside the input loop (greeting, timeout). */
+  private async act(produce: () => Step | Promise<Step>): Promise<void> {
+    this.pumping = true;
+    try {
+      await this.apply(await produce());
+      this.flush();
+    } catch (err) {
+      await this.crash(err);
+    } finally {
+      this.pumping = false;
+    }
+    if (this.gone) await this.finish();
+  }
+
+  /** Runs every complete command (or DATA bytes) in the input, in order. */
+  private async pump(): Promise<void> {
+    if (this.pumping) return;
+    this.pumping = true;
+    try {
+      while (!this.closing && !this.gone) {
+        const progressed = this.data ? await this.receiveData() : await this.runCommand();
+        if (!progressed) break;
+      }
+      this.flush();
+    } catch (err) {
+      await this.crash(err);
+    } finally {
+      this.pumping = false;
+    }
+    if (this.gone) await this.finish();
+    else if (this.socket.isPaused() && this.lines.buffered < MAX_PENDING_INPUT && !this.closing) this.socket.resume();
+  }
+
+  private async runCommand(): Promise<boolean> {
+    const event = this.lines.next();
+    if (!event) return false;
+    switch (event.kind) {
+      case 'line':
+        await this.apply(await this.session.command(event.text, { inputPending: this.lines.buffered > 0 }));
+        break;
+      case 'too-long':
+        await this.apply(this.session.lineTooLong());
+        break;
+      default:
+        await this.apply(await this.session.bareLineEnd(event.kind));
+    }
+    return true;
+  }
+
+  private async receiveData(): Promise<boolean> {
+    const phase = this.data!;
+    const bytes = this.lines.takeBuffered();
+    if (bytes.length === 0) return false;
+    phase.received += bytes.length;
+    const progress = phase.reader.push(bytes);
+    if (!progress.outcome) {
+      if (this.tooSlow(phase)) {
+        this.data = undefined;
+        await this.apply(await this.session.tooSlow());
+        return false;
+      }
+      if (phase.needsDrain) await this.drain(phase);
+      return true;
+    }
+    this.data = undefined;
+    if (progress.rest) this.lines.unshift(progress.rest);
+    // Back-pressure from the spool is settled before the commit.
+    if (phase.needsDrain) await this.drain(phase);
+    if (this.gone) return false;
+    await this.apply(await this.session.endData(progress.outcome));
+    return true;
+  }
+
+  private tooSlow(phase: DataPhase): boolean {
+    const elapsed = Date.now() - phase.startedAt;
+    if (elapsed <= this.limits.dataGraceMs) return false;
+    return phase.received / (elapsed / 1000) < this.limits.minDataRate;
+  }
+
+  /** Waits for the spool to take more, with the socket paused meanwhile. */
+  private async drain(phase: DataPhase): Promise<void> {
+    this.socket.pause();
+    await Promise.race([phase.receipt.waitForDrain(), this.goneSignal]);
+    phase.needsDrain = false;
+    if (!this.gone && !this.closing) this.socket.resume();
+  }
+
+  private async apply(step: Step): Promise<void> {
+    for (const event of step.log ?? []) this.log('smtpd', event.text, event.id);
+    if (step.delayMs) {
+      this.flush();
+      await new Promise((resolve) => setTimeout(resolve, step.delayMs));
+    }
+    this.outbox.push(...step.replies);
+    if (step.receive) this.enterData(step.receive.receipt, step.receive.header);
+    if (step.close) this.close();
+  }
+
+  private enterData(receipt: MessageReceipt, header: Buffer): void {
+    const phase: DataPhase = { receipt, startedAt: Date.now(), received: 0, needsDrain: false, reader: undefined! };
+    phase.reader = new DataReader(this.limits.maxMessageSize, (chunk) => {
+      if (!receipt.write(chunk)) phase.needsDrain = true;
+    });
+    if (!receipt.write(header)) phase.needsDrain = true;
+    this.data = phase;
+    // The 354 must reach the client before it sends the message.
+    this.flush();
+  }
+
+  private flush(): void {
+    if (this.outbox.length === 0 || this.gone) return;
+    const text = this.outbox.map(formatReply).join('');
+    this.outbox = [];
+    this.socket.write(text);
+  }
+
+  private close(): void {
+    this.closing = true;
+    this.flush();
+    this.socket.end();
+    setTimeout(() => this.socket.destroy(), LINGER_MS).unref();
+  }
+
+  private async crash(err: unknown): Promise<void> {
+    this.log('smtpd', `internal error in session from [${this.clientIp}]: ${(err as Error)?.stack ?? String(err)}`);
+    if (this.closing || this.gone) return;
+    try {
+      await this.apply(await this.session.crashed());
+    } catch (again) {
+      this.log('smtpd', `could not recover session from [${this.clientIp}]: ${String(again)}`);
+      this.socket.destroy();
+    }
+  }
+
+  private hungUp(): void {
+    this.gone = true;
+    this.signalGone();
+    if (!this.pumping) void this.finish();
+  }
+
+  private async finish(): Promise<void> {
+    if (this.finished) return;
+    this.finished = true;
+    try {
+      await this.session.disconnected();
+    } catch (err) {
+      this.log('smtpd', `cleanup failed for [${this.clientIp}]: ${String(err)}`);
+    }
+    this.log('smtpd', `disconnect from [${this.clientIp}]`);
+    this.onFinished();
+  }
+}

@@ -1,0 +1,141 @@
+// The SMTP listeners: accept connections, apply the connection limits, and
+// give each connection its own Session. A failure inside one session is
+// answered 421 and closed there; it never reaches the process.
+
+import net from 'node:net';
+import { formatReply, reply } from '../reply-codes/index.js';
+import { SmtpConnection, type ConnectionLimits } from './connection.js';
+import { Session, type ListenerMode, type MessageStore, type SessionPolicy, type SessionSettings } from './session.js';
+import type { Logger } from '../log.js';
+
+export interface ListenerOptions {
+  host: string;
+  port: number;
+  mode: ListenerMode;
+  refuse: 'close' | 'stay';
+}
+
+export interface ServerLimits extends ConnectionLimits {
+  maxRecipients: number;
+  maxConnections: number;
+  maxConnectionsPerIp: number;
+  maxErrors: number;
+  softErrorLimit: number;
+  errorDelayMs: number;
+  maxJunkCommands: number;
+  maxHops: number;
+  /** refuse listeners: a short idle time and a cap on commands (RFC 1846 §4.2). */
+  refuseIdleTimeoutMs: number;
+  refuseMaxCommands: number;
+}
+
+export interface ServerOptions {
+  hostname: string;
+  postmaster: string;
+  listeners: ListenerOptions[];
+  limits: ServerLimits;
+  store: MessageStore;
+  policy: SessionPolicy;
+  log: Logger;
+}
+
+export interface BoundListener extends ListenerOptions {
+  /** The port actually bound (differs from `port` when that was 0). */
+  boundPort: number;
+}
+
+export class SmtpServer {
+  private readonly servers: net.Server[] = [];
+  private readonly connections = new Set<SmtpConnection>();
+  private readonly perIp = new Map<string, number>();
+  private readonly sockets = new Set<net.Socket>();
+
+  constructor(private readonly options: ServerOptions) {}
+
+  async listen(): Promise<BoundListener[]> {
+    const bound: BoundListener[] = [];
+    for (const listener of this.options.listeners) {
+      const server = net.createServer((socket) => this.accept(socket, listener));
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(listener.port, listener.host, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+      server.on('error', (err) => this.options.log('smtpd', `listener error: ${err.message}`));
+      this.servers.push(server);
+      const address = server.address() as net.AddressInfo;
+      bound.push({ ...listener, boundPort: address.port });
+      this.options.log('smtpd', `listening on ${listener.host}:${address.port} (${listener.mode})`);
+    }
+    return bound;
+  }
+
+  /** Stops listening and cuts every connection. */
+  async close(): Promise<void> {
+    await Promise.all(this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+    for (const socket of this.sockets) socket.destroy();
+  }
+
+  get connectionCount(): number {
+    return this.sockets.size;
+  }
+
+  private accept(socket: net.Socket, listener: ListenerOptions): void {
+    const ip = clientAddress(socket);
+    const { limits, hostname, log } = this.options;
+    socket.on('error', () => {}); // reported by the connection; a reset here must not crash the process
+    const fromIp = this.perIp.get(ip) ?? 0;
+    const limitReply = this.sockets.size >= limits.maxConnections ? reply('tooManyConnections', { host: hostname })
+      : fromIp >= limits.maxConnectionsPerIp ? reply('tooManyConnectionsFromIp', { host: hostname })
+      : undefined;
+    if (limitReply) {
+      log('smtpd', `reject: connect from [${ip}]: ${limitReply.code} ${limitReply.enhanced} too many connections`);
+      socket.end(formatReply(limitReply));
+      return;
+    }
+    this.sockets.add(socket);
+    this.perIp.set(ip, fromIp + 1);
+    const refusing = listener.mode === 'refuse';
+    const session = new Session(this.sessionSettings(listener), { ip }, {
+      policy: this.options.policy,
+      store: this.options.store,
+      now: () => new Date(),
+    });
+    const connectionLimits = refusing ? { ...limits, idleTimeoutMs: limits.refuseIdleTimeoutMs } : limits;
+    const connection = new SmtpConnection(socket, session, connectionLimits, log, ip, () => {
+      this.connections.delete(connection);
+      this.sockets.delete(socket);
+      const left = (this.perIp.get(ip) ?? 1) - 1;
+      if (left > 0) this.perIp.set(ip, left);
+      else this.perIp.delete(ip);
+    });
+    this.connections.add(connection);
+    connection.start();
+  }
+
+  private sessionSettings(listener: ListenerOptions): SessionSettings {
+    const { limits } = this.options;
+    return {
+      hostname: this.options.hostname,
+      mode: listener.mode,
+      refuse: listener.refuse,
+      maxMessageSize: limits.maxMessageSize,
+      maxRecipients: limits.maxRecipients,
+      maxErrors: limits.maxErrors,
+      softErrorLimit: limits.softErrorLimit,
+      errorDelayMs: limits.errorDelayMs,
+      maxJunkCommands: limits.maxJunkCommands,
+      refuseMaxCommands: limits.refuseMaxCommands,
+      postmaster: this.options.postmaster,
+      maxHops: limits.maxHops,
+    };
+  }
+}
+
+/** The client's address, IPv4-mapped IPv6 shown as IPv4. */
+export function clientAddress(socket: net.Socket): string {
+  const ip = socket.remoteAddress ?? 'unknown';
+  return ip.startsWith('::ffff:') && net.isIPv4(ip.slice(7)) ? ip.slice(7) : ip;
+}

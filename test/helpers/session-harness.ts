@@ -1,0 +1,86 @@
+// Drives a Session without sockets: an in-memory store and a policy given by
+// the test. Dialogs read like SMTP transcripts:
+//   -> MAIL FROM:<a@b.test>
+//   <- 250 2.1.0
+
+import { expect } from 'chai';
+import { Session, type MessageReceipt, type SessionPolicy, type SessionSettings, type Step } from '../../src/protocol/session.js';
+import type { Envelope } from '../../src/queue/envelope.js';
+import { replyToString } from '../../src/reply-codes/index.js';
+
+export const TEST_SETTINGS: SessionSettings = {
+  hostname: 'mx.minimta.test',
+  mode: 'relay',
+  refuse: 'stay',
+  maxMessageSize: 1_000_000,
+  maxRecipients: 100,
+  maxErrors: 20,
+  softErrorLimit: 1000,
+  errorDelayMs: 0,
+  maxJunkCommands: 100,
+  refuseMaxCommands: 10,
+  postmaster: 'postmaster@mx.minimta.test',
+  maxHops: 100,
+};
+
+export interface StoredMessage { id: string; data: Buffer; envelope: Omit<Envelope, 'size'> }
+
+export class MemoryStore {
+  readonly committed: StoredMessage[] = [];
+  aborted = 0;
+  private next = 1;
+  failWith?: Error;
+
+  async begin(): Promise<MessageReceipt> {
+    const id = `ID${this.next++}`;
+    const parts: Buffer[] = [];
+    const store = this;
+    return {
+      id,
+      write: (chunk) => { parts.push(Buffer.from(chunk)); return true; },
+      waitForDrain: async () => {},
+      async commit(envelope) {
+        if (store.failWith) throw store.failWith;
+        store.committed.push({ id, data: Buffer.concat(parts), envelope });
+      },
+      async abort() { store.aborted++; },
+    };
+  }
+}
+
+export const acceptAll: SessionPolicy = {
+  checkSender: async () => undefined,
+  checkRecipient: async () => undefined,
+};
+
+export function newSession(settings: Partial<SessionSettings> = {}, policy: SessionPolicy = acceptAll, store = new MemoryStore()) {
+  const session = new Session({ ...TEST_SETTINGS, ...settings }, { ip: '127.0.0.1' }, { policy, store, now: () => new Date('2026-11-28T12:00:00Z') });
+  return { session, store };
+}
+
+/** "250 2.1.0" matches a reply with that code and enhanced code; "250" the code alone. */
+export function expectReply(step: Step, expected: string): void {
+  const [code, enhanced] = expected.split(' ');
+  expect(step.replies, `replies for ${expected}`).to.have.length(1);
+  const actual = step.replies[0]!;
+  expect(replyToString(actual)).to.match(new RegExp(`^${code}${enhanced ? ` ${enhanced.replace(/\./g, '\\.')}( |$)` : ''}`));
+}
+
+/** Runs a transcript; "<- 221 close" also asserts the connection is closed. */
+export async function dialog(session: Session, transcript: string): Promise<Step[]> {
+  const steps: Step[] = [];
+  let last: Step | undefined;
+  for (const raw of transcript.split('\n')) {
+    const line = raw.trim();
+    if (line.startsWith('-> ')) {
+      last = await session.command(line.slice(3), { inputPending: false });
+      steps.push(last);
+    } else if (line.startsWith('<- ')) {
+      const expected = line.slice(3);
+      const closes = expected.endsWith(' close');
+      expectReply(last!, expected.replace(/ close$/, ''));
+      expect(Boolean(last!.close), `close after ${expected}`).to.equal(closes);
+    }
+  }
+  return steps;
+}
