@@ -91,6 +91,7 @@ export const REPLIES = {
   messageTooBigForHost: { code: 552, enhanced: '5.3.4', text: 'Message size {size} exceeds the limit {limit} of {host}', rfc: 'RFC 1870 §5' },
   eightBitNotSupported: { code: 554, enhanced: '5.6.3', text: '{host} does not support 8BITMIME and conversion is not supported', rfc: 'RFC 6152 §3' },
   utf8NotSupported: { code: 553, enhanced: '5.6.7', text: '{host} does not support SMTPUTF8', rfc: 'RFC 6531 §3.2' },
+  messageUnreadable: { code: 451, enhanced: '4.3.0', text: 'Cannot read the queued message: {detail}', rfc: 'RFC 5321 §4.2.2; RFC 3463 §3.4' },
   expired: { code: 451, enhanced: '4.4.7', text: 'Message expired in the queue', rfc: 'RFC 5321 §4.5.4.1; RFC 3463 §3.5' },
 } as const satisfies Record<string, ReplyDefinition>;
 
