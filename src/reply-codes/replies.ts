@@ -76,6 +76,23 @@ export const REPLIES = {
   noSuchDomain: { code: 550, enhanced: '5.1.2', text: '<{address}>: Recipient address rejected: domain {domain} not found', rfc: 'RFC 5321 §5.1; RFC 3463 §3.2' },
   relayDenied: { code: 550, enhanced: '5.7.1', text: '<{address}>: Relay access denied', rfc: 'RFC 5321 §3.6.2, §7.9; RFC 2505 §2.1' },
 
+  // ---- AUTH (RFC 4954) ---------------------------------------------------
+  // 334 carries no enhanced code: its text is the base64 challenge (§4).
+  authChallenge: { code: 334, text: '{challenge}', rfc: 'RFC 4954 §4' },
+  authSucceeded: { code: 235, enhanced: '2.7.0', text: 'Authentication successful', rfc: 'RFC 4954 §4, §6' },
+  authFailed: { code: 535, enhanced: '5.7.8', text: 'Authentication credentials invalid', rfc: 'RFC 4954 §6' },
+  authEncryptionRequired: { code: 538, enhanced: '5.7.11', text: 'Encryption required for requested authentication mechanism', rfc: 'RFC 4954 §4, §6' },
+  authRequired: { code: 530, enhanced: '5.7.0', text: 'Authentication required', rfc: 'RFC 4954 §6' },
+  authLineTooLong: { code: 500, enhanced: '5.5.6', text: 'Authentication Exchange line is too long', rfc: 'RFC 4954 §4, §6' },
+  authUnknownMechanism: { code: 504, enhanced: '5.5.4', text: 'Unrecognized authentication type', rfc: 'RFC 4954 §4, §6' },
+  authCancelled: { code: 501, enhanced: '5.7.0', text: 'Authentication cancelled', rfc: 'RFC 4954 §4' },
+  authBadBase64: { code: 501, enhanced: '5.5.2', text: 'Invalid base64 data', rfc: 'RFC 4954 §4' },
+  authMalformed: { code: 501, enhanced: '5.5.2', text: 'Malformed authentication data', rfc: 'RFC 4616 §2; RFC 4954 §4' },
+  authTemporaryFailure: { code: 454, enhanced: '4.7.0', text: 'Temporary authentication failure', rfc: 'RFC 4954 §6' },
+  authTooManyFailures: { code: 421, enhanced: '4.7.0', text: '{host} Error: too many failed authentication attempts', rfc: 'RFC 4954 §4; RFC 5321 §3.8' },
+  alreadyAuthenticated: { code: 503, enhanced: '5.5.1', text: 'Error: already authenticated', rfc: 'RFC 4954 §4' },
+  authDuringTransaction: { code: 503, enhanced: '5.5.1', text: 'Error: AUTH not permitted during a mail transaction', rfc: 'RFC 4954 §4' },
+
   // ---- Outcomes observed as a client, recorded in the queue --------------
   // Not sent on the wire by our server: they are the "last reply" stored for
   // a recipient when the failure happened before any next hop answered.
