@@ -76,6 +76,12 @@ export const REPLIES = {
   noSuchDomain: { code: 550, enhanced: '5.1.2', text: '<{address}>: Recipient address rejected: domain {domain} not found', rfc: 'RFC 5321 §5.1; RFC 3463 §3.2' },
   relayDenied: { code: 550, enhanced: '5.7.1', text: '<{address}>: Relay access denied', rfc: 'RFC 5321 §3.6.2, §7.9; RFC 2505 §2.1' },
 
+  // ---- STARTTLS (RFC 3207) --------------------------------------------------
+  tlsReady: { code: 220, enhanced: '2.0.0', text: 'Ready to start TLS', rfc: 'RFC 3207 §4' },
+  tlsNotAvailable: { code: 454, enhanced: '4.7.0', text: 'TLS not available due to temporary reason', rfc: 'RFC 3207 §4' },
+  tlsAlreadyActive: { code: 503, enhanced: '5.5.1', text: 'Error: TLS already active', rfc: 'RFC 3207 §4; checklist §4.7 policy' },
+  tlsRequired: { code: 530, enhanced: '5.7.0', text: 'Must issue a STARTTLS command first', rfc: 'RFC 3207 §4' },
+
   // ---- AUTH (RFC 4954) ---------------------------------------------------
   // 334 carries no enhanced code: its text is the base64 challenge (§4).
   authChallenge: { code: 334, text: '{challenge}', rfc: 'RFC 4954 §4' },
