@@ -59,6 +59,7 @@ export interface Config {
     dataGracePeriod: number;
     refuseIdleTimeout: number;
     refuseMaxCommands: number;
+    tlsHandshakeTimeout: number;
   };
   tls?: { cert: string; key: string };
   auth?: { users: Record<string, string> };
@@ -99,6 +100,7 @@ export function defaultConfig(): Config {
       dataGracePeriod: 30,
       refuseIdleTimeout: 30,
       refuseMaxCommands: 10,
+      tlsHandshakeTimeout: 30,
     },
   };
 }
@@ -171,6 +173,7 @@ function configCheck(defaults: Config) {
       dataGracePeriod: number(0),
       refuseIdleTimeout: number(0.01),
       refuseMaxCommands: integer(1),
+      tlsHandshakeTimeout: number(0.01),
     }, defaults.limits),
     tls: optional(object({ cert: existingFile, key: existingFile }, { cert: '', key: '' })),
     auth: optional(object({
@@ -188,6 +191,11 @@ export function validateConfig(raw: unknown): Config {
   const defaults = defaultConfig();
   const config = configCheck(defaults)(raw, '');
   if (config.smarthost && !config.smarthost.host) throw new ConfigError('smarthost.host', 'is required');
+  config.listen.forEach((listener, i) => {
+    if (listener.tls !== 'none' && !config.tls) {
+      throw new ConfigError(`listen[${i}].tls`, `"${listener.tls}" needs tls.cert and tls.key`);
+    }
+  });
   return config;
 }
 

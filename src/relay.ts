@@ -6,6 +6,7 @@ import { RelayPolicy } from './policy/relay-policy.js';
 import { Spool } from './queue/spool.js';
 import { postmasterAddress, type Config } from './config.js';
 import type { Logger } from './log.js';
+import { loadTlsCredentials } from './tls-context.js';
 
 export interface RunningRelay {
   listeners: BoundListener[];
@@ -30,7 +31,7 @@ export async function startRelay(config: Config, log: Logger): Promise<RunningRe
   const server = new SmtpServer({
     hostname: config.hostname,
     postmaster: postmasterAddress(config),
-    listeners: config.listen.map(({ host, port, mode, refuse }) => ({ host, port, mode, refuse })),
+    listeners: config.listen.map(({ host, port, mode, refuse, tls }) => ({ host, port, mode, refuse, tls })),
     limits: {
       maxLineOctets: limits.maxLineLength,
       maxMessageSize: limits.maxMessageSize,
@@ -47,7 +48,9 @@ export async function startRelay(config: Config, log: Logger): Promise<RunningRe
       maxHops: limits.maxHops,
       refuseIdleTimeoutMs: ms(limits.refuseIdleTimeout),
       refuseMaxCommands: limits.refuseMaxCommands,
+      tlsHandshakeTimeoutMs: ms(limits.tlsHandshakeTimeout),
     },
+    tls: config.tls ? loadTlsCredentials(config.tls) : undefined,
     store: { begin: () => spool.beginReceipt() },
     policy,
     log,

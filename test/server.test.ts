@@ -191,7 +191,7 @@ describe('server: SMTP over real sockets', function () {
     const server = new SmtpServer({
       hostname: 'mx.minimta.test',
       postmaster: 'postmaster@mx.minimta.test',
-      listeners: [{ host: '127.0.0.1', port: 0, mode: 'relay', refuse: 'stay' }],
+      listeners: [{ host: '127.0.0.1', port: 0, mode: 'relay', refuse: 'stay', tls: 'none' }],
       limits: { ...relayLimits(), maxConnections: 10 },
       store: { begin: () => spool.beginReceipt() },
       policy: { checkSender: async () => undefined, checkRecipient: async () => { throw new TypeError('boom'); } },
@@ -254,7 +254,7 @@ function relayLimits() {
   return {
     maxLineOctets: 512, maxMessageSize: 100_000, idleTimeoutMs: 5000, minDataRate: 0, dataGraceMs: 0,
     maxRecipients: 100, maxConnections: 100, maxConnectionsPerIp: 10, maxErrors: 20, softErrorLimit: 100,
-    errorDelayMs: 0, maxJunkCommands: 100, maxHops: 100, refuseIdleTimeoutMs: 1000, refuseMaxCommands: 10,
+    errorDelayMs: 0, maxJunkCommands: 100, maxHops: 100, refuseIdleTimeoutMs: 1000, refuseMaxCommands: 10, tlsHandshakeTimeoutMs: 1000,
   };
 }
 

@@ -7,6 +7,7 @@
 // awaits a check (DNS at RCPT), nothing else runs, so replies keep their order.
 
 import type { Socket } from 'node:net';
+import tls from 'node:tls';
 import { formatReply, type Reply } from '../reply-codes/index.js';
 import { DataReader } from './data-reader.js';
 import { LineReader } from './line-reader.js';
@@ -22,6 +23,8 @@ export interface ConnectionLimits {
   /** Slow-client defence in DATA: after the grace time, at least this many bytes per second. */
   minDataRate: number;
   dataGraceMs: number;
+  /** Longest a TLS handshake may take. */
+  tlsHandshakeTimeoutMs: number;
 }
 
 /** Input held while a command runs; beyond it we stop reading the socket. */
@@ -47,14 +50,17 @@ export class SmtpConnection {
   private data?: DataPhase;
   private readonly goneSignal: Promise<void>;
   private signalGone!: () => void;
+  /** Set while the TLS handshake after STARTTLS runs: no input is read. */
+  private upgrading = false;
 
   constructor(
-    private readonly socket: Socket,
+    private socket: Socket,
     private readonly session: Session,
     private readonly limits: ConnectionLimits,
     private readonly log: Logger,
     private readonly clientIp: string,
     private readonly onFinished: () => void,
+    private readonly tlsContext?: tls.SecureContext,
   ) {
     this.lines = new LineReader(limits.maxLineOctets);
     this.goneSignal = new Promise((resolve) => { this.signalGone = resolve; });
@@ -62,12 +68,16 @@ export class SmtpConnection {
 
   start(): void {
     this.log('smtpd', `connect from [${this.clientIp}]`);
-    this.socket.setTimeout(this.limits.idleTimeoutMs);
-    this.socket.on('data', (chunk: Buffer) => this.received(chunk));
-    this.socket.on('timeout', () => this.idle());
-    this.socket.on('error', (err) => this.log('smtpd', `connection error from [${this.clientIp}]: ${err.message}`));
+    this.listen(this.socket);
     this.socket.on('close', () => this.hungUp());
     void this.act(() => this.session.open());
+  }
+
+  private listen(socket: Socket): void {
+    socket.setTimeout(this.limits.idleTimeoutMs);
+    socket.on('data', (chunk: Buffer) => this.received(chunk));
+    socket.on('timeout', () => this.idle());
+    socket.on('error', (err) => this.log('smtpd', `connection error from [${this.clientIp}]: ${err.message}`));
   }
 
   /** Closes the connection from our side with the given step (shutdown). */
@@ -76,7 +86,7 @@ export class SmtpConnection {
   }
 
   private received(chunk: Buffer): void {
-    if (this.closing) return;
+    if (this.closing || this.upgrading) return;
     this.lines.push(chunk);
     if (this.lines.buffered > MAX_PENDING_INPUT && !this.data) this.socket.pause();
     void this.pump();
@@ -107,7 +117,7 @@ export class SmtpConnection {
     if (this.pumping) return;
     this.pumping = true;
     try {
-      while (!this.closing && !this.gone) {
+      while (!this.closing && !this.gone && !this.upgrading) {
         const progressed = this.data ? await this.receiveData() : await this.runCommand();
         if (!progressed) break;
       }
@@ -184,6 +194,42 @@ export class SmtpConnection {
     this.outbox.push(...step.replies);
     if (step.receive) this.enterData(step.receive.receipt, step.receive.header);
     if (step.close) this.close();
+    else if (step.startTls) this.upgrade();
+  }
+
+  /**
+   * STARTTLS (RFC 3207): the 220 goes out in plaintext, every plaintext byte
+   * already received is thrown away (CVE-2011-0411: commands pipelined after
+   * STARTTLS must never run inside TLS), then the handshake starts.
+   */
+  private upgrade(): void {
+    this.flush();
+    this.lines.discard();
+    this.upgrading = true;
+    const plain = this.socket;
+    plain.removeAllListeners('data');
+    plain.removeAllListeners('timeout');
+    plain.setTimeout(0);
+    const secure = new tls.TLSSocket(plain, { isServer: true, secureContext: this.tlsContext });
+    const timer = setTimeout(() => {
+      this.log('smtpd', `TLS handshake timeout from [${this.clientIp}]`);
+      secure.destroy();
+    }, this.limits.tlsHandshakeTimeoutMs);
+    secure.once('secure', () => {
+      clearTimeout(timer);
+      this.socket = secure;
+      this.listen(secure);
+      this.session.tlsStarted();
+      this.log('smtpd', `TLS established with [${this.clientIp}]: ${secure.getProtocol()} ${secure.getCipher()?.name ?? ''}`);
+      this.upgrading = false;
+    });
+    secure.once('error', (err) => {
+      if (!this.upgrading) return; // after the handshake, listen() reports errors
+      clearTimeout(timer);
+      this.log('smtpd', `TLS handshake failed with [${this.clientIp}]: ${err.message}`);
+      secure.destroy();
+      plain.destroy();
+    });
   }
 
   private enterData(receipt: MessageReceipt, header: Buffer): void {

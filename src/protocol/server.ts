@@ -3,16 +3,20 @@
 // answered 421 and closed there; it never reaches the process.
 
 import net from 'node:net';
+import tls from 'node:tls';
 import { formatReply, reply } from '../reply-codes/index.js';
 import { SmtpConnection, type ConnectionLimits } from './connection.js';
 import { Session, type ListenerMode, type MessageStore, type SessionPolicy, type SessionSettings } from './session.js';
 import type { Logger } from '../log.js';
+import { MIN_TLS_VERSION, type TlsCredentials } from '../tls-context.js';
 
 export interface ListenerOptions {
   host: string;
   port: number;
   mode: ListenerMode;
   refuse: 'close' | 'stay';
+  /** STARTTLS offered (RFC 3207), or TLS from the first byte (RFC 8314). */
+  tls: 'none' | 'starttls' | 'implicit';
 }
 
 export interface ServerLimits extends ConnectionLimits {
@@ -37,6 +41,8 @@ export interface ServerOptions {
   store: MessageStore;
   policy: SessionPolicy;
   log: Logger;
+  /** Certificate and key for STARTTLS and implicit-TLS listeners. */
+  tls?: TlsCredentials;
 }
 
 export interface BoundListener extends ListenerOptions {
@@ -55,7 +61,7 @@ export class SmtpServer {
   async listen(): Promise<BoundListener[]> {
     const bound: BoundListener[] = [];
     for (const listener of this.options.listeners) {
-      const server = net.createServer((socket) => this.accept(socket, listener));
+      const server = this.createListener(listener);
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen(listener.port, listener.host, () => {
@@ -82,6 +88,20 @@ export class SmtpServer {
     return this.sockets.size;
   }
 
+  private createListener(listener: ListenerOptions): net.Server {
+    if (listener.tls !== 'implicit') return net.createServer((socket) => this.accept(socket, listener));
+    const server = tls.createServer({
+      cert: this.options.tls?.cert,
+      key: this.options.tls?.key,
+      minVersion: MIN_TLS_VERSION,
+      handshakeTimeout: this.options.limits.tlsHandshakeTimeoutMs,
+    }, (socket) => this.accept(socket, listener));
+    server.on('tlsClientError', (err, socket) => {
+      this.options.log('smtpd', `TLS handshake failed with [${socket.remoteAddress ?? 'unknown'}]: ${err.message}`);
+    });
+    return server;
+  }
+
   private accept(socket: net.Socket, listener: ListenerOptions): void {
     const ip = clientAddress(socket);
     const { limits, hostname, log } = this.options;
@@ -98,7 +118,7 @@ export class SmtpServer {
     this.sockets.add(socket);
     this.perIp.set(ip, fromIp + 1);
     const refusing = listener.mode === 'refuse';
-    const session = new Session(this.sessionSettings(listener), { ip }, {
+    const session = new Session(this.sessionSettings(listener), { ip, tls: listener.tls === 'implicit' }, {
       policy: this.options.policy,
       store: this.options.store,
       now: () => new Date(),
@@ -110,7 +130,7 @@ export class SmtpServer {
       const left = (this.perIp.get(ip) ?? 1) - 1;
       if (left > 0) this.perIp.set(ip, left);
       else this.perIp.delete(ip);
-    });
+    }, this.options.tls?.context);
     this.connections.add(connection);
     connection.start();
   }
@@ -130,6 +150,7 @@ export class SmtpServer {
       refuseMaxCommands: limits.refuseMaxCommands,
       postmaster: this.options.postmaster,
       maxHops: limits.maxHops,
+      starttls: listener.tls === 'starttls' && this.options.tls !== undefined,
     };
   }
 }

@@ -39,10 +39,14 @@ export interface SessionSettings {
   postmaster: string;
   /** Hops (Received: fields) above which a message is a loop (RFC 5321 §6.3). */
   maxHops: number;
+  /** STARTTLS is offered on this listener (RFC 3207). */
+  starttls: boolean;
 }
 
 export interface ClientInfo {
   ip: string;
+  /** The connection is already encrypted (an implicit-TLS listener, RFC 8314). */
+  tls?: boolean;
 }
 
 /** What the policy sees when it judges a sender or recipient. */
@@ -92,6 +96,8 @@ export interface Step {
   receive?: { receipt: MessageReceipt; header: Buffer };
   /** Wait this long before sending the replies (error tarpit, RFC 5321 §7.8). */
   delayMs?: number;
+  /** Start the TLS handshake once the replies are written (RFC 3207 §4). */
+  startTls?: boolean;
   log?: LogEvent[];
 }
 
@@ -117,7 +123,7 @@ interface CommandDefinition {
 }
 
 /** RFC 5321 §4.2.4: commands we know of and do not implement. */
-const NOT_IMPLEMENTED = ['EXPN', 'TURN', 'ETRN', 'ATRN', 'SEND', 'SOML', 'SAML', 'BDAT', 'STARTTLS', 'AUTH'];
+const NOT_IMPLEMENTED = ['EXPN', 'TURN', 'ETRN', 'ATRN', 'SEND', 'SOML', 'SAML', 'BDAT', 'AUTH'];
 /** Cross-protocol attacks: an HTTP request line is answered and closed. */
 const HTTP_VERBS = ['GET', 'POST', 'HEAD', 'PUT', 'DELETE', 'OPTIONS', 'CONNECT', 'PATCH'];
 
@@ -130,12 +136,15 @@ export class Session {
   private errors = 0;
   private junkCommands = 0;
   private refusedCommands = 0;
+  private tls: boolean;
 
   constructor(
     private readonly settings: SessionSettings,
     private readonly client: ClientInfo,
     private readonly deps: SessionDeps,
-  ) {}
+  ) {
+    this.tls = client.tls ?? false;
+  }
 
   // ---- The command table: each verb with its check and its action --------
 
@@ -153,6 +162,7 @@ export class Session {
     NOOP: { proceed: () => this.answer(reply('ok')), junk: true },
     VRFY: { proceed: (arg) => this.answer(arg ? reply('cannotVrfy') : reply('syntax', { usage: 'VRFY address' })), junk: true },
     HELP: { proceed: () => this.answer(reply('help')), junk: true },
+    STARTTLS: { check: (arg) => this.checkStartTls(arg), proceed: () => this.startTls() },
     QUIT: { proceed: (arg) => (arg ? this.answer(reply('syntax', { usage: 'QUIT' })) : this.close(reply('bye'))) },
     ...Object.fromEntries(NOT_IMPLEMENTED.map((verb) => [verb, { proceed: () => this.answer(reply('notImplemented')) }])),
     ...Object.fromEntries(HTTP_VERBS.map((verb) => [verb, { proceed: () => this.close(reply('httpCommand')) }])),
@@ -240,9 +250,37 @@ export class Session {
     return this.answer(withLines(reply('ehlo', { host: this.settings.hostname }), [first, ...this.ehloKeywords()]));
   }
 
-  /** RFC 5321 §4.1.1.1; each keyword's RFC: 1870, 2920, 6152, 2034, 6531. */
+  /** RFC 5321 §4.1.1.1; each keyword's RFC: 1870, 2920, 6152, 2034, 6531, 3207. */
   private ehloKeywords(): string[] {
-    return [`SIZE ${this.settings.maxMessageSize}`, 'PIPELINING', '8BITMIME', 'ENHANCEDSTATUSCODES', 'SMTPUTF8'];
+    const keywords = [`SIZE ${this.settings.maxMessageSize}`, 'PIPELINING', '8BITMIME', 'ENHANCEDSTATUSCODES', 'SMTPUTF8'];
+    // RFC 3207 §4.2: STARTTLS is not offered again once TLS is on.
+    if (this.settings.starttls && !this.tls) keywords.push('STARTTLS');
+    return keywords;
+  }
+
+  /** RFC 3207 §4: no argument; not twice; not where it is not offered. */
+  private checkStartTls(arg: string): Reply | undefined {
+    if (!this.settings.starttls && !this.tls) return reply('notImplemented');
+    if (arg) return reply('syntax', { usage: 'STARTTLS' });
+    if (this.tls) return reply('tlsAlreadyActive');
+    return this.requireNoTransaction();
+  }
+
+  private startTls(): Step {
+    return { replies: [reply('tlsReady')], startTls: true };
+  }
+
+  /**
+   * The handshake is done. RFC 3207 §4.2: the server MUST discard any
+   * knowledge obtained from the client before TLS (EHLO name, transaction,
+   * authentication), so the session is back at "just greeted".
+   */
+  tlsStarted(): void {
+    this.tls = true;
+    this.resetTransaction();
+    this.heloVerb = undefined;
+    this.heloName = '';
+    this.state = 'greeted';
   }
 
   private async mail(arg: string): Promise<Step> {
@@ -389,7 +427,7 @@ export class Session {
     return protocolName({
       extended: this.heloVerb === 'EHLO',
       utf8: this.transaction?.params.smtputf8 ?? false,
-      tls: false,
+      tls: this.tls,
       authenticated: false,
     });
   }

@@ -21,6 +21,7 @@ export const TEST_SETTINGS: SessionSettings = {
   refuseMaxCommands: 10,
   postmaster: 'postmaster@mx.minimta.test',
   maxHops: 100,
+  starttls: false,
 };
 
 export interface StoredMessage { id: string; data: Buffer; envelope: Omit<Envelope, 'size'> }

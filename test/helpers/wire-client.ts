@@ -3,6 +3,7 @@
 // Every wait is bounded.
 
 import net from 'node:net';
+import tls from 'node:tls';
 import { ReplyParser, type Reply } from '../../src/reply-codes/index.js';
 
 export class WireClient {
@@ -14,7 +15,11 @@ export class WireClient {
   /** Every raw chunk received, to check how replies were batched. */
   readonly chunks: string[] = [];
 
-  private constructor(readonly socket: net.Socket) {
+  private constructor(public socket: net.Socket) {
+    this.attach(socket);
+  }
+
+  private attach(socket: net.Socket): void {
     socket.on('data', (chunk) => {
       this.chunks.push(chunk.toString('utf8'));
       this.buffer += chunk.toString('utf8');
@@ -29,6 +34,28 @@ export class WireClient {
     });
     socket.on('close', () => { this.closed = true; this.wake(); });
     socket.on('error', () => {});
+  }
+
+  /** Starts TLS on the open connection (after the server's 220 to STARTTLS). */
+  async startTls(): Promise<tls.TLSSocket> {
+    const plain = this.socket;
+    plain.removeAllListeners('data');
+    const secure = tls.connect({ socket: plain, rejectUnauthorized: false, servername: 'localhost' });
+    await new Promise<void>((resolve, reject) => {
+      secure.once('secureConnect', () => resolve());
+      secure.once('error', reject);
+    });
+    this.socket = secure;
+    this.attach(secure);
+    return secure;
+  }
+
+  /** Connects with TLS from the first byte (an implicit-TLS listener). */
+  static connectTls(port: number, host = '127.0.0.1'): Promise<WireClient> {
+    return new Promise((resolve, reject) => {
+      const socket = tls.connect({ port, host, rejectUnauthorized: false, servername: 'localhost' }, () => resolve(new WireClient(socket)));
+      socket.once('error', reject);
+    });
   }
 
   static connect(port: number, host = '127.0.0.1'): Promise<WireClient> {
