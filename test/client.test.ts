@@ -114,6 +114,11 @@ describe('deliverMessage: the SMTP client used for delivery', function () {
       expect(sink.transcript.at(-1)).to.equal('QUIT');
     });
 
+    it('keeps the default for a timeout given as undefined', async () => {
+      const sink = await startSink();
+      expect(codes(await deliver(sink, { timeouts: { ...FAST, greetingMs: undefined, dataEndMs: undefined } }))).to.deep.equal(['250 2.0.0']);
+    });
+
     it('sends the null reverse-path as MAIL FROM:<>', async () => {
       const sink = await startSink();
       expect(codes(await deliver(sink, { sender: '' }))).to.deep.equal(['250 2.0.0']);

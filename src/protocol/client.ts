@@ -116,7 +116,7 @@ export type DeliveryResult = HostFailure | SessionOutcome;
 
 /** Delivers one message over one connection; see the contract at the top. */
 export async function deliverMessage(req: DeliveryRequest): Promise<DeliveryResult> {
-  const timeouts = { ...DEFAULT_CLIENT_TIMEOUTS, ...req.timeouts };
+  const timeouts = withDefaults(req.timeouts ?? {});
   let connection: ClientConnection;
   try {
     connection = await ClientConnection.open(
@@ -284,10 +284,13 @@ class DeliveryAttempt {
     }
   }
 
-  /** RFC 2920 §3.1: every RCPT failed but DATA got 354: send a lone "." and ignore its reply. */
+  /**
+   * RFC 2920 §3.1: every RCPT failed but DATA got 354: send a lone "." and
+   * ignore its reply, so waiting for it long is pointless.
+   */
   private async endEmptyData(): Promise<void> {
     await this.conn.writeData(new DotStuffer().end(), this.timeouts.dataBlockMs, 'end of data');
-    await this.conn.readReply(this.timeouts.dataEndMs, 'end of data');
+    await this.conn.readReply(this.timeouts.quitMs, 'end of data');
   }
 
   /** Streams the stored message, dot-stuffed with CRLF line ends (RFC 5321 §4.5.2, §2.3.8). */
@@ -354,6 +357,16 @@ class DeliveryAttempt {
       greetedWith: this.extensions.greetedWith,
     };
   }
+}
+
+/** The given timeouts over the defaults; an explicit undefined keeps the default. */
+function withDefaults(given: Partial<ClientTimeouts>): ClientTimeouts {
+  const timeouts = { ...DEFAULT_CLIENT_TIMEOUTS };
+  for (const key of Object.keys(timeouts) as (keyof ClientTimeouts)[]) {
+    const value = given[key];
+    if (value !== undefined) timeouts[key] = value;
+  }
+  return timeouts;
 }
 
 function replyOf(err: unknown): Reply {
