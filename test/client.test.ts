@@ -378,6 +378,34 @@ describe('deliverMessage: the SMTP client used for delivery', function () {
       expect(codes(result)).to.deep.equal(['451 4.4.2', '550 5.1.1']);
     });
 
+    it('takes a refusal the server sent before hanging up in the middle of the data', async () => {
+      // A raw peer: the sink never replies mid-data, as RFC 5321 wants; some servers do.
+      const server = net.createServer((socket) => {
+        socket.on('error', () => undefined);
+        socket.write('220 mx ESMTP\r\n');
+        let commands = '';
+        socket.on('data', (chunk: Buffer) => {
+          if (commands.includes('DATA\r\n')) {
+            socket.pause();
+            socket.end('552 5.3.4 message too big for me\r\n');
+            return;
+          }
+          commands += chunk.toString('latin1');
+          if (commands.startsWith('EHLO') && !commands.includes('MAIL')) socket.write('250-mx\r\n250 PIPELINING\r\n');
+          if (commands.includes('DATA\r\n')) socket.write('250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 go\r\n');
+        });
+      });
+      server.listen(0, '127.0.0.1');
+      await once(server, 'listening');
+      try {
+        const big = Buffer.from(('z'.repeat(998) + '\r\n').repeat(16_000)); // 16 MB: more than the socket buffers
+        const result = await deliver({ host: '127.0.0.1', port: (server.address() as net.AddressInfo).port }, { message: messageOf(big, 65536), size: big.length });
+        expect(codes(result)).to.deep.equal(['552 5.3.4']);
+      } finally {
+        server.close();
+      }
+    });
+
     it('never sends the final dot when the stored message cannot be read', async () => {
       const sink = await startSink();
       const broken = (): Readable => Readable.from((async function* failing() {
