@@ -8,6 +8,7 @@ import os from 'node:os';
 import {
   ConfigError, boolean, cidr, hostPort, integer, list, number, object, oneOf, optional, port, string,
 } from './config-schema.js';
+import { checkUserTable } from './auth/credentials.js';
 
 export { ConfigError };
 
@@ -60,9 +61,10 @@ export interface Config {
     refuseIdleTimeout: number;
     refuseMaxCommands: number;
     tlsHandshakeTimeout: number;
+    maxAuthFailures: number;
   };
   tls?: { cert: string; key: string };
-  auth?: { users: Record<string, string> };
+  auth?: { users: Record<string, string>; requireTls: boolean };
 }
 
 const DEFAULT_LISTENER: ListenConfig = { host: '127.0.0.1', port: 2525, mode: 'relay', refuse: 'stay', tls: 'none' };
@@ -101,6 +103,7 @@ export function defaultConfig(): Config {
       refuseIdleTimeout: 30,
       refuseMaxCommands: 10,
       tlsHandshakeTimeout: 30,
+      maxAuthFailures: 3,
     },
   };
 }
@@ -174,15 +177,18 @@ function configCheck(defaults: Config) {
       refuseIdleTimeout: number(0.01),
       refuseMaxCommands: integer(1),
       tlsHandshakeTimeout: number(0.01),
+      maxAuthFailures: integer(1),
     }, defaults.limits),
     tls: optional(object({ cert: existingFile, key: existingFile }, { cert: '', key: '' })),
     auth: optional(object({
       users: (value, key) => {
         if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ConfigError(key, 'must be an object');
         for (const [user, hash] of Object.entries(value)) string(hash, `${key}.${user}`);
+        checkUserTable(value as Record<string, string>, key);
         return value as Record<string, string>;
       },
-    }, { users: {} })),
+      requireTls: boolean,
+    }, { users: {} as Record<string, string>, requireTls: true as boolean })),
   }, defaults);
 }
 

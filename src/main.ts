@@ -5,11 +5,13 @@ import { parseArgs } from 'node:util';
 import { ConfigError, applyFlags, defaultConfig, readConfigFile, type Config } from './config.js';
 import { startRelay } from './relay.js';
 import { stdoutLogger } from './log.js';
+import { hashPassword } from './auth/password-hash.js';
 
 const USAGE = `usage: minimta <command> [options]
 
 commands:
   serve            run the relay (SMTP listeners and the delivery worker)
+  passwd           read a password line on stdin, print its hash for auth.users
   help             show this text
 
 options for serve:
@@ -74,6 +76,18 @@ async function serve(config: Config): Promise<void> {
   process.on('SIGINT', () => stop('SIGINT'));
 }
 
+/** The first line of stdin, without its line end; the password is never echoed or logged. */
+async function readPasswordLine(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) {
+    chunks.push(chunk as Buffer);
+    if ((chunk as Buffer).includes(0x0a)) break;
+  }
+  const line = Buffer.concat(chunks).toString('utf8').split(/\r?\n/)[0] ?? '';
+  if (line === '') throw new UsageError('passwd: no password on stdin');
+  return line;
+}
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   const { values, positionals } = parse(rest);
@@ -86,6 +100,10 @@ async function main(argv: string[]): Promise<number> {
       if (positionals.length > 0) throw new UsageError(`serve takes no arguments: ${positionals.join(' ')}`);
       await serve(loadConfig(values));
       return -1;
+    case 'passwd':
+      if (positionals.length > 0) throw new UsageError('passwd reads the password on stdin and takes no arguments');
+      process.stdout.write(`${await hashPassword(await readPasswordLine())}\n`);
+      return 0;
     default:
       throw new UsageError(`unknown command "${command}"`);
   }

@@ -254,7 +254,7 @@ function relayLimits() {
   return {
     maxLineOctets: 512, maxMessageSize: 100_000, idleTimeoutMs: 5000, minDataRate: 0, dataGraceMs: 0,
     maxRecipients: 100, maxConnections: 100, maxConnectionsPerIp: 10, maxErrors: 20, softErrorLimit: 100,
-    errorDelayMs: 0, maxJunkCommands: 100, maxHops: 100, refuseIdleTimeoutMs: 1000, refuseMaxCommands: 10, tlsHandshakeTimeoutMs: 1000,
+    errorDelayMs: 0, maxJunkCommands: 100, maxHops: 100, refuseIdleTimeoutMs: 1000, refuseMaxCommands: 10, tlsHandshakeTimeoutMs: 1000, maxAuthFailures: 3,
   };
 }
 

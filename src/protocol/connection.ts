@@ -136,7 +136,7 @@ export class SmtpConnection {
     if (!event) return false;
     switch (event.kind) {
       case 'line':
-        await this.apply(await this.session.command(event.text, { inputPending: this.lines.buffered > 0 }));
+        await this.apply(await this.session.command(event.text, { inputPending: this.lines.buffered > 0, octets: event.octets }));
         break;
       case 'too-long':
         await this.apply(this.session.lineTooLong());

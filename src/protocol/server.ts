@@ -9,6 +9,7 @@ import { SmtpConnection, type ConnectionLimits } from './connection.js';
 import { Session, type ListenerMode, type MessageStore, type SessionPolicy, type SessionSettings } from './session.js';
 import type { Logger } from '../log.js';
 import { MIN_TLS_VERSION, type TlsCredentials } from '../tls-context.js';
+import { checkCredentials, type UserTable } from '../auth/credentials.js';
 
 export interface ListenerOptions {
   host: string;
@@ -31,6 +32,7 @@ export interface ServerLimits extends ConnectionLimits {
   /** refuse listeners: a short idle time and a cap on commands (RFC 1846 §4.2). */
   refuseIdleTimeoutMs: number;
   refuseMaxCommands: number;
+  maxAuthFailures: number;
 }
 
 export interface ServerOptions {
@@ -43,6 +45,8 @@ export interface ServerOptions {
   log: Logger;
   /** Certificate and key for STARTTLS and implicit-TLS listeners. */
   tls?: TlsCredentials;
+  /** Users for AUTH; absent or empty: AUTH is not offered. */
+  auth?: { users: UserTable; requireTls: boolean };
 }
 
 export interface BoundListener extends ListenerOptions {
@@ -118,12 +122,19 @@ export class SmtpServer {
     this.sockets.add(socket);
     this.perIp.set(ip, fromIp + 1);
     const refusing = listener.mode === 'refuse';
-    const session = new Session(this.sessionSettings(listener), { ip, tls: listener.tls === 'implicit' }, {
+    const settings = this.sessionSettings(listener);
+    const users = this.options.auth?.users ?? {};
+    const session = new Session(settings, { ip, tls: listener.tls === 'implicit' }, {
       policy: this.options.policy,
       store: this.options.store,
       now: () => new Date(),
+      authenticate: (credentials) => checkCredentials(users, credentials),
     });
-    const connectionLimits = refusing ? { ...limits, idleTimeoutMs: limits.refuseIdleTimeoutMs } : limits;
+    const connectionLimits = {
+      ...limits,
+      maxLineOctets: Session.longestLine(settings),
+      idleTimeoutMs: refusing ? limits.refuseIdleTimeoutMs : limits.idleTimeoutMs,
+    };
     const connection = new SmtpConnection(socket, session, connectionLimits, log, ip, () => {
       this.connections.delete(connection);
       this.sockets.delete(socket);
@@ -151,6 +162,10 @@ export class SmtpServer {
       postmaster: this.options.postmaster,
       maxHops: limits.maxHops,
       starttls: listener.tls === 'starttls' && this.options.tls !== undefined,
+      auth: Object.keys(this.options.auth?.users ?? {}).length > 0,
+      authRequiresTls: this.options.auth?.requireTls ?? true,
+      maxAuthFailures: limits.maxAuthFailures,
+      maxLineOctets: limits.maxLineOctets,
     };
   }
 }

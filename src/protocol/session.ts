@@ -15,6 +15,8 @@ import type { Path } from './address.js';
 import type { DataOutcome } from './data-reader.js';
 import { protocolName, receivedHeader } from './received.js';
 import type { Envelope } from '../queue/envelope.js';
+import { SASL_MECHANISMS, startAuth, type SaslExchange, type SaslStep } from '../auth/sasl.js';
+import type { AuthOutcome } from '../auth/credentials.js';
 
 export type SessionState = 'greeted' | 'ready' | 'mail' | 'data' | 'refusing' | 'closed';
 export type ListenerMode = 'relay' | 'refuse' | 'capture';
@@ -41,6 +43,13 @@ export interface SessionSettings {
   maxHops: number;
   /** STARTTLS is offered on this listener (RFC 3207). */
   starttls: boolean;
+  /** AUTH is offered (users are configured), and whether only under TLS (RFC 4954 §4). */
+  auth: boolean;
+  authRequiresTls: boolean;
+  /** Failed AUTH attempts before 421 and close. */
+  maxAuthFailures: number;
+  /** Longest command line, CRLF included; AUTH lines may be longer (RFC 4954 §4). */
+  maxLineOctets: number;
 }
 
 export interface ClientInfo {
@@ -79,6 +88,8 @@ export interface SessionDeps {
   policy: SessionPolicy;
   store: MessageStore;
   now: () => Date;
+  /** Checks credentials from an AUTH exchange against the configured users. */
+  authenticate: (credentials: { user: string; password: string }) => Promise<AuthOutcome>;
 }
 
 /** One event worth a log line; `id` is the queue id when there is one. */
@@ -104,7 +115,9 @@ export interface Step {
 /** What the server knows about the wire when a command is run. */
 export interface WireContext {
   /** Bytes already received after this command's CRLF. */
-  inputPending: boolean;
+  inputPending?: boolean;
+  /** Length of the line on the wire, CRLF included (default: computed from the text). */
+  octets?: number;
 }
 
 interface Transaction {
@@ -123,7 +136,9 @@ interface CommandDefinition {
 }
 
 /** RFC 5321 §4.2.4: commands we know of and do not implement. */
-const NOT_IMPLEMENTED = ['EXPN', 'TURN', 'ETRN', 'ATRN', 'SEND', 'SOML', 'SAML', 'BDAT', 'AUTH'];
+const NOT_IMPLEMENTED = ['EXPN', 'TURN', 'ETRN', 'ATRN', 'SEND', 'SOML', 'SAML', 'BDAT'];
+/** RFC 4954 §4: the longest line of an AUTH exchange. */
+const AUTH_LINE_OCTETS = 12288;
 /** Cross-protocol attacks: an HTTP request line is answered and closed. */
 const HTTP_VERBS = ['GET', 'POST', 'HEAD', 'PUT', 'DELETE', 'OPTIONS', 'CONNECT', 'PATCH'];
 
@@ -137,6 +152,9 @@ export class Session {
   private junkCommands = 0;
   private refusedCommands = 0;
   private tls: boolean;
+  private authUser?: string;
+  private authExchange?: SaslExchange;
+  private authFailures = 0;
 
   constructor(
     private readonly settings: SessionSettings,
@@ -163,6 +181,7 @@ export class Session {
     VRFY: { proceed: (arg) => this.answer(arg ? reply('cannotVrfy') : reply('syntax', { usage: 'VRFY address' })), junk: true },
     HELP: { proceed: () => this.answer(reply('help')), junk: true },
     STARTTLS: { check: (arg) => this.checkStartTls(arg), proceed: () => this.startTls() },
+    AUTH: { check: () => this.checkAuth(), proceed: (arg) => this.auth(arg) },
     QUIT: { proceed: (arg) => (arg ? this.answer(reply('syntax', { usage: 'QUIT' })) : this.close(reply('bye'))) },
     ...Object.fromEntries(NOT_IMPLEMENTED.map((verb) => [verb, { proceed: () => this.answer(reply('notImplemented')) }])),
     ...Object.fromEntries(HTTP_VERBS.map((verb) => [verb, { proceed: () => this.close(reply('httpCommand')) }])),
@@ -179,10 +198,14 @@ export class Session {
     return this.answer(refusal);
   }
 
-  async command(line: string, wire: WireContext): Promise<Step> {
+  async command(line: string, wire: WireContext = {}): Promise<Step> {
     if (this.state === 'refusing') return this.refusing(line);
     if (this.errors >= this.settings.maxErrors) return this.close(reply('tooManyErrors', { host: this.settings.hostname }));
+    if (this.authExchange) return this.authResponse(line, wire);
     const { verb, arg } = splitCommand(line);
+    // RFC 5321 §4.5.3.1.4; only AUTH may be longer (RFC 4954 §4).
+    const limit = verb === 'AUTH' ? AUTH_LINE_OCTETS : this.settings.maxLineOctets;
+    if (octetsOf(line, wire) > limit) return this.counted(reply(verb === 'AUTH' ? 'authLineTooLong' : 'commandTooLong'));
     const definition = this.commands[verb];
     if (!definition) return this.counted(reply('unknownCommand'));
     if (definition.junk && ++this.junkCommands > this.settings.maxJunkCommands) {
@@ -201,7 +224,16 @@ export class Session {
   /** A command line over the limit, already thrown away (RFC 5321 §4.5.3.1.4). */
   lineTooLong(): Step {
     if (this.state === 'refusing') return this.refusing('');
+    if (this.authExchange) {
+      this.authExchange = undefined;
+      return this.counted(reply('authLineTooLong'));
+    }
     return this.counted(reply('commandTooLong'));
+  }
+
+  /** The longest line the line reader must let through to the session. */
+  static longestLine(settings: SessionSettings): number {
+    return settings.auth ? Math.max(settings.maxLineOctets, AUTH_LINE_OCTETS) : settings.maxLineOctets;
   }
 
   /** A bare CR or LF: refused and closed, nothing queued (RFC 5321 §2.3.8). */
@@ -255,7 +287,60 @@ export class Session {
     const keywords = [`SIZE ${this.settings.maxMessageSize}`, 'PIPELINING', '8BITMIME', 'ENHANCEDSTATUSCODES', 'SMTPUTF8'];
     // RFC 3207 §4.2: STARTTLS is not offered again once TLS is on.
     if (this.settings.starttls && !this.tls) keywords.push('STARTTLS');
+    if (this.authOffered()) keywords.push(`AUTH ${SASL_MECHANISMS.join(' ')}`);
     return keywords;
+  }
+
+  /** AUTH is advertised only under TLS unless configured otherwise (RFC 4954 §4, §14). */
+  private authOffered(): boolean {
+    return this.settings.auth && (this.tls || !this.settings.authRequiresTls);
+  }
+
+  // ---- AUTH (RFC 4954) ----------------------------------------------------
+
+  private checkAuth(): Reply | undefined {
+    if (!this.settings.auth) return reply('notImplemented');
+    if (this.state === 'greeted') return reply('needHelo');
+    if (this.authUser !== undefined) return reply('alreadyAuthenticated');
+    if (this.transaction) return reply('authDuringTransaction');
+    // A plaintext password mechanism without TLS is refused (RFC 4954 §4).
+    if (!this.authOffered()) return reply('authEncryptionRequired');
+    return undefined;
+  }
+
+  private async auth(arg: string): Promise<Step> {
+    const { step, exchange } = startAuth(arg);
+    this.authExchange = exchange;
+    return this.authStep(step);
+  }
+
+  /** A client line inside an AUTH exchange: a response, not a command. */
+  private async authResponse(line: string, wire: WireContext): Promise<Step> {
+    const exchange = this.authExchange!;
+    if (octetsOf(line, wire) > AUTH_LINE_OCTETS) {
+      this.authExchange = undefined;
+      return this.counted(reply('authLineTooLong'));
+    }
+    return this.authStep(exchange.respond(line));
+  }
+
+  private async authStep(step: SaslStep): Promise<Step> {
+    if (step.kind === 'challenge') return this.answer(step.reply);
+    this.authExchange = undefined;
+    if (step.kind === 'error') return this.counted(step.reply);
+    const outcome = await this.deps.authenticate(step);
+    if (outcome.ok) {
+      this.authUser = outcome.user;
+      return { replies: [outcome.reply], log: [{ text: `[${this.client.ip}]: authenticated as ${outcome.user}` }] };
+    }
+    // Secrets never reach the log: the user name only.
+    const why = outcome.error ? ` (${outcome.error.message})` : '';
+    const log = `[${this.client.ip}]: authentication failed for user ${JSON.stringify(step.user)}${why}`;
+    if (++this.authFailures >= this.settings.maxAuthFailures) {
+      return this.close(reply('authTooManyFailures', { host: this.settings.hostname }), log);
+    }
+    const counted = this.counted(outcome.reply);
+    return { ...counted, log: [{ text: log }], delayMs: Math.max(counted.delayMs ?? 0, this.settings.errorDelayMs) };
   }
 
   /** RFC 3207 §4: no argument; not twice; not where it is not offered. */
@@ -277,6 +362,8 @@ export class Session {
    */
   tlsStarted(): void {
     this.tls = true;
+    this.authUser = undefined;
+    this.authExchange = undefined;
     this.resetTransaction();
     this.heloVerb = undefined;
     this.heloName = '';
@@ -284,7 +371,7 @@ export class Session {
   }
 
   private async mail(arg: string): Promise<Step> {
-    const { path, params } = parseMailArguments(arg, { extended: this.heloVerb === 'EHLO', authAdvertised: false });
+    const { path, params } = parseMailArguments(arg, { extended: this.heloVerb === 'EHLO', authAdvertised: this.authOffered() });
     // RFC 1870 §6.1: a declared size above the fixed maximum is refused at once.
     if (params.size !== undefined && params.size > this.settings.maxMessageSize) {
       return this.rejected(reply('sizeExceedsLimit'), 'MAIL', arg);
@@ -292,7 +379,7 @@ export class Session {
     const sender = path.kind === 'mailbox' ? path.address : '';
     // The null reverse-path is never refused (RFC 5321 §4.5.5, RFC 2505 §2.6.1).
     if (sender && this.settings.mode !== 'capture') {
-      const refusal = await this.deps.policy.checkSender(sender, { clientIp: this.client.ip });
+      const refusal = await this.deps.policy.checkSender(sender, this.policyContext());
       if (refusal) return this.rejected(refusal, 'MAIL', arg);
     }
     this.transaction = { sender, params, recipients: [], rejected: 0 };
@@ -304,7 +391,7 @@ export class Session {
     const transaction = this.transaction!;
     let path: Path;
     try {
-      ({ path } = parseRcptArguments(arg, { extended: this.heloVerb === 'EHLO', authAdvertised: false, utf8: transaction.params.smtputf8 }));
+      ({ path } = parseRcptArguments(arg, { extended: this.heloVerb === 'EHLO', authAdvertised: this.authOffered(), utf8: transaction.params.smtputf8 }));
     } catch (err) {
       if (err instanceof ReplyError) transaction.rejected++;
       throw err;
@@ -316,7 +403,7 @@ export class Session {
     if (path.kind === 'postmaster') return this.acceptRecipient(this.settings.postmaster);
     if (path.kind !== 'mailbox') return this.refuseRecipient(reply('badRecipientSyntax'), arg);
     if (this.settings.mode !== 'capture') {
-      const refusal = await this.deps.policy.checkRecipient(path.address, { clientIp: this.client.ip, sender: transaction.sender });
+      const refusal = await this.deps.policy.checkRecipient(path.address, { ...this.policyContext(), sender: transaction.sender });
       if (refusal) return this.refuseRecipient(refusal, arg);
     }
     return this.acceptRecipient(path.address);
@@ -423,12 +510,16 @@ export class Session {
 
   // ---- Helpers ------------------------------------------------------------
 
+  private policyContext(): PolicyContext {
+    return this.authUser === undefined ? { clientIp: this.client.ip } : { clientIp: this.client.ip, authUser: this.authUser };
+  }
+
   private protocol(): string {
     return protocolName({
       extended: this.heloVerb === 'EHLO',
       utf8: this.transaction?.params.smtputf8 ?? false,
       tls: this.tls,
-      authenticated: false,
+      authenticated: this.authUser !== undefined,
     });
   }
 
@@ -438,7 +529,12 @@ export class Session {
       version: 1,
       id,
       arrivedAt: now,
-      client: { ip: this.client.ip, ehlo: this.heloName, protocol: this.protocol() },
+      client: {
+        ip: this.client.ip,
+        ehlo: this.heloName,
+        protocol: this.protocol(),
+        ...(this.authUser !== undefined ? { authUser: this.authUser } : {}),
+      },
       sender: transaction.sender,
       recipients: transaction.recipients.map((address) => ({ address, state: 'pending', attempts: 0 })),
       body: transaction.params.body ?? '7BIT',
@@ -491,6 +587,10 @@ export class Session {
     }
     return step;
   }
+}
+
+function octetsOf(line: string, wire: WireContext): number {
+  return wire.octets ?? Buffer.byteLength(line) + 2;
 }
 
 /** RFC 5321 §4.2.2: full storage is 452 4.3.1, any other failure 451 4.3.0. */

@@ -40,7 +40,8 @@ export function formatReply(reply: Reply): string {
   const lines = reply.lines.length > 0 ? reply.lines : [''];
   const prefix = reply.enhanced ? `${reply.enhanced} ` : '';
   return lines
-    .map((text, i) => `${reply.code}${i < lines.length - 1 ? '-' : ' '}${prefix}${text}`.trimEnd() + '\r\n')
+    // No trimming: "334 " with an empty challenge keeps its space (RFC 4954 §4).
+    .map((text, i) => `${reply.code}${i < lines.length - 1 ? '-' : ' '}${prefix}${text}\r\n`)
     .join('');
 }
 

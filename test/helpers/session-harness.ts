@@ -4,9 +4,10 @@
 //   <- 250 2.1.0
 
 import { expect } from 'chai';
-import { Session, type MessageReceipt, type SessionPolicy, type SessionSettings, type Step } from '../../src/protocol/session.js';
+import { Session, type ClientInfo, type MessageReceipt, type SessionPolicy, type SessionSettings, type Step } from '../../src/protocol/session.js';
 import type { Envelope } from '../../src/queue/envelope.js';
-import { replyToString } from '../../src/reply-codes/index.js';
+import { reply, replyToString } from '../../src/reply-codes/index.js';
+import type { AuthOutcome } from '../../src/auth/credentials.js';
 
 export const TEST_SETTINGS: SessionSettings = {
   hostname: 'mx.minimta.test',
@@ -22,6 +23,10 @@ export const TEST_SETTINGS: SessionSettings = {
   postmaster: 'postmaster@mx.minimta.test',
   maxHops: 100,
   starttls: false,
+  auth: false,
+  authRequiresTls: true,
+  maxAuthFailures: 3,
+  maxLineOctets: 512,
 };
 
 export interface StoredMessage { id: string; data: Buffer; envelope: Omit<Envelope, 'size'> }
@@ -54,8 +59,15 @@ export const acceptAll: SessionPolicy = {
   checkRecipient: async () => undefined,
 };
 
-export function newSession(settings: Partial<SessionSettings> = {}, policy: SessionPolicy = acceptAll, store = new MemoryStore()) {
-  const session = new Session({ ...TEST_SETTINGS, ...settings }, { ip: '127.0.0.1' }, { policy, store, now: () => new Date('2026-11-28T12:00:00Z') });
+/** One user, alice, password "secret" (checked without scrypt: this is a pure test). */
+export async function authenticate(credentials: { user: string; password: string }): Promise<AuthOutcome> {
+  return credentials.user === 'alice' && credentials.password === 'secret'
+    ? { ok: true, user: 'alice', reply: reply('authSucceeded') }
+    : { ok: false, reply: reply('authFailed') };
+}
+
+export function newSession(settings: Partial<SessionSettings> = {}, policy: SessionPolicy = acceptAll, store = new MemoryStore(), client: ClientInfo = { ip: '127.0.0.1' }) {
+  const session = new Session({ ...TEST_SETTINGS, ...settings }, client, { policy, store, now: () => new Date('2026-11-28T12:00:00Z'), authenticate });
   return { session, store };
 }
 
