@@ -365,6 +365,12 @@ describe('deliverMessage: the SMTP client used for delivery', function () {
       expect(verbs(sink).at(-1)).to.equal('QUIT');
     });
 
+    it('takes a positive reply to DATA for a protocol error, temporary for all, and sends no data', async () => {
+      const sink = await startSink({ replies: { DATA: '250 2.0.0 sure' } });
+      expect(codes(await deliver(sink))).to.deep.equal(['451 4.5.0']);
+      expect(verbs(sink).at(-1)).to.equal('DATA');
+    });
+
     it('makes a dropped connection after the data temporary for all (vector 47)', async () => {
       const sink = await startSink({ dropAfter: 'DOT' });
       const result = await deliver(sink, { recipients: ['u@normal.test', 'v@normal.test'] });

@@ -29,7 +29,7 @@
 // changes nothing. Timeouts are per command (RFC 5321 §4.5.3.2).
 
 import type { Readable } from 'node:stream';
-import { isPositive, ReplyError, reply, type Reply, type ReplyName } from '../reply-codes/index.js';
+import { classOf, isPositive, ReplyError, reply, type Reply, type ReplyName } from '../reply-codes/index.js';
 import { ClientConnection } from './client-connection.js';
 import { AFTER_HELO, announcedSizeLimit, offers, parseEhloReply, type ServerExtensions } from './client-extensions.js';
 import { RecipientLedger, type RecipientResult } from './client-recipients.js';
@@ -192,9 +192,7 @@ class DeliveryAttempt {
   private async greet(): Promise<void> {
     this.greeting = await this.read(this.timeouts.greetingMs, 'greeting');
     if (this.greeting.code === 220) return;
-    throw isPositive(this.greeting) || this.greeting.code < 400
-      ? this.protocolError(`unexpected greeting ${this.greeting.code}`)
-      : new Refusal(this.greeting);
+    throw this.greeting.code < 400 ? this.protocolError(`unexpected greeting ${this.greeting.code}`) : new Refusal(this.greeting);
   }
 
   /** EHLO, falling back to HELO on the same connection (RFC 5321 §3.2). */
@@ -253,10 +251,10 @@ class DeliveryAttempt {
       if (data.code === 354) await this.endEmptyData();
       return;
     }
-    if (data.code !== 354) throw isPositive(data) ? this.protocolError(`${data.code} to DATA`) : new Refusal(data);
+    if (data.code !== 354) throw data.code < 400 ? this.protocolError(`${data.code} to DATA`) : new Refusal(data);
     await this.sendMessage();
     const final = await this.read(this.timeouts.dataEndMs, 'end of data');
-    if (!isPositive(final) && final.code < 400) throw this.protocolError(`${final.code} after the end of data`);
+    if (classOf(final.code) === 'intermediate') throw this.protocolError(`${final.code} after the end of data`);
     this.ledger.decideRest(final);
   }
 
