@@ -3,7 +3,8 @@
 // Contract with the caller (the delivery worker):
 //
 // deliverMessage() never rejects for anything the network, the peer or the
-// stored message does; it resolves to one of two kinds of result.
+// stored message does (only a bug in this code would make it reject); it
+// resolves to one of two kinds of result.
 //
 // - { kind: 'host-failed', stage, reply }: the host failed as a whole before
 //   any recipient got an answer of its own: connect error or timeout, a 4xx/5xx
@@ -22,8 +23,9 @@
 //   requested recipient, in request order, each with the reply that decides
 //   it: its RCPT reply when that was negative (a 552 is read as 452, RFC 5321
 //   §4.5.3.1.10), else the reply after the final dot; a failure after MAIL was
-//   accepted (timeout, drop, 421, protocol error, DATA refused) decides every
-//   recipient not yet decided. 2xx delivered, 4xx temporary, 5xx permanent.
+//   accepted (timeout, drop, 421, protocol error, DATA refused, our stored
+//   copy unreadable: 451 4.3.0, final dot never sent) decides every recipient
+//   not yet decided. 2xx delivered, 4xx temporary, 5xx permanent.
 //
 // A 2xx after the final dot is final: QUIT is sent after it, but a missing 221
 // changes nothing. Timeouts are per command (RFC 5321 §4.5.3.2).
