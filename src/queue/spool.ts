@@ -158,6 +158,32 @@ export class Spool {
     return next;
   }
 
+  /**
+   * Read-modify-write of an envelope, in turn with every other write to the
+   * same id in this process: the worker recording outcomes and an operator
+   * holding the message cannot overwrite each other's change.
+   * Resolves with the envelope as written.
+   */
+  async update(id: string, change: (env: Envelope) => void): Promise<Envelope> {
+    checkId(id);
+    const previous = this.envelopeWrites.get(id) ?? Promise.resolve();
+    let written!: Envelope;
+    const next = previous.catch(() => undefined).then(async () => {
+      const env = await this.readEnvelope(id);
+      change(env);
+      validateEnvelope(env);
+      await this.replaceEnvelope(env);
+      written = env;
+    });
+    this.envelopeWrites.set(id, next);
+    const forget = (): void => {
+      if (this.envelopeWrites.get(id) === next) this.envelopeWrites.delete(id);
+    };
+    next.then(forget, forget);
+    await next;
+    return written;
+  }
+
   /** Where the committed message's bytes are: queue/<id>/message. */
   messagePath(id: string): string {
     return join(this.queueDir, checkId(id), 'message');
