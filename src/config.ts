@@ -39,6 +39,7 @@ export interface Config {
     concurrency: { total: number; perDestination: number };
     retrySchedule: number[];
     maxQueueLifetime: number;
+    bounceLifetime: number;
     pollInterval: number;
     timeouts: { connect: number; greeting: number; command: number; dataBlock: number; dataEnd: number };
   };
@@ -81,6 +82,8 @@ export function defaultConfig(): Config {
       // RFC 5321 §4.5.4.1: two tries in the first hour, then every few hours.
       retrySchedule: [300, 900, 1800, 3600, 7200, 14400],
       maxQueueLifetime: 432000,
+      // A bounce that cannot be delivered is dropped sooner (RFC 5321 §4.5.4.1 allows it).
+      bounceLifetime: 172800,
       pollInterval: 5,
       // RFC 5321 §4.5.3.2 minimums; "command" covers EHLO, MAIL, RCPT and DATA.
       timeouts: { connect: 30, greeting: 300, command: 300, dataBlock: 180, dataEnd: 600 },
@@ -146,6 +149,7 @@ function configCheck(defaults: Config) {
       concurrency: object({ total: integer(1, 1000), perDestination: integer(1, 1000) }, defaults.delivery.concurrency),
       retrySchedule: list(number(0.01), { nonEmpty: true }),
       maxQueueLifetime: number(0),
+      bounceLifetime: number(0),
       pollInterval: number(0.01),
       timeouts: object({
         connect: number(0.01), greeting: number(0.01), command: number(0.01), dataBlock: number(0.01), dataEnd: number(0.01),

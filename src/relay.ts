@@ -1,9 +1,17 @@
 // The running relay: the pieces wired together from a Config. `minimta serve`
 // calls startRelay; the integration tests call it too, with port 0.
+//
+//   SmtpServer ─(session, RelayPolicy ─ DNS)─▶ Spool ─▶ QueueWorker ─(DNS, client)─▶ next hop
+//                                                 ▲              └─ failures ─▶ bounces ─┘
 
 import { SmtpServer, type BoundListener } from './protocol/server.js';
+import type { MessageReceipt, MessageStore } from './protocol/session.js';
+import { deliverMessage, type ClientTimeouts } from './protocol/client.js';
 import { RelayPolicy } from './policy/relay-policy.js';
 import { Spool } from './queue/spool.js';
+import { QueueWorker, type FailureReporter } from './queue/worker.js';
+import { BounceQueue } from './queue/bounce-queue.js';
+import { DestinationResolver } from './dns/index.js';
 import { postmasterAddress, type Config } from './config.js';
 import type { Logger } from './log.js';
 import { loadTlsCredentials } from './tls-context.js';
@@ -12,26 +20,67 @@ export interface RunningRelay {
   listeners: BoundListener[];
   spool: Spool;
   server: SmtpServer;
+  worker: QueueWorker;
+  resolver: DestinationResolver;
   stop(): Promise<void>;
 }
 
-export async function startRelay(config: Config, log: Logger): Promise<RunningRelay> {
+export interface RelayParts {
+  /** Where failed recipients are reported; by default, bounces to the sender. */
+  failures?: FailureReporter;
+  /** Run the delivery worker (default true); off, mail only accumulates in the spool. */
+  deliver?: boolean;
+}
+
+const ms = (seconds: number): number => Math.round(seconds * 1000);
+
+export async function startRelay(config: Config, log: Logger, parts: RelayParts = {}): Promise<RunningRelay> {
+  const tls = config.tls ? loadTlsCredentials(config.tls) : undefined;
   const { spool, cleaned } = await Spool.open(config.spool);
   if (cleaned > 0) log('queue', `removed ${cleaned} leftover(s) of interrupted receipts from ${config.spool}`);
+  const resolver = new DestinationResolver({
+    servers: config.dns.servers,
+    timeoutMs: ms(config.dns.timeout),
+    tries: 2,
+    cacheTtlMs: ms(config.dns.cacheTtl),
+    localNames: [config.hostname],
+    log,
+  });
+  const bounces = new BounceQueue({ spool, hostname: config.hostname, log, queued: () => worker.wake() });
+  const worker: QueueWorker = new QueueWorker({
+    spool,
+    retry: {
+      retrySchedule: config.delivery.retrySchedule,
+      maxQueueLifetime: config.delivery.maxQueueLifetime,
+      bounceLifetime: config.delivery.bounceLifetime,
+    },
+    concurrency: config.delivery.concurrency,
+    pollIntervalMs: ms(config.delivery.pollInterval),
+    smarthost: config.smarthost?.host,
+    attempt: {
+      findHosts: config.smarthost ? (host) => resolver.resolveHost(host) : (domain) => resolver.resolveDestination(domain),
+      deliver: deliverMessage,
+      port: config.smarthost?.port ?? config.delivery.port,
+      heloName: config.hostname,
+      timeouts: clientTimeouts(config),
+    },
+    failures: parts.failures ?? bounces,
+    log,
+  });
   const policy = new RelayPolicy({
     networks: config.relay.networks,
     domains: config.relay.domains,
     localDomains: [config.hostname],
+    resolver,
     checkRecipients: config.dns.checkRecipients,
     checkSenders: config.dns.checkSenders,
     log,
   });
-  const ms = (seconds: number): number => Math.round(seconds * 1000);
   const { limits } = config;
   const server = new SmtpServer({
     hostname: config.hostname,
     postmaster: postmasterAddress(config),
-    listeners: config.listen.map(({ host, port, mode, refuse, tls }) => ({ host, port, mode, refuse, tls })),
+    listeners: config.listen.map(({ host, port, mode, refuse, tls: listenerTls }) => ({ host, port, mode, refuse, tls: listenerTls })),
     limits: {
       maxLineOctets: limits.maxLineLength,
       maxMessageSize: limits.maxMessageSize,
@@ -51,19 +100,58 @@ export async function startRelay(config: Config, log: Logger): Promise<RunningRe
       tlsHandshakeTimeoutMs: ms(limits.tlsHandshakeTimeout),
       maxAuthFailures: limits.maxAuthFailures,
     },
+    tls,
     auth: config.auth ? { users: config.auth.users, requireTls: config.auth.requireTls } : undefined,
-    tls: config.tls ? loadTlsCredentials(config.tls) : undefined,
-    store: { begin: () => spool.beginReceipt() },
+    store: wakingStore(spool, () => worker.wake()),
     policy,
     log,
   });
   const listeners = await server.listen();
+  if (parts.deliver ?? true) worker.start();
   return {
     listeners,
     spool,
     server,
+    worker,
+    resolver,
     async stop() {
       await server.close();
+      await worker.stop();
     },
+  };
+}
+
+/** The spool as the session sees it; a committed message wakes the worker. */
+function wakingStore(spool: Spool, wake: () => void): MessageStore {
+  return {
+    async begin(): Promise<MessageReceipt> {
+      const receipt = await spool.beginReceipt();
+      return {
+        id: receipt.id,
+        write: (chunk) => receipt.write(chunk),
+        waitForDrain: () => receipt.waitForDrain(),
+        abort: () => receipt.abort(),
+        async commit(envelope) {
+          await receipt.commit(envelope);
+          wake();
+        },
+      };
+    },
+  };
+}
+
+/** RFC 5321 §4.5.3.2: one timeout per command; "command" covers EHLO, MAIL, RCPT and DATA. */
+function clientTimeouts(config: Config): Partial<ClientTimeouts> {
+  const t = config.delivery.timeouts;
+  return {
+    connectMs: ms(t.connect),
+    greetingMs: ms(t.greeting),
+    ehloMs: ms(t.command),
+    mailMs: ms(t.command),
+    rcptMs: ms(t.command),
+    dataInitMs: ms(t.command),
+    dataBlockMs: ms(t.dataBlock),
+    dataEndMs: ms(t.dataEnd),
+    quitMs: Math.min(ms(t.command), 10_000),
   };
 }

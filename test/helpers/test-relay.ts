@@ -6,9 +6,25 @@ import os from 'node:os';
 import path from 'node:path';
 import { defaultConfig, validateConfig, type Config } from '../../src/config.js';
 import { startRelay, type RunningRelay } from '../../src/relay.js';
+import { TestDnsServer, type Zone } from './dns-server.js';
+
+/** The checklist's fixtures (rfc-checklist.md §7), for relays that bring no DNS of their own. */
+export const CHECKLIST_ZONES: Record<string, Zone> = {
+  'nullmx.test': { mx: [{ preference: 0, exchange: '.' }] },
+  'mixed.test': { mx: [{ preference: 0, exchange: '.' }, { preference: 10, exchange: 'mx.mixed.test' }] },
+  'mx.mixed.test': { a: ['127.0.0.1'] },
+  'normal.test': { mx: [{ preference: 10, exchange: 'mx.normal.test' }] },
+  'mx.normal.test': { a: ['127.0.0.1'] },
+  'amx.test': { a: ['127.0.0.1'] },
+  'empty.test': {},
+  'servfail.test': { rcode: 'SERVFAIL' },
+  'badnull.test': { mx: [{ preference: 10, exchange: '.' }] },
+};
 
 export interface TestRelay extends RunningRelay {
   config: Config;
+  /** The DNS server the relay asks, when the test brought none. */
+  dns?: TestDnsServer;
   port: number;
   ports: number[];
   logs: string[];
@@ -21,26 +37,38 @@ export async function makeTempDir(prefix = 'minimta-test-'): Promise<string> {
   return fs.mkdtemp(path.join(os.tmpdir(), prefix));
 }
 
+/**
+ * A relay on ephemeral ports with a temporary spool. Without a `dns` override
+ * it asks a test DNS server with the checklist's zones; without a `delivery`
+ * override its worker does not run (nothing is sent anywhere).
+ */
 export async function startTestRelay(overrides: ConfigOverrides = {}): Promise<TestRelay> {
   const spool = (overrides.spool as string | undefined) ?? path.join(await makeTempDir(), 'spool');
+  const dns = overrides.dns ? undefined : await TestDnsServer.start(structuredClone(CHECKLIST_ZONES));
   const raw = {
     hostname: 'mx.minimta.test',
     listen: [{ host: '127.0.0.1', port: 0, mode: 'relay' }],
+    dns: dns ? { servers: [dns.address], timeout: 0.5 } : undefined,
     ...overrides,
     spool,
     limits: { errorDelay: 0, ...(overrides.limits as object | undefined) },
   };
+  if (raw.dns === undefined) delete raw.dns;
   const config = validateConfig(raw);
   const logs: string[] = [];
-  const relay = await startRelay(config, (component, text, id) => logs.push(`${component}: ${id ? `${id}: ` : ''}${text}`));
+  const relay = await startRelay(config, (component, text, id) => logs.push(`${component}: ${id ? `${id}: ` : ''}${text}`), {
+    deliver: overrides.delivery !== undefined,
+  });
   return {
     ...relay,
     config,
+    dns,
     logs,
     port: relay.listeners[0]!.boundPort,
     ports: relay.listeners.map((l) => l.boundPort),
     async cleanup() {
       await relay.stop();
+      await dns?.stop();
       await fs.rm(path.dirname(spool), { recursive: true, force: true });
     },
   };

@@ -1,0 +1,66 @@
+// Reports recipients that failed for good to the sender: one delivery status
+// notification per message listing them all (RFC 5321 §4.4, §6.1), queued
+// like any other mail, from the null reverse-path <> (RFC 5321 §4.5.5).
+// A message from <> is never bounced: the failure is logged instead.
+
+import { buildBounce, shouldBounce } from './bounce.js';
+import type { Envelope, RecipientRecord } from './envelope.js';
+import type { Spool } from './spool.js';
+import type { FailureReporter } from './worker.js';
+import type { Logger } from '../log.js';
+
+export interface BounceQueueOptions {
+  spool: Spool;
+  hostname: string;
+  log: Logger;
+  /** Called once a bounce is queued, so the worker picks it up. */
+  queued: () => void;
+  now?: () => Date;
+}
+
+export class BounceQueue implements FailureReporter {
+  constructor(private readonly options: BounceQueueOptions) {}
+
+  async report(envelope: Envelope, failed: RecipientRecord[]): Promise<void> {
+    const { spool, hostname, log } = this.options;
+    if (!shouldBounce(envelope)) {
+      // Never a bounce about a bounce (RFC 5321 §4.5.5, §6.1; RFC 3464 §2).
+      for (const r of failed) log('bounce', `to=<${r.address}>: undeliverable, sender is <>: no notification (${r.lastReply ?? 'no reply'})`, envelope.id);
+      return;
+    }
+    const now = this.options.now?.() ?? new Date();
+    const receipt = await spool.beginReceipt();
+    try {
+      const bounce = buildBounce({
+        hostname,
+        original: envelope,
+        failed,
+        action: 'failed',
+        originalHeaders: await spool.readMessageHead(envelope.id),
+        now,
+        messageId: `<${receipt.id}@${hostname}>`,
+      });
+      receipt.write(bounce.message);
+      await receipt.commit({
+        version: 1,
+        id: receipt.id,
+        arrivedAt: now.toISOString(),
+        client: { ip: '127.0.0.1', ehlo: hostname, protocol: 'local' },
+        sender: '',
+        recipients: [{ address: bounce.recipient, state: 'pending', attempts: 0 }],
+        body: bounce.body,
+        smtputf8: bounce.smtputf8,
+        capture: false,
+        held: false,
+        attempts: 0,
+        nextAttemptAt: now.toISOString(),
+        bounce: true,
+      });
+      log('bounce', `sender non-delivery notification: ${receipt.id} to=<${bounce.recipient}>, ${failed.length} recipient(s)`, envelope.id);
+    } catch (err) {
+      await receipt.abort();
+      throw err;
+    }
+    this.options.queued();
+  }
+}

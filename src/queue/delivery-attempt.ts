@@ -1,0 +1,122 @@
+// One delivery attempt for the recipients of one message that share a
+// destination (a domain, or the smarthost): find the next hop in DNS, then
+// connect to each address of each host in order until one takes the message
+// (RFC 5321 §5.1: every address of a host, then the next host), and turn
+// what happened into one outcome per recipient.
+
+import type { Readable } from 'node:stream';
+import { classOf, reply, replyToString, type Reply } from '../reply-codes/index.js';
+import type { ClientTimeouts, DeliveryRequest, DeliveryResult } from '../protocol/client.js';
+import type { Destination, MxHost } from '../dns/destination.js';
+
+export type OutcomeKind = 'delivered' | 'deferred' | 'failed';
+
+export interface RecipientOutcome {
+  address: string;
+  kind: OutcomeKind;
+  reply: Reply;
+  /** The next hop that gave the reply, for Remote-MTA (RFC 3464 §2.3.5). */
+  remoteMta?: string;
+  /** "host[ip]:port", or "none" when no host was reached. */
+  relay: string;
+}
+
+export interface AttemptTarget {
+  /** A domain (lower case), or the smarthost's host name. */
+  destination: string;
+  recipients: string[];
+  sender: string;
+  size: number;
+  body: '7BIT' | '8BITMIME';
+  smtputf8: boolean;
+  openMessage: () => Readable;
+}
+
+export interface AttemptDeps {
+  /** The next hops for a domain (MX, null MX, implicit MX…). */
+  findHosts: (destination: string) => Promise<Destination>;
+  deliver: (request: DeliveryRequest) => Promise<DeliveryResult>;
+  port: number;
+  heloName: string;
+  timeouts?: Partial<ClientTimeouts>;
+}
+
+export async function attemptDelivery(target: AttemptTarget, deps: AttemptDeps): Promise<RecipientOutcome[]> {
+  const destination = await deps.findHosts(target.destination);
+  const domain = target.destination;
+  switch (destination.kind) {
+    case 'hosts': return tryHosts(target, destination.hosts, deps);
+    // RFC 7505 §4.1: a null MX fails at once: no connection, no retry.
+    case 'null-mx': return everyone(target, 'failed', reply('dnsNullMx', { domain }));
+    case 'no-such-domain': return everyone(target, 'failed', reply('dnsNoSuchDomain', { domain }));
+    case 'no-usable-mx': return everyone(target, 'failed', reply('dnsNoUsableMx', { domain }));
+    case 'loops-to-self': return everyone(target, 'failed', reply('mxLoopsToSelf', { domain }));
+    case 'temporary': return everyone(target, 'deferred', reply('dnsTemporary', { domain, detail: destination.detail }));
+  }
+}
+
+/**
+ * A 5xx greeting (a 521 host, RFC 7504 §3) or a failure to connect moves on
+ * to the next host. When every host refused with 5xx, the recipients fail
+ * with the last refusal; when any failed only for now, they are deferred.
+ */
+async function tryHosts(target: AttemptTarget, hosts: MxHost[], deps: AttemptDeps): Promise<RecipientOutcome[]> {
+  let lastTemporary: { reply: Reply; relay: string; host: string } | undefined;
+  let lastPermanent: { reply: Reply; relay: string; host: string } | undefined;
+  for (const host of hosts) {
+    for (const address of host.addresses) {
+      const relay = relayName(host.name, address, deps.port);
+      const result = await deps.deliver({
+        host: host.name,
+        address,
+        port: deps.port,
+        heloName: deps.heloName,
+        sender: target.sender,
+        recipients: target.recipients,
+        message: target.openMessage,
+        size: target.size,
+        body: target.body,
+        smtputf8: target.smtputf8,
+        timeouts: deps.timeouts,
+      });
+      if (result.kind === 'session') {
+        return result.recipients.map((r) => ({ address: r.address, kind: kindOf(r.reply), reply: r.reply, remoteMta: host.name, relay }));
+      }
+      const failure = { reply: result.reply, relay, host: host.name };
+      // A sender refused at MAIL is about this message, not about the host.
+      if (result.stage === 'mail' && classOf(result.reply.code) === 'permanent') {
+        return everyone(target, 'failed', result.reply, relay, host.name);
+      }
+      if (classOf(result.reply.code) === 'permanent') {
+        lastPermanent = failure;
+        break; // this host refuses mail: its other addresses would say the same
+      }
+      lastTemporary = failure;
+    }
+  }
+  if (lastTemporary) return everyone(target, 'deferred', lastTemporary.reply, lastTemporary.relay, lastTemporary.host);
+  if (lastPermanent) return everyone(target, 'failed', lastPermanent.reply, lastPermanent.relay, lastPermanent.host);
+  return everyone(target, 'deferred', reply('connectFailed', { host: target.destination, detail: 'no address to connect to' }));
+}
+
+function kindOf(r: Reply): OutcomeKind {
+  switch (classOf(r.code)) {
+    case 'positive': return 'delivered';
+    case 'permanent': return 'failed';
+    default: return 'deferred';
+  }
+}
+
+function everyone(target: AttemptTarget, kind: OutcomeKind, r: Reply, relay = 'none', remoteMta?: string): RecipientOutcome[] {
+  return target.recipients.map((address) => ({ address, kind, reply: r, relay, remoteMta }));
+}
+
+function relayName(host: string, address: string, port: number): string {
+  return `${host}[${address}]:${port}`;
+}
+
+/** The log form of an outcome, Postfix style. */
+export function describeOutcome(outcome: RecipientOutcome, delaySeconds: number): string {
+  const status = outcome.kind === 'delivered' ? 'sent' : outcome.kind === 'deferred' ? 'deferred' : 'bounced';
+  return `to=<${outcome.address}>, relay=${outcome.relay}, delay=${delaySeconds.toFixed(2)}, status=${status} (${replyToString(outcome.reply)})`;
+}
