@@ -146,6 +146,15 @@ describe('server: SMTP over real sockets', function () {
     expect(await tmpEntries(relay)).to.deep.equal([]);
   });
 
+  it('refuses more than 100 Received: lines with 554 5.4.6 after the final dot; 100 pass (RFC 5321 §6.3, vector 41)', async () => {
+    const client = await connect();
+    const hops = (n: number) => 'Received: from a by b; Sat, 28 Nov 2026 12:00:00 +0000\r\n'.repeat(n) + 'Subject: loop\r\n\r\nbody\r\n';
+    expect((await client.sendMail('a@b.test', ['u@normal.test'], hops(100))).code).to.equal(250);
+    const looped = await client.sendMail('a@b.test', ['u@normal.test'], hops(101));
+    expect(`${looped.code} ${looped.enhanced}`).to.equal('554 5.4.6');
+    expect(await queued(relay)).to.have.length(1);
+  });
+
   it('a fresh connection after garbage bytes works normally', async () => {
     const junk = await WireClient.connect(relay.port);
     clients.push(junk);

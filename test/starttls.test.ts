@@ -1,12 +1,9 @@
 import { expect } from 'chai';
 import fs from 'node:fs/promises';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { WireClient } from './helpers/wire-client.js';
 import { startTestRelay, type TestRelay } from './helpers/test-relay.js';
+import { TEST_TLS } from './helpers/tls-fixtures.js';
 
-const fixtures = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures');
-export const TEST_TLS = { cert: path.join(fixtures, 'localhost.crt'), key: path.join(fixtures, 'localhost.key') };
 
 describe('STARTTLS and implicit TLS (RFC 3207, RFC 8314)', () => {
   let relay: TestRelay;

@@ -52,7 +52,13 @@ export class RelayPolicy implements SessionPolicy {
 
   async checkRecipient(address: string, context: PolicyContext): Promise<Reply | undefined> {
     const domain = domainOf(address);
-    if (isPostmaster(address) && this.localDomains.has(domain)) return undefined;
+    if (this.localDomains.has(domain)) {
+      // Our own name: postmaster is always accepted (RFC 5321 §4.5.1); a relay
+      // has no other local mailbox, and "u%them@us" must never route (RFC 2505 §2.1).
+      if (isPostmaster(address)) return undefined;
+      this.options.log('smtpd', `reject: RCPT from [${context.clientIp}]: no local mailbox; from=<${context.sender ?? ''}> to=<${address}>`);
+      return reply('noLocalMailbox', { address });
+    }
     if (!this.domains.has(domain) && !this.mayRelay(context)) {
       this.options.log('smtpd', `reject: RCPT from [${context.clientIp}]: relay access denied; from=<${context.sender ?? ''}> to=<${address}>`);
       return reply('relayDenied', { address });

@@ -75,6 +75,7 @@ export const REPLIES = {
   nullMxSender: { code: 550, enhanced: '5.7.27', text: '<{address}>: Sender address rejected: domain {domain} does not accept mail (null MX)', rfc: 'RFC 7505 §4.2' },
   noSuchDomain: { code: 550, enhanced: '5.1.2', text: '<{address}>: Recipient address rejected: domain {domain} not found', rfc: 'RFC 5321 §5.1; RFC 3463 §3.2' },
   relayDenied: { code: 550, enhanced: '5.7.1', text: '<{address}>: Relay access denied', rfc: 'RFC 5321 §3.6.2, §7.9; RFC 2505 §2.1' },
+  noLocalMailbox: { code: 550, enhanced: '5.1.1', text: '<{address}>: Recipient address rejected: this host delivers no mail locally (only postmaster)', rfc: 'RFC 5321 §4.5.1; RFC 3463 §3.2' },
 
   // ---- STARTTLS (RFC 3207) --------------------------------------------------
   tlsReady: { code: 220, enhanced: '2.0.0', text: 'Ready to start TLS', rfc: 'RFC 3207 §4' },
@@ -116,6 +117,15 @@ export const REPLIES = {
   utf8NotSupported: { code: 553, enhanced: '5.6.7', text: '{host} does not support SMTPUTF8', rfc: 'RFC 6531 §3.2' },
   messageUnreadable: { code: 451, enhanced: '4.3.0', text: 'Cannot read the queued message: {detail}', rfc: 'RFC 5321 §4.2.2; RFC 3463 §3.4' },
   expired: { code: 451, enhanced: '4.4.7', text: 'Message expired in the queue', rfc: 'RFC 5321 §4.5.4.1; RFC 3463 §3.5' },
+  // TLS and AUTH towards the next hop (a smarthost, or an MX with tls: 'required').
+  // All temporary: the operator's policy or credentials may be fixed, and a
+  // next hop may start offering TLS. Codes as Postfix uses them.
+  tlsNotOfferedByHost: { code: 451, enhanced: '4.7.4', text: 'TLS is required, but was not offered by {host}', rfc: 'RFC 3207 §4; RFC 3463 §3.8 (X.7.4)' },
+  tlsRefusedByHost: { code: 451, enhanced: '4.7.5', text: 'TLS is required, but {host} refused to start TLS: {detail}', rfc: 'RFC 3207 §4; RFC 3463 §3.8 (X.7.5)' },
+  tlsHandshakeFailed: { code: 451, enhanced: '4.7.5', text: 'Cannot start TLS with {host}: {detail}', rfc: 'RFC 3207 §4; RFC 8314 §3; RFC 3463 §3.8 (X.7.5)' },
+  passwordNeedsTls: { code: 451, enhanced: '4.7.10', text: 'Will not send the password to {host} in plaintext: {detail}', rfc: 'RFC 4954 §4, §9; RFC 5248 (X.7.10 encryption needed)' },
+  authNotOfferedByHost: { code: 451, enhanced: '4.7.4', text: '{host} offers no authentication mechanism we can use (PLAIN, LOGIN): {detail}', rfc: 'RFC 4954 §3; RFC 3463 §3.8 (X.7.4)' },
+  authRejectedByHost: { code: 451, enhanced: '4.7.0', text: 'Authentication to {host} failed: {detail}', rfc: 'RFC 4954 §6; deferred, not bounced, as Postfix smtp_sasl_auth_soft_bounce' },
 } as const satisfies Record<string, ReplyDefinition>;
 
 export type ReplyName = keyof typeof REPLIES;
