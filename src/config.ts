@@ -65,6 +65,8 @@ export interface Config {
     maxAuthFailures: number;
   };
   tls?: { cert: string; key: string };
+  /** Seconds a stopping relay gives to transactions and deliveries in flight. */
+  shutdownTimeout: number;
   auth?: { users: Record<string, string>; requireTls: boolean };
 }
 
@@ -75,6 +77,7 @@ export function defaultConfig(): Config {
     hostname: os.hostname() || 'localhost',
     listen: [{ ...DEFAULT_LISTENER }],
     spool: './var/spool',
+    shutdownTimeout: 30,
     dns: { servers: [], timeout: 5, cacheTtl: 60, checkRecipients: true, checkSenders: true },
     delivery: {
       port: 25,
@@ -137,6 +140,7 @@ function configCheck(defaults: Config) {
       tls: oneOf('none', 'starttls', 'implicit'),
     }, DEFAULT_LISTENER), { nonEmpty: true }),
     spool: string,
+    shutdownTimeout: number(0),
     dns: object({
       servers: list((v, k) => { hostPort(53)(v, k); return v as string; }),
       timeout: number(0.01),

@@ -60,20 +60,40 @@ function parse(args: string[]) {
   }
 }
 
-async function serve(config: Config): Promise<void> {
+/**
+ * Runs the relay until a signal. SIGTERM/SIGINT: stop accepting, let what is
+ * in flight finish within the grace time, exit 0; a second signal exits at
+ * once (still safe: the spool is the truth). SIGHUP: re-read and validate the
+ * config file; a bad one is refused and the running config stays.
+ */
+async function serve(config: Config, reread: () => Config): Promise<void> {
   const relay = await startRelay(config, stdoutLogger);
+  stdoutLogger('main', `minimta started as ${config.hostname}, spool ${config.spool}`);
   let stopping = false;
   const stop = (signal: string) => {
-    if (stopping) process.exit(0);
+    if (stopping) {
+      stdoutLogger('main', `${signal} received again: exiting now`);
+      process.exit(1);
+    }
     stopping = true;
-    stdoutLogger('main', `${signal} received, stopping`);
-    relay.stop().then(() => process.exit(0), (err) => {
+    stdoutLogger('main', `${signal} received: stopping (up to ${config.shutdownTimeout} s for work in flight)`);
+    relay.stop(config.shutdownTimeout * 1000).then(() => {
+      stdoutLogger('main', 'stopped');
+      process.exit(0);
+    }, (err) => {
       stdoutLogger('main', `stop failed: ${String(err)}`);
       process.exit(1);
     });
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGHUP', () => {
+    try {
+      relay.reload(reread());
+    } catch (err) {
+      stdoutLogger('main', `SIGHUP: configuration NOT reloaded, the running one stays: ${(err as Error).message}`);
+    }
+  });
 }
 
 /** The first line of stdin, without its line end; the password is never echoed or logged. */
@@ -98,7 +118,7 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'serve':
       if (positionals.length > 0) throw new UsageError(`serve takes no arguments: ${positionals.join(' ')}`);
-      await serve(loadConfig(values));
+      await serve(loadConfig(values), () => loadConfig(values));
       return -1;
     case 'passwd':
       if (positionals.length > 0) throw new UsageError('passwd reads the password on stdin and takes no arguments');

@@ -4,7 +4,7 @@
 //   SmtpServer ─(session, RelayPolicy ─ DNS)─▶ Spool ─▶ QueueWorker ─(DNS, client)─▶ next hop
 //                                                 ▲              └─ failures ─▶ bounces ─┘
 
-import { SmtpServer, type BoundListener } from './protocol/server.js';
+import { SmtpServer, type BoundListener, type ServerLimits, type ServerOptions } from './protocol/server.js';
 import type { MessageReceipt, MessageStore } from './protocol/session.js';
 import { deliverMessage, type ClientTimeouts } from './protocol/client.js';
 import { RelayPolicy } from './policy/relay-policy.js';
@@ -22,7 +22,14 @@ export interface RunningRelay {
   server: SmtpServer;
   worker: QueueWorker;
   resolver: DestinationResolver;
-  stop(): Promise<void>;
+  /**
+   * Stops: no new connections, idle sessions get 421 4.3.2, transactions and
+   * deliveries in flight get up to `graceMs` to finish. The spool is the
+   * truth, so whatever is cut off is simply tried again after a restart.
+   */
+  stop(graceMs?: number): Promise<void>;
+  /** Applies a new config where that can be done without a restart (SIGHUP). */
+  reload(config: Config): string[];
 }
 
 export interface RelayParts {
@@ -67,43 +74,15 @@ export async function startRelay(config: Config, log: Logger, parts: RelayParts 
     failures: parts.failures ?? bounces,
     log,
   });
-  const policy = new RelayPolicy({
-    networks: config.relay.networks,
-    domains: config.relay.domains,
-    localDomains: [config.hostname],
-    resolver,
-    checkRecipients: config.dns.checkRecipients,
-    checkSenders: config.dns.checkSenders,
-    log,
-  });
-  const { limits } = config;
   const server = new SmtpServer({
     hostname: config.hostname,
     postmaster: postmasterAddress(config),
     listeners: config.listen.map(({ host, port, mode, refuse, tls: listenerTls }) => ({ host, port, mode, refuse, tls: listenerTls })),
-    limits: {
-      maxLineOctets: limits.maxLineLength,
-      maxMessageSize: limits.maxMessageSize,
-      idleTimeoutMs: ms(limits.idleTimeout),
-      minDataRate: limits.minDataRate,
-      dataGraceMs: ms(limits.dataGracePeriod),
-      maxRecipients: limits.maxRecipients,
-      maxConnections: limits.maxConnections,
-      maxConnectionsPerIp: limits.maxConnectionsPerIp,
-      maxErrors: limits.maxErrors,
-      softErrorLimit: limits.softErrorLimit,
-      errorDelayMs: ms(limits.errorDelay),
-      maxJunkCommands: limits.maxJunkCommands,
-      maxHops: limits.maxHops,
-      refuseIdleTimeoutMs: ms(limits.refuseIdleTimeout),
-      refuseMaxCommands: limits.refuseMaxCommands,
-      tlsHandshakeTimeoutMs: ms(limits.tlsHandshakeTimeout),
-      maxAuthFailures: limits.maxAuthFailures,
-    },
+    limits: serverLimits(config),
     tls,
-    auth: config.auth ? { users: config.auth.users, requireTls: config.auth.requireTls } : undefined,
+    auth: authOf(config),
     store: wakingStore(spool, () => worker.wake()),
-    policy,
+    policy: policyFor(config, resolver, log),
     log,
   });
   const listeners = await server.listen();
@@ -114,11 +93,73 @@ export async function startRelay(config: Config, log: Logger, parts: RelayParts 
     server,
     worker,
     resolver,
-    async stop() {
-      await server.close();
-      await worker.stop();
+    reload(next: Config) {
+      return reloadInto(config, next, server, policyFor(next, resolver, log), log);
+    },
+    async stop(graceMs = 0) {
+      await Promise.all([server.close(graceMs), worker.stop(graceMs)]);
     },
   };
+}
+
+function serverLimits(config: Config): ServerLimits {
+  const { limits } = config;
+  return {
+    maxLineOctets: limits.maxLineLength,
+    maxMessageSize: limits.maxMessageSize,
+    idleTimeoutMs: ms(limits.idleTimeout),
+    minDataRate: limits.minDataRate,
+    dataGraceMs: ms(limits.dataGracePeriod),
+    maxRecipients: limits.maxRecipients,
+    maxConnections: limits.maxConnections,
+    maxConnectionsPerIp: limits.maxConnectionsPerIp,
+    maxErrors: limits.maxErrors,
+    softErrorLimit: limits.softErrorLimit,
+    errorDelayMs: ms(limits.errorDelay),
+    maxJunkCommands: limits.maxJunkCommands,
+    maxHops: limits.maxHops,
+    refuseIdleTimeoutMs: ms(limits.refuseIdleTimeout),
+    refuseMaxCommands: limits.refuseMaxCommands,
+    tlsHandshakeTimeoutMs: ms(limits.tlsHandshakeTimeout),
+    maxAuthFailures: limits.maxAuthFailures,
+  };
+}
+
+function policyFor(config: Config, resolver: DestinationResolver, log: Logger): RelayPolicy {
+  return new RelayPolicy({
+    networks: config.relay.networks,
+    domains: config.relay.domains,
+    localDomains: [config.hostname],
+    resolver,
+    checkRecipients: config.dns.checkRecipients,
+    checkSenders: config.dns.checkSenders,
+    log,
+  });
+}
+
+function authOf(config: Config): ServerOptions['auth'] {
+  return config.auth ? { users: config.auth.users, requireTls: config.auth.requireTls } : undefined;
+}
+
+/**
+ * SIGHUP: relay access, users, the certificate and the limits apply to new
+ * connections at once. Listeners, the spool, the host name and delivery
+ * settings are read at start only: the returned notes say which changed.
+ */
+function reloadInto(current: Config, next: Config, server: SmtpServer, policy: RelayPolicy, log: Logger): string[] {
+  server.reconfigure({
+    policy,
+    auth: authOf(next),
+    tls: next.tls ? loadTlsCredentials(next.tls) : undefined,
+    limits: serverLimits(next),
+    postmaster: postmasterAddress(next),
+  });
+  const needRestart = (['listen', 'spool', 'hostname', 'dns', 'delivery', 'smarthost'] as const)
+    .filter((key) => JSON.stringify(current[key]) !== JSON.stringify(next[key]));
+  const notes = needRestart.map((key) => `config key "${key}" changed: it takes effect at the next restart`);
+  for (const note of notes) log('main', note);
+  log('main', 'configuration reloaded: relay access, users, certificate and limits now apply to new connections');
+  return notes;
 }
 
 /** The spool as the session sees it; a committed message wakes the worker. */

@@ -52,6 +52,8 @@ export class SmtpConnection {
   private signalGone!: () => void;
   /** Set while the TLS handshake after STARTTLS runs: no input is read. */
   private upgrading = false;
+  /** The server is stopping: close at the first moment no transaction is open. */
+  private draining = false;
 
   constructor(
     private socket: Socket,
@@ -80,9 +82,18 @@ export class SmtpConnection {
     socket.on('error', (err) => this.log('smtpd', `connection error from [${this.clientIp}]: ${err.message}`));
   }
 
-  /** Closes the connection from our side with the given step (shutdown). */
-  async interrupt(step: () => Step | Promise<Step>): Promise<void> {
-    if (!this.pumping && !this.closing) await this.act(step);
+  /**
+   * The server is stopping: an idle session gets 421 4.3.2 now; one in the
+   * middle of a transaction gets it once the transaction is over.
+   */
+  drain(): void {
+    this.draining = true;
+    this.closeIfIdle();
+  }
+
+  private closeIfIdle(): void {
+    if (!this.draining || this.pumping || this.closing || this.gone || this.upgrading || this.session.busy) return;
+    void this.act(() => this.session.shutdown());
   }
 
   private received(chunk: Buffer): void {
@@ -129,6 +140,7 @@ export class SmtpConnection {
     }
     if (this.gone) await this.finish();
     else if (this.socket.isPaused() && this.lines.buffered < MAX_PENDING_INPUT && !this.closing) this.socket.resume();
+    this.closeIfIdle();
   }
 
   private async runCommand(): Promise<boolean> {
@@ -159,13 +171,13 @@ export class SmtpConnection {
         await this.apply(await this.session.tooSlow());
         return false;
       }
-      if (phase.needsDrain) await this.drain(phase);
+      if (phase.needsDrain) await this.waitForSpool(phase);
       return true;
     }
     this.data = undefined;
     if (progress.rest) this.lines.unshift(progress.rest);
     // Back-pressure from the spool is settled before the commit.
-    if (phase.needsDrain) await this.drain(phase);
+    if (phase.needsDrain) await this.waitForSpool(phase);
     if (this.gone) return false;
     await this.apply(await this.session.endData(progress.outcome));
     return true;
@@ -178,7 +190,7 @@ export class SmtpConnection {
   }
 
   /** Waits for the spool to take more, with the socket paused meanwhile. */
-  private async drain(phase: DataPhase): Promise<void> {
+  private async waitForSpool(phase: DataPhase): Promise<void> {
     this.socket.pause();
     await Promise.race([phase.receipt.waitForDrain(), this.goneSignal]);
     phase.needsDrain = false;

@@ -60,7 +60,7 @@ export class SmtpServer {
   private readonly perIp = new Map<string, number>();
   private readonly sockets = new Set<net.Socket>();
 
-  constructor(private readonly options: ServerOptions) {}
+  constructor(private options: ServerOptions) {}
 
   async listen(): Promise<BoundListener[]> {
     const bound: BoundListener[] = [];
@@ -82,10 +82,27 @@ export class SmtpServer {
     return bound;
   }
 
-  /** Stops listening and cuts every connection. */
-  async close(): Promise<void> {
-    await Promise.all(this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+  /**
+   * Stops listening, answers idle sessions 421 4.3.2, and gives transactions
+   * under way up to `graceMs` to finish; then cuts what is left. A message
+   * cut off was never answered 250, so nothing accepted is lost.
+   */
+  async close(graceMs = 0): Promise<void> {
+    const closed = Promise.all(this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+    for (const connection of this.connections) connection.drain();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([closed, new Promise((resolve) => { timer = setTimeout(resolve, graceMs); })]);
+    clearTimeout(timer);
     for (const socket of this.sockets) socket.destroy();
+    await closed;
+  }
+
+  /** New settings for the connections that come from now on (SIGHUP). */
+  reconfigure(changes: Pick<ServerOptions, 'policy' | 'auth' | 'tls' | 'limits' | 'postmaster'>): void {
+    Object.assign(this.options, changes);
+    for (const server of this.servers) {
+      if (server instanceof tls.Server && changes.tls) server.setSecureContext({ cert: changes.tls.cert, key: changes.tls.key, minVersion: MIN_TLS_VERSION });
+    }
   }
 
   get connectionCount(): number {

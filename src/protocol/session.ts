@@ -260,6 +260,17 @@ export class Session {
     return this.close(reply('internalError', { host: this.settings.hostname }));
   }
 
+  /** The server is stopping: RFC 5321 §3.8 asks for a 421 before the close. */
+  async shutdown(): Promise<Step> {
+    await this.dropTransaction();
+    return this.close(reply('shuttingDown', { host: this.settings.hostname }), `shutdown: closing the session with [${this.client.ip}]`);
+  }
+
+  /** A transaction (or an AUTH exchange) is under way: a stopping server lets it finish. */
+  get busy(): boolean {
+    return this.state === 'mail' || this.state === 'data' || this.authExchange !== undefined;
+  }
+
   /** The connection is gone: whatever was being received is dropped (§4.1.1.10). */
   async disconnected(): Promise<void> {
     await this.dropTransaction();
