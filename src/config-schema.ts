@@ -65,7 +65,7 @@ export function list<T>(item: Check<T>, options: { nonEmpty?: boolean } = {}): C
 export function object<T extends object>(fields: { [K in keyof T]: Check<T[K]> }, defaults: T): Check<T> {
   return (value, key) => {
     if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-      throw new ConfigError(key, 'must be an object');
+      throw new ConfigError(key || '(the whole file)', 'must be a JSON object');
     }
     const result = { ...defaults };
     for (const [name, raw] of Object.entries(value)) {

@@ -40,6 +40,8 @@ export interface Config {
     retrySchedule: number[];
     maxQueueLifetime: number;
     bounceLifetime: number;
+    /** Seconds after which the sender is told a message is delayed (RFC 3464 Action: delayed); 0 = off. */
+    delayWarning: number;
     pollInterval: number;
     timeouts: { connect: number; greeting: number; command: number; dataBlock: number; dataEnd: number };
   };
@@ -87,6 +89,7 @@ export function defaultConfig(): Config {
       maxQueueLifetime: 432000,
       // A bounce that cannot be delivered is dropped sooner (RFC 5321 §4.5.4.1 allows it).
       bounceLifetime: 172800,
+      delayWarning: 0,
       pollInterval: 5,
       // RFC 5321 §4.5.3.2 minimums; "command" covers EHLO, MAIL, RCPT and DATA.
       timeouts: { connect: 30, greeting: 300, command: 300, dataBlock: 180, dataEnd: 600 },
@@ -154,6 +157,7 @@ function configCheck(defaults: Config) {
       retrySchedule: list(number(0.01), { nonEmpty: true }),
       maxQueueLifetime: number(0),
       bounceLifetime: number(0),
+      delayWarning: number(0),
       pollInterval: number(0.01),
       timeouts: object({
         connect: number(0.01), greeting: number(0.01), command: number(0.01), dataBlock: number(0.01), dataEnd: number(0.01),

@@ -61,6 +61,7 @@ export async function startRelay(config: Config, log: Logger, parts: RelayParts 
       maxQueueLifetime: config.delivery.maxQueueLifetime,
       bounceLifetime: config.delivery.bounceLifetime,
     },
+    delayWarning: config.delivery.delayWarning > 0 ? config.delivery.delayWarning : undefined,
     concurrency: config.delivery.concurrency,
     pollIntervalMs: ms(config.delivery.pollInterval),
     smarthost: config.smarthost?.host,

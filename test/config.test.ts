@@ -33,7 +33,7 @@ describe('config: defaults, validation, flags', () => {
     ['a negative duration', { delivery: { maxQueueLifetime: -1 } }, /^config: delivery\.maxQueueLifetime: must be a number >= 0$/],
     ['an empty retry schedule', { delivery: { retrySchedule: [] } }, /^config: delivery\.retrySchedule: must not be empty$/],
     ['a command line limit below RFC 5321', { limits: { maxLineLength: 100 } }, /^config: limits\.maxLineLength: must be a whole number from 512/],
-    ['a config that is not an object', [1, 2], /^config: : must be an object$|must be an object/],
+    ['a config that is not an object', [1, 2], /^config: \(the whole file\): must be a JSON object$/],
   ];
   for (const [what, raw, message] of BAD) {
     it(`refuses ${what}, naming the key`, () => {

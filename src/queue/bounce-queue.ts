@@ -22,23 +22,34 @@ export class BounceQueue implements FailureReporter {
   constructor(private readonly options: BounceQueueOptions) {}
 
   async report(envelope: Envelope, failed: RecipientRecord[]): Promise<void> {
-    const { spool, hostname, log } = this.options;
     if (!shouldBounce(envelope)) {
       // Never a bounce about a bounce (RFC 5321 §4.5.5, §6.1; RFC 3464 §2).
-      for (const r of failed) log('bounce', `to=<${r.address}>: undeliverable, sender is <>: no notification (${r.lastReply ?? 'no reply'})`, envelope.id);
+      for (const r of failed) this.options.log('bounce', `to=<${r.address}>: undeliverable, sender is <>: no notification (${r.lastReply ?? 'no reply'})`, envelope.id);
       return;
     }
+    await this.queue(envelope, failed, 'failed');
+  }
+
+  /** A delay warning: the same report with Action: delayed (RFC 3464 §2.3.3). */
+  async warn(envelope: Envelope, pending: RecipientRecord[], willRetryUntil: Date): Promise<void> {
+    if (!shouldBounce(envelope)) return;
+    await this.queue(envelope, pending, 'delayed', willRetryUntil);
+  }
+
+  private async queue(envelope: Envelope, recipients: RecipientRecord[], action: 'failed' | 'delayed', willRetryUntil?: Date): Promise<void> {
+    const { spool, hostname, log } = this.options;
     const now = this.options.now?.() ?? new Date();
     const receipt = await spool.beginReceipt();
     try {
       const bounce = buildBounce({
         hostname,
         original: envelope,
-        failed,
-        action: 'failed',
+        failed: recipients,
+        action,
         originalHeaders: await spool.readMessageHead(envelope.id),
         now,
         messageId: `<${receipt.id}@${hostname}>`,
+        willRetryUntil,
       });
       receipt.write(bounce.message);
       await receipt.commit({
@@ -56,7 +67,8 @@ export class BounceQueue implements FailureReporter {
         nextAttemptAt: now.toISOString(),
         bounce: true,
       });
-      log('bounce', `sender non-delivery notification: ${receipt.id} to=<${bounce.recipient}>, ${failed.length} recipient(s)`, envelope.id);
+      const what = action === 'failed' ? 'non-delivery notification' : 'delay warning';
+      log('bounce', `sender ${what}: ${receipt.id} to=<${bounce.recipient}>, ${recipients.length} recipient(s)`, envelope.id);
     } catch (err) {
       await receipt.abort();
       throw err;

@@ -36,11 +36,15 @@ function recordOutcomes(envelope: Envelope, outcomes: RecipientOutcome[], now: D
 /** Where recipients that failed for good are reported (the bounce seam). */
 export interface FailureReporter {
   report(envelope: Envelope, failed: RecipientRecord[]): Promise<void>;
+  /** Optional delay warning for recipients still pending (RFC 3464 Action: delayed). */
+  warn?(envelope: Envelope, pending: RecipientRecord[], willRetryUntil: Date): Promise<void>;
 }
 
 export interface WorkerOptions {
   spool: Spool;
   retry: RetryPolicy & { bounceLifetime?: number };
+  /** Seconds after arrival at which a still-pending message gets one delay warning; off when absent. */
+  delayWarning?: number;
   concurrency: { total: number; perDestination: number };
   pollIntervalMs: number;
   /** All mail goes to this host instead of the MX (smarthost). */
@@ -166,6 +170,7 @@ export class QueueWorker extends EventEmitter<WorkerEvents> {
       });
       const done = isFinished(envelope);
       if (done) await this.finish(envelope);
+      else await this.warnIfDelayed(envelope, retry, now);
       this.emit('attempted', id, outcomes, done);
     } catch (err) {
       if (!(err instanceof SpoolError) || err.code !== 'ENOENT') throw err;
@@ -218,6 +223,16 @@ export class QueueWorker extends EventEmitter<WorkerEvents> {
     if (failed.length > 0) await this.options.failures.report(envelope, failed);
     await this.options.spool.remove(envelope.id);
     this.options.log('qmgr', 'removed', envelope.id);
+  }
+
+  /** One warning per message once it has waited delivery.delayWarning seconds (off by default). */
+  private async warnIfDelayed(envelope: Envelope, retry: RetryPolicy, now: Date): Promise<void> {
+    const { delayWarning, failures } = this.options;
+    if (delayWarning === undefined || !failures.warn || envelope.delayWarned || envelope.sender === '' || envelope.bounce) return;
+    if (now.getTime() - Date.parse(envelope.arrivedAt) < delayWarning * 1000) return;
+    await this.options.spool.update(envelope.id, (env) => { env.delayWarned = true; });
+    const until = new Date(Date.parse(envelope.arrivedAt) + retry.maxQueueLifetime * 1000);
+    await failures.warn(envelope, pendingRecipients(envelope), until);
   }
 
   /** Bounces get a shorter life than other mail (RFC 5321 §4.5.4.1 allows it). */
