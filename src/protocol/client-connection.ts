@@ -8,12 +8,15 @@
 // failure are still handed out first, so a 421 followed by a hang-up reads as
 // the 421.
 //
-// Seam for STARTTLS (a later issue): the socket is bound in attach(); an
-// upgrade detaches the plaintext socket, checks that no reply bytes were
-// pending (response injection), wraps it in a TLSSocket and attaches that.
+// TLS (STARTTLS after its 220, RFC 3207 §4, or implicit TLS right after the
+// connect, RFC 8314 §3): startTls() checks that no reply bytes are pending
+// (response injection), detaches the plaintext socket, wraps it in a
+// TLSSocket and attaches that. The reader carries on: it holds nothing.
 
 import * as net from 'node:net';
+import * as tls from 'node:tls';
 import { ReplyError, reply, type Reply } from '../reply-codes/index.js';
+import { MIN_TLS_VERSION } from '../tls-context.js';
 import { ReplyReader } from './client-reply-reader.js';
 
 export interface ConnectTarget {
@@ -28,6 +31,26 @@ export interface ConnectTarget {
 /** Replies held unread beyond this pause the socket (flow control, not a limit). */
 const MAX_QUEUED_REPLIES = 100;
 
+/** What a TLS handshake settled on, for the delivery result and the log. */
+export interface NegotiatedTls {
+  /** e.g. 'TLSv1.3'. */
+  readonly protocol: string;
+  /** OpenSSL name, e.g. 'TLS_AES_256_GCM_SHA384'. */
+  readonly cipher: string;
+}
+
+export interface TlsHandshakeOptions {
+  /** The name (or IP literal) the certificate must carry when verified. */
+  readonly name: string;
+  /** SNI and the name checked when verifying; only a host name, never an IP (RFC 6066 §3). */
+  readonly servername?: string;
+  /** Check the certificate against the system CAs and the name (off between MX hosts by default). */
+  readonly verify: boolean;
+}
+
+/** The TLS handshake failed or timed out; the connection is gone. */
+export class TlsHandshakeError extends ReplyError {}
+
 interface Waiter {
   readonly resolve: () => void;
   readonly reject: (err: ReplyError) => void;
@@ -38,6 +61,8 @@ export class ClientConnection {
   private readonly replies: Reply[] = [];
   private failure: ReplyError | undefined;
   private waiter: Waiter | undefined;
+  private negotiated: NegotiatedTls | undefined;
+  private readonly onData = (chunk: Buffer): void => this.received(chunk);
 
   private constructor(private socket: net.Socket, readonly peer: string) {
     this.reader = new ReplyReader(peer);
@@ -111,6 +136,51 @@ export class ClientConnection {
     return this.replies.shift();
   }
 
+  /** What TLS negotiated, once startTls() succeeded. */
+  get tls(): NegotiatedTls | undefined {
+    return this.negotiated;
+  }
+
+  /**
+   * Starts TLS on this connection: after the server's 220 to STARTTLS, or
+   * right after connecting for implicit TLS. Throws a ReplyError carrying
+   * `remoteProtocolError` when the server sent anything beyond its last reply
+   * (response injection, the client side of CVE-2011-0411: such text must not
+   * be read as a reply inside TLS), or a TlsHandshakeError carrying
+   * `tlsHandshakeFailed` when the handshake fails or takes over timeoutMs.
+   */
+  async startTls(options: TlsHandshakeOptions, timeoutMs: number): Promise<NegotiatedTls> {
+    if (this.failure) throw this.failure;
+    if (this.replies.length > 0 || this.reader.holdsPartialReply) {
+      const injected = new ReplyError(reply('remoteProtocolError', {
+        host: this.peer, detail: 'response injection: text arrived after the last reply, before the TLS handshake',
+      }));
+      this.close();
+      throw injected;
+    }
+    const plain = this.socket;
+    plain.off('data', this.onData);
+    const secure = tls.connect({
+      socket: plain,
+      host: options.name,
+      servername: options.servername,
+      rejectUnauthorized: options.verify,
+      minVersion: MIN_TLS_VERSION,
+    });
+    try {
+      await handshake(secure, timeoutMs);
+    } catch (err) {
+      const failed = new TlsHandshakeError(reply('tlsHandshakeFailed', { host: this.peer, detail: errorDetail(err) }));
+      this.fail(failed);
+      secure.destroy();
+      plain.destroy();
+      throw failed;
+    }
+    this.attach(secure);
+    this.negotiated = { protocol: secure.getProtocol() ?? 'unknown', cipher: secure.getCipher()?.name ?? 'unknown' };
+    return this.negotiated;
+  }
+
   /** Ends the connection at once; safe to call more than once. */
   close(): void {
     this.fail(new ReplyError(reply('connectionLost', { host: this.peer, detail: 'closed by us' })));
@@ -119,7 +189,7 @@ export class ClientConnection {
 
   private attach(socket: net.Socket): void {
     this.socket = socket;
-    socket.on('data', (chunk: Buffer) => this.received(chunk));
+    socket.on('data', this.onData);
     socket.on('error', (err) => this.fail(lost(this.peer, errorDetail(err))));
     socket.on('end', () => this.fail(lost(this.peer, 'connection closed by the server')));
     socket.on('close', () => this.fail(lost(this.peer, 'connection closed')));
@@ -171,6 +241,26 @@ export class ClientConnection {
     this.waiter = undefined;
     waiter?.reject(this.failure);
   }
+}
+
+/** Resolves once the TLS handshake is done; rejects on an error, a close or the timeout. */
+function handshake(secure: tls.TLSSocket, timeoutMs: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const settle = (err?: Error): void => {
+      clearTimeout(timer);
+      secure.off('secureConnect', done);
+      secure.off('close', closed);
+      if (err) reject(err);
+      else resolve();
+    };
+    const done = (): void => settle();
+    const closed = (): void => settle(new Error('connection closed during the TLS handshake'));
+    const timer = setTimeout(() => settle(new Error(`no TLS handshake after ${timeoutMs} ms`)), timeoutMs);
+    secure.once('secureConnect', done);
+    secure.once('close', closed);
+    // Stays on, so a late error is never unhandled; after success attach() reports errors.
+    secure.on('error', (err) => settle(err));
+  });
 }
 
 function connectFailed(peer: string, detail: string): ReplyError {
