@@ -11,7 +11,7 @@ import { SmtpSink, type SinkBehaviour } from './helpers/smtp-sink.js';
 /** Every wait bounded well inside mocha's timeout, so a broken client fails instead of hanging. */
 const FAST: ClientTimeouts = {
   connectMs: 2000, greetingMs: 2000, ehloMs: 2000, mailMs: 2000, rcptMs: 2000,
-  dataInitMs: 2000, dataBlockMs: 2000, dataEndMs: 2000, quitMs: 500,
+  dataInitMs: 2000, dataBlockMs: 2000, dataEndMs: 2000, quitMs: 500, tlsMs: 2000, authMs: 2000,
 };
 
 const MESSAGE = 'From: a@src.test\r\nTo: u@normal.test\r\nSubject: hello\r\n\r\nHello, world.\r\n';

@@ -1,4 +1,5 @@
-// The SMTP client used for delivery: one message, one connection, one try.
+// The SMTP client used for delivery: one message, one connection, one try
+// (two connections when an opportunistic TLS handshake fails: see below).
 //
 // Contract with the caller (the delivery worker):
 //
@@ -7,14 +8,16 @@
 // resolves to one of two kinds of result.
 //
 // - { kind: 'host-failed', stage, reply }: the host failed as a whole before
-//   any recipient got an answer of its own: connect error or timeout, a 4xx/5xx
-//   or missing greeting, EHLO/HELO refused, MAIL FROM refused, a timeout, drop,
-//   421 or protocol error up to and including the reply to MAIL. `reply`
-//   applies to every recipient. Its first digit says how (RFC 5321 §4.2.1):
-//   5xx permanent (e.g. a `521 5.3.2` greeting, RFC 7504 §3, given verbatim),
-//   4xx temporary. Replies we synthesize (connect failed, lost, timed out,
-//   protocol error) are all 451. The caller decides whether to try the next
-//   address or MX host.
+//   any recipient got an answer of its own: connect error or timeout (stage
+//   'connect', also a failed implicit-TLS handshake), a 4xx/5xx or missing
+//   greeting, EHLO/HELO refused, STARTTLS trouble (stage 'starttls'), AUTH
+//   trouble (stage 'auth'), MAIL FROM refused, a timeout, drop, 421 or
+//   protocol error up to and including the reply to MAIL. `reply` applies to
+//   every recipient. Its first digit says how (RFC 5321 §4.2.1): 5xx permanent
+//   (e.g. a `521 5.3.2` greeting, RFC 7504 §3, given verbatim), 4xx temporary.
+//   Replies we synthesize (connect failed, lost, timed out, protocol error,
+//   every TLS and AUTH failure) are all 451. The caller decides whether to
+//   try the next address or MX host.
 //
 // - { kind: 'session', recipients }: a transaction was started (or refused
 //   before MAIL for the message itself: a needed 8BITMIME or SMTPUTF8 is not
@@ -28,110 +31,91 @@
 //   not yet decided. 2xx delivered, 4xx temporary, 5xx permanent.
 //
 // A 2xx after the final dot is final: QUIT is sent after it, but a missing 221
-// changes nothing. Timeouts are per command (RFC 5321 §4.5.3.2).
+// changes nothing. Timeouts are per command (RFC 5321 §4.5.3.2); the STARTTLS
+// reply and the handshake share tlsMs, each AUTH step waits authMs.
+//
+// TLS (`tls`, default 'opportunistic'; the plans are in client-tls.ts):
+// - opportunistic: STARTTLS when offered, certificate not verified (as between
+//   MX hosts), then EHLO again with the first EHLO's list forgotten (RFC 3207
+//   §4.2). A refused STARTTLS (454…) goes on in plaintext on the same,
+//   still-in-step connection. A failed handshake is retried once in plaintext
+//   on a NEW connection that never tries STARTTLS (checklist §4.7); the caller
+//   sees only the second try's result. No retry with credentials or tlsVerify.
+// - required: not offered, refused or a failed handshake → host-failed 451
+//   (4.7.4 / 4.7.5), nothing sent in plaintext after EHLO.
+// - none: never STARTTLS. implicit: TLS from the first byte (RFC 8314 §3).
+// - Text from the server after its 220 to STARTTLS and before the handshake
+//   (response injection) → host-failed 451 4.5.0, no retry.
+// A session outcome says what TLS negotiated (`tls`), if any.
+//
+// AUTH (`auth`, for a smarthost; RFC 4954): after the (second) EHLO, PLAIN if
+// offered, else LOGIN. Credentials only ever go out under TLS, unless the
+// operator set tls: 'none'; otherwise → host-failed 451 4.7.10 and the
+// password is not sent. AUTH not offered → 451 4.7.4. A 4xx refusal is given
+// verbatim; a 5xx (535 bad credentials…) is DEFERRED, not bounced: 451 with
+// the class-4 form of its enhanced code and the server's reply in the text,
+// because the operator can fix the credentials and the mail should wait for
+// that (Postfix's smtp_sasl_auth_soft_bounce does the same). The password
+// never appears in any reply or error produced here.
 
-import type { Readable } from 'node:stream';
-import { classOf, isPositive, ReplyError, reply, type Reply, type ReplyName } from '../reply-codes/index.js';
-import { ClientConnection } from './client-connection.js';
+import { classOf, isPermanent, isPositive, ReplyError, reply, replyToString, type Reply, type ReplyName } from '../reply-codes/index.js';
+import { authenticate, chooseMechanism, deferredAuthFailure, offeredMechanisms, type AuthChannel } from './client-auth.js';
+import { ClientConnection, TlsHandshakeError } from './client-connection.js';
 import { AFTER_HELO, announcedSizeLimit, offers, parseEhloReply, type ServerExtensions } from './client-extensions.js';
-import { RecipientLedger, type RecipientResult } from './client-recipients.js';
+import { RecipientLedger } from './client-recipients.js';
+import {
+  withDefaults, type ClientTimeouts, type DeliveryRequest, type DeliveryResult, type HostFailureStage, type SessionOutcome,
+} from './client-request.js';
+import { handshakeOptions, mayRetryInPlaintext, PLAINTEXT_RETRY_PLAN, TLS_PLANS, type TlsPlan } from './client-tls.js';
 import { DotStuffer } from './dot-stuffing.js';
 
 export type { RecipientResult } from './client-recipients.js';
+export type { Credentials } from './client-auth.js';
+export type { NegotiatedTls } from './client-connection.js';
+export type { TlsPolicy } from './client-tls.js';
+export {
+  DEFAULT_CLIENT_TIMEOUTS,
+  type ClientTimeouts, type DeliveryRequest, type DeliveryResult, type HostFailure, type HostFailureStage, type SessionOutcome,
+} from './client-request.js';
 
-export interface DeliveryRequest {
-  /** The MX host name, for logs and Remote-MTA, e.g. 'mx.normal.test'. */
-  host: string;
-  /** The IP address to connect to, IPv4 or IPv6; never a name (no getaddrinfo). */
-  address: string;
-  port: number;
-  /** Our host name for EHLO/HELO. */
-  heloName: string;
-  /** '' for the null reverse-path <>. */
-  sender: string;
-  recipients: string[];
-  /** Opens the stored message (CRLF line ends, not dot-stuffed); called at most once per attempt. */
-  message: () => NodeJS.ReadableStream | Readable;
-  /** Bytes of the stored message. */
-  size: number;
-  /** '8BITMIME' when the message needs 8BITMIME (RFC 6152). */
-  body: '7BIT' | '8BITMIME';
-  /** The envelope needs SMTPUTF8 (RFC 6531). */
-  smtputf8: boolean;
-  timeouts?: Partial<ClientTimeouts>;
-  /** Local address to bind. */
-  localAddress?: string;
+/** Internal: an opportunistic handshake failed; try again in plaintext on a new connection. */
+interface PlaintextRetry {
+  readonly kind: 'plaintext-retry';
 }
 
-export interface ClientTimeouts {
-  connectMs: number;
-  greetingMs: number;
-  ehloMs: number;
-  mailMs: number;
-  rcptMs: number;
-  dataInitMs: number;
-  /** Longest wait for the socket to take one more block of message data. */
-  dataBlockMs: number;
-  dataEndMs: number;
-  quitMs: number;
-}
-
-const MINUTE = 60_000;
-
-/** RFC 5321 §4.5.3.2.1–.6 minimums; connect, EHLO and QUIT are ours to choose. */
-export const DEFAULT_CLIENT_TIMEOUTS: Readonly<ClientTimeouts> = {
-  connectMs: 30_000,
-  greetingMs: 5 * MINUTE,
-  ehloMs: 5 * MINUTE,
-  mailMs: 5 * MINUTE,
-  rcptMs: 5 * MINUTE,
-  dataInitMs: 2 * MINUTE,
-  dataBlockMs: 3 * MINUTE,
-  dataEndMs: 10 * MINUTE,
-  quitMs: 10_000,
-};
-
-export type HostFailureStage = 'connect' | 'greeting' | 'ehlo' | 'helo' | 'mail';
-
-export interface HostFailure {
-  readonly kind: 'host-failed';
-  readonly host: string;
-  readonly address: string;
-  /** The step that failed. */
-  readonly stage: HostFailureStage;
-  /** Applies to every recipient; 5xx permanent, 4xx temporary. */
-  readonly reply: Reply;
-}
-
-export interface SessionOutcome {
-  readonly kind: 'session';
-  readonly host: string;
-  readonly address: string;
-  /** Every requested recipient, in request order. */
-  readonly recipients: RecipientResult[];
-  readonly greeting: Reply;
-  /** 'EHLO' when ESMTP was spoken, 'HELO' after the fallback. */
-  readonly greetedWith: 'EHLO' | 'HELO';
-}
-
-export type DeliveryResult = HostFailure | SessionOutcome;
-
-/** Delivers one message over one connection; see the contract at the top. */
+/** Delivers one message; see the contract at the top. */
 export async function deliverMessage(req: DeliveryRequest): Promise<DeliveryResult> {
   const timeouts = withDefaults(req.timeouts ?? {});
+  const first = await attemptOnce(req, TLS_PLANS[req.tls ?? 'opportunistic'], timeouts);
+  if (first.kind !== 'plaintext-retry') return first;
+  // Checklist §4.7: plaintext after a failed handshake only on a new connection.
+  const second = await attemptOnce(req, PLAINTEXT_RETRY_PLAN, timeouts);
+  if (second.kind === 'plaintext-retry') throw new Error('a connection without STARTTLS asked for a plaintext retry');
+  return second;
+}
+
+/** One connection, one try. */
+async function attemptOnce(req: DeliveryRequest, plan: TlsPlan, timeouts: ClientTimeouts): Promise<DeliveryResult | PlaintextRetry> {
   let connection: ClientConnection;
   try {
-    connection = await ClientConnection.open(
-      { address: req.address, port: req.port, localAddress: req.localAddress, peer: `${req.host}[${req.address}]` },
-      timeouts.connectMs);
+    connection = await connect(req, plan, timeouts);
   } catch (err) {
     return { kind: 'host-failed', host: req.host, address: req.address, stage: 'connect', reply: replyOf(err) };
   }
   try {
-    return await new DeliveryAttempt(connection, req, timeouts).run();
+    return await new DeliveryAttempt(connection, req, plan, timeouts).run();
   } finally {
     connection.close();
   }
+}
+
+/** TCP, and for implicit TLS the handshake before any SMTP (RFC 8314 §3). */
+async function connect(req: DeliveryRequest, plan: TlsPlan, timeouts: ClientTimeouts): Promise<ClientConnection> {
+  const connection = await ClientConnection.open(
+    { address: req.address, port: req.port, localAddress: req.localAddress, peer: `${req.host}[${req.address}]` },
+    timeouts.connectMs);
+  if (plan.implicit) await connection.startTls(handshakeOptions(req), timeouts.tlsMs); // closes itself on failure
+  return connection;
 }
 
 /**
@@ -161,20 +145,25 @@ class DeliveryAttempt {
   private stage: HostFailureStage = 'greeting';
   private greeting: Reply | undefined;
   private extensions: ServerExtensions = AFTER_HELO;
+  /** Why the session is still plaintext, for the reply that refuses to send the password. */
+  private plaintextReason = 'STARTTLS not offered';
 
   constructor(
     private readonly conn: ClientConnection,
     private readonly req: DeliveryRequest,
+    private readonly plan: TlsPlan,
     private readonly timeouts: ClientTimeouts,
   ) {
     this.peer = conn.peer;
     this.ledger = new RecipientLedger(req.recipients);
   }
 
-  async run(): Promise<DeliveryResult> {
+  async run(): Promise<DeliveryResult | PlaintextRetry> {
     try {
       await this.greet();
       await this.identify();
+      await this.secure();
+      await this.authenticate();
       const refusal = this.envelopeRefusal();
       if (refusal) {
         this.ledger.decideRest(refusal);
@@ -185,6 +174,7 @@ class DeliveryAttempt {
       return this.outcome();
     } catch (err) {
       if (!(err instanceof ReplyError)) throw err;
+      if (err instanceof TlsHandshakeError && mayRetryInPlaintext(this.plan, this.req)) return { kind: 'plaintext-retry' };
       if (err instanceof Refusal) await this.quit();
       return this.failure(err.reply);
     }
@@ -204,8 +194,6 @@ class DeliveryAttempt {
     const ehlo = await this.read(this.timeouts.ehloMs, 'EHLO');
     if (isPositive(ehlo)) {
       this.extensions = parseEhloReply(ehlo);
-      // STARTTLS goes here (a later issue): if offered, STARTTLS, upgrade the
-      // connection, and EHLO again, forgetting this list (RFC 3207 §4.2).
       return;
     }
     if (!EHLO_NOT_RECOGNIZED.has(ehlo.code)) throw new Refusal(ehlo);
@@ -214,6 +202,52 @@ class DeliveryAttempt {
     const helo = await this.read(this.timeouts.ehloMs, 'HELO');
     if (!isPositive(helo)) throw new Refusal(helo);
     this.extensions = AFTER_HELO;
+  }
+
+  /** STARTTLS as the plan says (RFC 3207 §4); after the handshake, EHLO again. */
+  private async secure(): Promise<void> {
+    if (this.conn.tls || this.plan.starttls === 'never') return;
+    this.stage = 'starttls';
+    if (!offers(this.extensions, 'STARTTLS')) {
+      if (this.plan.starttls === 'required') throw new Refusal(reply('tlsNotOfferedByHost', { host: this.peer }));
+      return;
+    }
+    this.conn.send(['STARTTLS']);
+    const answer = await this.read(this.timeouts.tlsMs, 'STARTTLS');
+    if (answer.code !== 220) {
+      if (answer.code < 400) throw this.protocolError(`${answer.code} to STARTTLS`);
+      if (this.plan.starttls === 'required') {
+        throw new Refusal(reply('tlsRefusedByHost', { host: this.peer, detail: replyToString(answer) }));
+      }
+      // RFC 3207 §4: after a refusal the client decides; this session is still in step, so it goes on in plaintext.
+      this.plaintextReason = `STARTTLS refused: ${replyToString(answer)}`;
+      return;
+    }
+    await this.conn.startTls(handshakeOptions(this.req), this.timeouts.tlsMs);
+    // RFC 3207 §4.2: forget what the server said before TLS and ask again.
+    this.extensions = AFTER_HELO;
+    await this.identify();
+  }
+
+  /** AUTH with the request's credentials (RFC 4954 §4): under TLS, or in plaintext only with tls 'none'. */
+  private async authenticate(): Promise<void> {
+    const credentials = this.req.auth;
+    if (!credentials) return;
+    this.stage = 'auth';
+    if (!this.conn.tls && !this.plan.plaintextAuth) {
+      throw new Refusal(reply('passwordNeedsTls', { host: this.peer, detail: this.plaintextReason }));
+    }
+    const mechanism = chooseMechanism(this.extensions);
+    if (!mechanism) throw new Refusal(reply('authNotOfferedByHost', { host: this.peer, detail: offeredMechanisms(this.extensions) }));
+    const channel: AuthChannel = {
+      send: (line) => this.conn.send([line]),
+      read: (step) => this.conn.readReply(this.timeouts.authMs, step),
+    };
+    const answer = await authenticate(channel, mechanism, credentials, this.peer);
+    if (isPositive(answer)) return;
+    if (answer.code === 421) throw new ReplyError(answer); // RFC 5321 §3.8: the server is closing
+    if (answer.code < 400) throw this.protocolError(`${answer.code} to AUTH`);
+    throw new Refusal(isPermanent(answer) ? deferredAuthFailure(answer, this.peer) : answer);
   }
 
   /** A reason this host can't take the message at all, found before MAIL. */
@@ -355,18 +389,9 @@ class DeliveryAttempt {
       recipients: this.ledger.results(),
       greeting: this.greeting,
       greetedWith: this.extensions.greetedWith,
+      tls: this.conn.tls,
     };
   }
-}
-
-/** The given timeouts over the defaults; an explicit undefined keeps the default. */
-function withDefaults(given: Partial<ClientTimeouts>): ClientTimeouts {
-  const timeouts = { ...DEFAULT_CLIENT_TIMEOUTS };
-  for (const key of Object.keys(timeouts) as (keyof ClientTimeouts)[]) {
-    const value = given[key];
-    if (value !== undefined) timeouts[key] = value;
-  }
-  return timeouts;
 }
 
 function replyOf(err: unknown): Reply {
