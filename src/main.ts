@@ -3,7 +3,7 @@
 
 import { parseArgs } from 'node:util';
 import { ConfigError, applyFlags, defaultConfig, readConfigFile, type Config } from './config.js';
-import { startRelay } from './relay.js';
+import { startRelay, type RunningRelay } from './relay.js';
 import { stdoutLogger } from './log.js';
 import { hashPassword } from './auth/password-hash.js';
 
@@ -67,13 +67,14 @@ function parse(args: string[]) {
  * config file; a bad one is refused and the running config stays.
  */
 async function serve(config: Config, reread: () => Config): Promise<void> {
-  const relay = await startRelay(config, stdoutLogger);
-  stdoutLogger('main', `minimta started as ${config.hostname}, spool ${config.spool}`);
+  // Signals are handled from the first moment: one that comes while the
+  // relay is still starting must not kill it half-way with the default action.
+  let relay: RunningRelay | undefined;
   let stopping = false;
   const stop = (signal: string) => {
-    if (stopping) {
-      stdoutLogger('main', `${signal} received again: exiting now`);
-      process.exit(1);
+    if (stopping || !relay) {
+      stdoutLogger('main', `${signal} received${stopping ? ' again' : ' while starting'}: exiting now`);
+      process.exit(stopping ? 1 : 0);
     }
     stopping = true;
     stdoutLogger('main', `${signal} received: stopping (up to ${config.shutdownTimeout} s for work in flight)`);
@@ -88,12 +89,15 @@ async function serve(config: Config, reread: () => Config): Promise<void> {
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGHUP', () => {
+    if (!relay) return stdoutLogger('main', 'SIGHUP while starting: ignored');
     try {
       relay.reload(reread());
     } catch (err) {
       stdoutLogger('main', `SIGHUP: configuration NOT reloaded, the running one stays: ${(err as Error).message}`);
     }
   });
+  relay = await startRelay(config, stdoutLogger);
+  stdoutLogger('main', `minimta started as ${config.hostname}, spool ${config.spool}`);
 }
 
 /** The first line of stdin, without its line end; the password is never echoed or logged. */

@@ -108,9 +108,10 @@ describe('process life: stop, restart, crash (RFC 5321 §6.1)', function () {
 
     sink.behaviour = {};
     await start();
-    await sink.waitForMessages(acked.length, 20_000);
-    const delivered = new Set(deliveredIds());
-    for (const id of acked) expect(delivered.has(id), `${id} delivered`).to.equal(true);
+    // Messages committed just before the kill, whose 250 never reached the
+    // client, are delivered too; what counts is that none that got 250 is lost.
+    await waitUntil(() => acked.every((id) => deliveredIds().includes(id)), 20_000);
+    expect(acked.length).to.be.at.least(6);
   });
 
   it('SIGHUP re-reads the config, and a bad one is refused while the old one stays', async () => {

@@ -127,6 +127,8 @@ export class SmtpServer {
     const ip = clientAddress(socket);
     const { limits, hostname, log } = this.options;
     socket.on('error', () => {}); // reported by the connection; a reset here must not crash the process
+    // Replies are small and each one is awaited: Nagle would hold them back.
+    socket.setNoDelay(true);
     const fromIp = this.perIp.get(ip) ?? 0;
     const limitReply = this.sockets.size >= limits.maxConnections ? reply('tooManyConnections', { host: hostname })
       : fromIp >= limits.maxConnectionsPerIp ? reply('tooManyConnectionsFromIp', { host: hostname })

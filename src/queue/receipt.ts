@@ -65,7 +65,7 @@ export class Receipt {
 
   /**
    * Sets size to the bytes written, stores the envelope, fsyncs the files and
-   * tmp/<id>/, renames tmp/<id> to queue/<id>, fsyncs queue/ and tmp/. When it
+   * tmp/<id>/, renames tmp/<id> to queue/<id>, fsyncs queue/. When it
    * resolves the message is durable and visible; when it rejects (SpoolError)
    * nothing is visible in queue/ and the caller should abort().
    */
@@ -98,9 +98,15 @@ export class Receipt {
     if (env.id !== this.id) {
       throw new SpoolError(SPOOL_CODES.badEnvelope, `spool: envelope id ${env.id} given to receipt ${this.id}`);
     }
-    await this.flushMessage();
-    await fsStep(`write tmp/${this.id}/envelope.json`, () =>
-      writeFileDurably(join(this.tmpDir, 'envelope.json'), JSON.stringify(env, null, 2) + '\n', 'wx'));
+    // Both files are flushed at once: each fsync waits on the disk, and
+    // neither needs the other. Both are on disk before the rename.
+    const [message, envelopeFile] = await Promise.allSettled([
+      this.flushMessage(),
+      fsStep(`write tmp/${this.id}/envelope.json`, () =>
+        writeFileDurably(join(this.tmpDir, 'envelope.json'), JSON.stringify(env, null, 2) + '\n', 'wx')),
+    ]);
+    if (message.status === 'rejected') throw message.reason;
+    if (envelopeFile.status === 'rejected') throw envelopeFile.reason;
     await fsStep(`fsync tmp/${this.id}/`, () => fsyncDir(this.tmpDir));
     await fsStep(`rename tmp/${this.id} to queue/${this.id}`, () => rename(this.tmpDir, join(this.dirs.queue, this.id)));
     await this.syncRename();
@@ -127,8 +133,9 @@ export class Receipt {
    */
   private async syncRename(): Promise<void> {
     try {
+      // The new name in queue/ is what must survive; the old name's removal
+      // from tmp/ needs no sync of its own (a leftover there is cleaned at start).
       await fsyncDir(this.dirs.queue);
-      await fsyncDir(this.dirs.tmp);
     } catch (err) {
       const error = SpoolError.fromFs(err, `fsync the spool after queueing ${this.id}`);
       try {

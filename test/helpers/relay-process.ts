@@ -28,6 +28,7 @@ export class RelayProcess {
     });
     const relay = new RelayProcess(child);
     const line = await relay.waitFor(/listening on [\d.]+:(\d+)/, 15_000);
+    await relay.waitFor(/minimta started/, 15_000);
     return { relay, port: Number(line[1]) };
   }
 

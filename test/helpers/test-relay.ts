@@ -69,7 +69,8 @@ export async function startTestRelay(overrides: ConfigOverrides = {}): Promise<T
     async cleanup() {
       await relay.stop();
       await dns?.stop();
-      await fs.rm(path.dirname(spool), { recursive: true, force: true });
+      // A delivery cut off by the stop may still be finishing a write.
+      await fs.rm(path.dirname(spool), { recursive: true, force: true, maxRetries: 10, retryDelay: 50 });
     },
   };
 }

@@ -20,6 +20,7 @@ export class WireClient {
   }
 
   private attach(socket: net.Socket): void {
+    socket.setNoDelay(true);
     socket.on('data', (chunk) => {
       this.chunks.push(chunk.toString('utf8'));
       this.buffer += chunk.toString('utf8');

@@ -1,0 +1,155 @@
+// npm run bench: speed and memory, measured, not asserted. Everything runs on
+// loopback and stops on its own: a capture relay takes a burst of messages
+// over several connections (each one fsynced before its 250), one large
+// message is streamed through while memory is sampled, and a relay delivers
+// a batch to a sink through the worker.
+//
+//   npm run bench                 defaults
+//   npm run bench -- --messages 2000 --connections 8 --big-mb 100
+
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { validateConfig } from '../src/config.js';
+import { startRelay } from '../src/relay.js';
+import { silentLogger } from '../src/log.js';
+import { WireClient } from '../test/helpers/wire-client.js';
+import { SmtpSink } from '../test/helpers/smtp-sink.js';
+import { TestDnsServer } from '../test/helpers/dns-server.js';
+
+const { values } = parseArgs({
+  options: {
+    messages: { type: 'string', default: '500' },
+    connections: { type: 'string', default: '4' },
+    size: { type: 'string', default: '10240' },
+    'big-mb': { type: 'string', default: '100' },
+    deliver: { type: 'string', default: '200' },
+  },
+});
+const MESSAGES = Number(values.messages);
+const CONNECTIONS = Number(values.connections);
+const SIZE = Number(values.size);
+const BIG_MB = Number(values['big-mb']);
+const DELIVER = Number(values.deliver);
+
+function body(size: number): string {
+  const line = 'x'.repeat(76) + '\r\n';
+  return 'Subject: bench\r\n\r\n' + line.repeat(Math.max(1, Math.floor(size / line.length)));
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
+}
+
+async function withRelay<T>(raw: object, run: (port: number, spool: string) => Promise<T>, deliver = false): Promise<T> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'minimta-bench-'));
+  const spool = path.join(dir, 'spool');
+  const config = validateConfig({
+    hostname: 'bench.minimta.test',
+    listen: [{ host: '127.0.0.1', port: 0, mode: deliver ? 'relay' : 'capture' }],
+    limits: { maxMessageSize: (BIG_MB + 10) * 1024 * 1024, maxConnectionsPerIp: 100, errorDelay: 0 },
+    ...raw,
+    spool,
+  });
+  const relay = await startRelay(config, silentLogger, { deliver });
+  try {
+    return await run(relay.listeners[0]!.boundPort, spool);
+  } finally {
+    await relay.stop();
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function burst(): Promise<void> {
+  const text = body(SIZE);
+  const latencies: number[] = [];
+  const started = Date.now();
+  await withRelay({}, async (port) => {
+    let next = 0;
+    await Promise.all(Array.from({ length: CONNECTIONS }, async () => {
+      const client = await WireClient.connect(port);
+      await client.reply();
+      await client.command('EHLO bench.test');
+      while (next < MESSAGES) {
+        next++;
+        const t0 = process.hrtime.bigint();
+        const reply = await client.sendMail('bench@src.test', ['sink@dst.test'], text);
+        if (reply.code !== 250) throw new Error(`unexpected reply ${reply.code}`);
+        latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
+      }
+      client.close();
+    }));
+  });
+  const seconds = (Date.now() - started) / 1000;
+  latencies.sort((a, b) => a - b);
+  console.log(`receive: ${MESSAGES} messages of ${SIZE} B over ${CONNECTIONS} connections in ${seconds.toFixed(2)} s` +
+    ` = ${(MESSAGES / seconds).toFixed(0)} msg/s; per message p50 ${percentile(latencies, 50).toFixed(1)} ms,` +
+    ` p99 ${percentile(latencies, 99).toFixed(1)} ms (each fsynced before its 250)`);
+}
+
+async function bigMessage(): Promise<void> {
+  const chunk = Buffer.from(('y'.repeat(998) + '\r\n').repeat(64));
+  const total = BIG_MB * 1024 * 1024;
+  let peakRss = 0;
+  let peakHeap = 0;
+  const sample = setInterval(() => {
+    const m = process.memoryUsage();
+    peakRss = Math.max(peakRss, m.rss);
+    peakHeap = Math.max(peakHeap, m.heapUsed);
+  }, 20);
+  const before = process.memoryUsage();
+  const started = Date.now();
+  await withRelay({}, async (port) => {
+    const client = await WireClient.connect(port);
+    await client.reply();
+    await client.command('EHLO bench.test');
+    await client.command('MAIL FROM:<bench@src.test>');
+    await client.command('RCPT TO:<sink@dst.test>');
+    await client.command('DATA');
+    for (let sent = 0; sent < total; sent += chunk.length) {
+      if (!client.socket.write(chunk)) await new Promise((r) => client.socket.once('drain', r));
+    }
+    client.send('.\r\n');
+    const reply = await client.reply(120_000);
+    if (reply.code !== 250) throw new Error(`unexpected reply ${reply.code}`);
+    client.close();
+  });
+  clearInterval(sample);
+  const seconds = (Date.now() - started) / 1000;
+  const mb = (n: number) => (n / 1024 / 1024).toFixed(0);
+  console.log(`large message: ${BIG_MB} MB in ${seconds.toFixed(2)} s = ${(BIG_MB / seconds).toFixed(0)} MB/s;` +
+    ` peak RSS ${mb(peakRss)} MB (start ${mb(before.rss)} MB), peak heap ${mb(peakHeap)} MB (start ${mb(before.heapUsed)} MB)` +
+    ' — client and server in one process');
+}
+
+async function delivery(): Promise<void> {
+  const sink = await SmtpSink.start({ host: '127.0.0.2' });
+  const dns = await TestDnsServer.start({
+    'dst.test': { mx: [{ preference: 10, exchange: 'mx.dst.test' }] },
+    'mx.dst.test': { a: ['127.0.0.2'] },
+  });
+  const text = body(SIZE);
+  try {
+    const started = Date.now();
+    await withRelay({ dns: { servers: [dns.address] }, delivery: { port: sink.port, pollInterval: 0.2 } }, async (port) => {
+      const client = await WireClient.connect(port);
+      await client.reply();
+      await client.command('EHLO bench.test');
+      for (let i = 0; i < DELIVER; i++) await client.sendMail('bench@src.test', [`u${i}@dst.test`], text);
+      client.close();
+      await sink.waitForMessages(DELIVER, 120_000);
+    }, true);
+    const seconds = (Date.now() - started) / 1000;
+    console.log(`relay: ${DELIVER} messages received, queued and delivered to a sink in ${seconds.toFixed(2)} s = ${(DELIVER / seconds).toFixed(0)} msg/s`);
+  } finally {
+    await sink.stop();
+    await dns.stop();
+  }
+}
+
+console.log(`minimta bench on Node ${process.version}, ${os.cpus().length} CPUs`);
+await burst();
+await bigMessage();
+await delivery();
+process.exit(0);
