@@ -40,6 +40,8 @@ export interface Config {
     retrySchedule: number[];
     maxQueueLifetime: number;
     bounceLifetime: number;
+    /** STARTTLS toward MX hosts (RFC 3207): used when offered, demanded, or never. */
+    tls: 'opportunistic' | 'required' | 'none';
     /** Seconds after which the sender is told a message is delayed (RFC 3464 Action: delayed); 0 = off. */
     delayWarning: number;
     pollInterval: number;
@@ -89,6 +91,7 @@ export function defaultConfig(): Config {
       maxQueueLifetime: 432000,
       // A bounce that cannot be delivered is dropped sooner (RFC 5321 §4.5.4.1 allows it).
       bounceLifetime: 172800,
+      tls: 'opportunistic',
       delayWarning: 0,
       pollInterval: 5,
       // RFC 5321 §4.5.3.2 minimums; "command" covers EHLO, MAIL, RCPT and DATA.
@@ -157,6 +160,7 @@ function configCheck(defaults: Config) {
       retrySchedule: list(number(0.01), { nonEmpty: true }),
       maxQueueLifetime: number(0),
       bounceLifetime: number(0),
+      tls: oneOf('opportunistic', 'required', 'none'),
       delayWarning: number(0),
       pollInterval: number(0.01),
       timeouts: object({
@@ -209,6 +213,9 @@ export function validateConfig(raw: unknown): Config {
   const defaults = defaultConfig();
   const config = configCheck(defaults)(raw, '');
   if (config.smarthost && !config.smarthost.host) throw new ConfigError('smarthost.host', 'is required');
+  if (config.smarthost && (config.smarthost.username === undefined) !== (config.smarthost.password === undefined)) {
+    throw new ConfigError(config.smarthost.username === undefined ? 'smarthost.username' : 'smarthost.password', 'username and password go together');
+  }
   config.listen.forEach((listener, i) => {
     if (listener.tls !== 'none' && !config.tls) {
       throw new ConfigError(`listen[${i}].tls`, `"${listener.tls}" needs tls.cert and tls.key`);

@@ -71,6 +71,10 @@ export async function startRelay(config: Config, log: Logger, parts: RelayParts 
       port: config.smarthost?.port ?? config.delivery.port,
       heloName: config.hostname,
       timeouts: clientTimeouts(config),
+      tls: config.smarthost?.tls ?? config.delivery.tls,
+      auth: config.smarthost?.username !== undefined && config.smarthost.password !== undefined
+        ? { username: config.smarthost.username, password: config.smarthost.password }
+        : undefined,
     },
     failures: parts.failures ?? bounces,
     log,

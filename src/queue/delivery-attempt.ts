@@ -39,6 +39,10 @@ export interface AttemptDeps {
   port: number;
   heloName: string;
   timeouts?: Partial<ClientTimeouts>;
+  /** STARTTLS use toward the next hop (RFC 3207); implicit for a port-465 smarthost. */
+  tls: NonNullable<DeliveryRequest['tls']>;
+  /** Credentials for the smarthost (RFC 4954). */
+  auth?: DeliveryRequest['auth'];
 }
 
 export async function attemptDelivery(target: AttemptTarget, deps: AttemptDeps): Promise<RecipientOutcome[]> {
@@ -78,6 +82,8 @@ async function tryHosts(target: AttemptTarget, hosts: MxHost[], deps: AttemptDep
         body: target.body,
         smtputf8: target.smtputf8,
         timeouts: deps.timeouts,
+        tls: deps.tls,
+        auth: deps.auth,
       });
       if (result.kind === 'session') {
         return result.recipients.map((r) => ({ address: r.address, kind: kindOf(r.reply), reply: r.reply, remoteMta: host.name, relay }));

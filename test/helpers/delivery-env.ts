@@ -3,7 +3,7 @@
 // exist), and a relay that asks that DNS and delivers to that port.
 
 import { TestDnsServer, type Zone } from './dns-server.js';
-import { SmtpSink, type SinkBehaviour } from './smtp-sink.js';
+import { SmtpSink, type SinkBehaviour, type SinkOptions } from './smtp-sink.js';
 import { startTestRelay, type ConfigOverrides, type TestRelay } from './test-relay.js';
 import { WireClient } from './wire-client.js';
 import type { RecipientOutcome } from '../../src/queue/delivery-attempt.js';
@@ -15,7 +15,7 @@ export interface DeliveryWorld {
   sinks: SmtpSink[];
   port: number;
   /** Starts another sink on this loopback address, on the shared port. */
-  addSink(host: string, behaviour?: SinkBehaviour): Promise<SmtpSink>;
+  addSink(host: string, behaviour?: SinkBehaviour, options?: Omit<SinkOptions, 'host' | 'port' | 'behaviour'>): Promise<SmtpSink>;
   /** Sends one message through the relay; returns the final reply and the queue id. */
   send(sender: string, recipients: string[], body?: string): Promise<{ reply: Reply; id: string }>;
   /** Waits for the worker's `nth` attempt (1 = first) at message `id`; resolves with its outcomes. */
@@ -36,13 +36,15 @@ export const FAST_DELIVERY = {
   timeouts: { connect: 1, greeting: 2, command: 2, dataBlock: 2, dataEnd: 2 },
 };
 
-export async function startDeliveryWorld(zones: Record<string, Zone>, overrides: ConfigOverrides = {}): Promise<DeliveryWorld> {
+/** `overrides` may depend on the sinks' shared port (a smarthost on it, say). */
+export async function startDeliveryWorld(zones: Record<string, Zone>, configure: ConfigOverrides | ((port: number) => ConfigOverrides) = {}): Promise<DeliveryWorld> {
   const dns = await TestDnsServer.start(zones);
   const first = await SmtpSink.start({ host: '127.0.0.2', name: 'mx1.sink.test' });
+  const overrides = typeof configure === 'function' ? configure(first.port) : configure;
   const sinks = [first];
   const relay = await startTestRelay({
-    dns: { servers: [dns.address], timeout: 0.3 },
     ...overrides,
+    dns: { servers: [dns.address], timeout: 0.3, ...(overrides.dns as object | undefined) },
     delivery: { port: first.port, ...FAST_DELIVERY, ...(overrides.delivery as object | undefined) },
   });
   const clients: WireClient[] = [];
@@ -56,8 +58,8 @@ export async function startDeliveryWorld(zones: Record<string, Zone>, overrides:
     relay,
     sinks,
     port: first.port,
-    async addSink(host, behaviour) {
-      const sink = await SmtpSink.start({ host, port: first.port, name: `${host}.sink.test`, behaviour });
+    async addSink(host, behaviour, options = {}) {
+      const sink = await SmtpSink.start({ name: `${host}.sink.test`, ...options, host, port: first.port, behaviour });
       sinks.push(sink);
       return sink;
     },
