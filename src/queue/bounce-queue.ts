@@ -4,7 +4,7 @@
 // A message from <> is never bounced: the failure is logged instead.
 
 import { buildBounce, shouldBounce } from './bounce.js';
-import type { Envelope, RecipientRecord } from './envelope.js';
+import { newEnvelope, type Envelope, type RecipientRecord } from './envelope.js';
 import type { Spool } from './spool.js';
 import type { FailureReporter } from './worker.js';
 import type { Logger } from '../log.js';
@@ -52,21 +52,16 @@ export class BounceQueue implements FailureReporter {
         willRetryUntil,
       });
       receipt.write(bounce.message);
-      await receipt.commit({
-        version: 1,
+      await receipt.commit(newEnvelope({
         id: receipt.id,
-        arrivedAt: now.toISOString(),
+        arrivedAt: now,
         client: { ip: '127.0.0.1', ehlo: hostname, protocol: 'local' },
         sender: '',
-        recipients: [{ address: bounce.recipient, state: 'pending', attempts: 0 }],
+        recipients: [bounce.recipient],
         body: bounce.body,
         smtputf8: bounce.smtputf8,
-        capture: false,
-        held: false,
-        attempts: 0,
-        nextAttemptAt: now.toISOString(),
         bounce: true,
-      });
+      }));
       const what = action === 'failed' ? 'non-delivery notification' : 'delay warning';
       log('bounce', `sender ${what}: ${receipt.id} to=<${bounce.recipient}>, ${recipients.length} recipient(s)`, envelope.id);
     } catch (err) {

@@ -51,6 +51,39 @@ export interface Envelope {
   delayWarned?: boolean;
 }
 
+/** What is known of a message when it is accepted; the rest starts empty. */
+export interface NewMessage {
+  id: string;
+  arrivedAt: Date;
+  client: Envelope['client'];
+  sender: string;
+  recipients: readonly string[];
+  body: Envelope['body'];
+  smtputf8: boolean;
+  capture?: boolean;
+  bounce?: boolean;
+}
+
+/** The envelope of a message just accepted: every recipient pending, due at once. */
+export function newEnvelope(message: NewMessage): Omit<Envelope, 'size'> {
+  const now = message.arrivedAt.toISOString();
+  return {
+    version: 1,
+    id: message.id,
+    arrivedAt: now,
+    client: message.client,
+    sender: message.sender,
+    recipients: message.recipients.map((address) => ({ address, state: 'pending', attempts: 0 })),
+    body: message.body,
+    smtputf8: message.smtputf8,
+    capture: message.capture ?? false,
+    held: false,
+    attempts: 0,
+    nextAttemptAt: now,
+    ...(message.bounce ? { bounce: true } : {}),
+  };
+}
+
 // ---- Field checks, as data: each names what it expects, for the error -----
 
 interface Check {
