@@ -109,11 +109,11 @@ export class SmtpConnection {
     void this.act(() => this.session.timeout());
   }
 
-  /** Runs one step produced outside the input loop (greeting, timeout). */
-  private async act(produce: () => Step | Promise<Step>): Promise<void> {
+  /** Runs `work` with the session to itself, one thing at a time; a crash stays in this connection. */
+  private async exclusively(work: () => Promise<void>): Promise<void> {
     this.pumping = true;
     try {
-      await this.apply(await produce());
+      await work();
       this.flush();
     } catch (err) {
       await this.crash(err);
@@ -123,23 +123,24 @@ export class SmtpConnection {
     if (this.gone) await this.finish();
   }
 
+  /** Runs one step produced outside the input loop (greeting, timeout, shutdown). */
+  private async act(produce: () => Step | Promise<Step>): Promise<void> {
+    await this.exclusively(async () => this.apply(await produce()));
+    // Input that came in meanwhile waits for the loop.
+    if (!this.gone && !this.closing && this.lines.buffered > 0) void this.pump();
+  }
+
   /** Runs every complete command (or DATA bytes) in the input, in order. */
   private async pump(): Promise<void> {
     if (this.pumping) return;
-    this.pumping = true;
-    try {
+    await this.exclusively(async () => {
       while (!this.closing && !this.gone && !this.upgrading) {
         const progressed = this.data ? await this.receiveData() : await this.runCommand();
         if (!progressed) break;
       }
-      this.flush();
-    } catch (err) {
-      await this.crash(err);
-    } finally {
-      this.pumping = false;
-    }
-    if (this.gone) await this.finish();
-    else if (this.socket.isPaused() && this.lines.buffered < MAX_PENDING_INPUT && !this.closing) this.socket.resume();
+    });
+    if (this.gone) return;
+    if (this.socket.isPaused() && this.lines.buffered < MAX_PENDING_INPUT && !this.closing) this.socket.resume();
     this.closeIfIdle();
   }
 
