@@ -112,12 +112,13 @@ export class Session {
     const limit = verb === 'AUTH' ? AUTH_LINE_OCTETS : this.settings.maxLineOctets;
     if (octetsOf(line, wire) > limit) return this.counted(reply(verb === 'AUTH' ? 'authLineTooLong' : 'commandTooLong'));
     const definition = this.commands[verb];
-    if (!definition) return this.counted(reply('unknownCommand'));
+    if (!definition) return this.counted(reply('unknownCommand'), `unknown command ${JSON.stringify(verb.slice(0, 32))}`);
     if (definition.junk && ++this.junkCommands > this.settings.maxJunkCommands) {
       return this.close(reply('tooManyErrors', { host: this.settings.hostname }));
     }
     const refusal = definition.check?.(arg);
-    if (refusal) return this.counted(refusal);
+    // Only the verb is logged here: an AUTH line carries credentials.
+    if (refusal) return this.counted(refusal, verb);
     try {
       return this.counting(await definition.proceed(arg, wire));
     } catch (err) {
@@ -290,13 +291,13 @@ export class Session {
     const { path, params } = parseMailArguments(arg, { extended: this.heloVerb === 'EHLO', authAdvertised: this.authOffered() });
     // RFC 1870 §6.1: a declared size above the fixed maximum is refused at once.
     if (params.size !== undefined && params.size > this.settings.maxMessageSize) {
-      return this.rejected(reply('sizeExceedsLimit'), 'MAIL', arg);
+      return this.counted(reply('sizeExceedsLimit'), `MAIL ${arg}`);
     }
     const sender = path.kind === 'mailbox' ? path.address : '';
     // The null reverse-path is never refused (RFC 5321 §4.5.5, RFC 2505 §2.6.1).
     if (sender && this.settings.mode !== 'capture') {
       const refusal = await this.deps.policy.checkSender(sender, this.policyContext());
-      if (refusal) return this.rejected(refusal, 'MAIL', arg);
+      if (refusal) return this.counted(refusal, `MAIL ${arg}`);
     }
     this.transaction = { sender, params, recipients: [], rejected: 0 };
     this.state = 'mail';
@@ -333,7 +334,7 @@ export class Session {
   private refuseRecipient(refusal: Reply, arg: string): Step {
     const transaction = this.transaction!;
     transaction.rejected++;
-    return this.rejected(refusal, 'RCPT', `${arg} (from=<${transaction.sender}>)`);
+    return this.counted(refusal, `RCPT ${arg} (from=<${transaction.sender}>)`);
   }
 
   private async data(wire: WireContext): Promise<Step> {
@@ -476,10 +477,6 @@ export class Session {
   private close(r: Reply, logText?: string): Step {
     this.state = 'closed';
     return { replies: [r], close: true, log: logText ? [{ text: `${logText}: ${replyToString(r)}` }] : undefined };
-  }
-
-  private rejected(r: Reply, verb: string, arg: string): Step {
-    return this.counted(r, `${verb} ${arg}`);
   }
 
   /** A reply to a command, counted when it is an error (RFC 5321 §7.8). */
