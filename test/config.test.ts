@@ -66,3 +66,16 @@ describe('config: defaults, validation, flags', () => {
     expect(result.stdout).to.not.include('listening');
   });
 });
+
+describe('minimta passwd', () => {
+  it('prints a hash of the password read on stdin, that verifies, and nothing else', async function () {
+    this.timeout(20_000);
+    const { verifyPassword } = await import('../src/auth/password-hash.js');
+    const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts', 'passwd'], { input: 'correct horse\n', encoding: 'utf8', timeout: 15_000 });
+    expect(result.status).to.equal(0);
+    const hash = result.stdout.trim();
+    expect(hash).to.match(/^scrypt\$/);
+    expect(result.stdout).to.not.include('correct horse');
+    expect(await verifyPassword('correct horse', hash)).to.equal(true);
+  });
+});

@@ -185,6 +185,23 @@ describe('server: SMTP over real sockets', function () {
     await client.waitClosed();
   });
 
+  it('cuts off a client that sends DATA too slowly with 421 4.4.2, and queues nothing', async () => {
+    await relay.cleanup();
+    relay = await startTestRelay({ limits: { minDataRate: 1000, dataGracePeriod: 0.2 } });
+    const client = await connect();
+    await client.command('MAIL FROM:<a@b.test>');
+    await client.command('RCPT TO:<u@normal.test>');
+    await client.command('DATA');
+    const trickle = setInterval(() => client.send('x'), 50);
+    try {
+      expect(await client.replyCodes(1, 3000)).to.deep.equal(['421 4.4.2']);
+    } finally {
+      clearInterval(trickle);
+    }
+    await client.waitClosed();
+    expect(await queued(relay)).to.deep.equal([]);
+  });
+
   it('closes after the error limit with 421 4.7.0 (vector 40)', async () => {
     const client = await connect();
     client.send('FOO\r\n'.repeat(21));
