@@ -128,9 +128,11 @@ describe('queue administration on a spool (queue list, show, flush, retry, delet
   it('answers ENOMSG "no message ID" for a well-formed id that is not queued', async () => {
     const id = await queue(spool);
     await admin.delete(id);
-    const operations = [admin.show, admin.retry, admin.delete, admin.hold, admin.release];
+    const operations: Array<(id: string) => Promise<unknown>> = [
+      (i) => admin.show(i), (i) => admin.retry(i), (i) => admin.delete(i), (i) => admin.hold(i), (i) => admin.release(i),
+    ];
     for (const operation of operations) {
-      const err = await rejectionOf(operation.call(admin, id));
+      const err = await rejectionOf(operation(id));
       expect(err).to.be.instanceOf(QueueAdminError);
       expect(err).to.include({ code: QUEUE_ADMIN_CODES.noMessage, message: `no message ${id}` });
     }
