@@ -15,6 +15,9 @@ import { DestinationResolver } from './dns/index.js';
 import { postmasterAddress, type Config } from './config.js';
 import type { Logger } from './log.js';
 import { loadTlsCredentials } from './tls-context.js';
+import { ControlServer } from './control/control-server.js';
+import { controlSocketPath } from './control/control-protocol.js';
+import { QueueAdmin } from './queue/queue-admin.js';
 
 export interface RunningRelay {
   listeners: BoundListener[];
@@ -91,6 +94,12 @@ export async function startRelay(config: Config, log: Logger, parts: RelayParts 
     log,
   });
   const listeners = await server.listen();
+  // The queue commands' way in (src/control/); a second relay on this spool stops here.
+  const control = await ControlServer.start({
+    socketPath: controlSocketPath(spool.dir),
+    queue: new QueueAdmin(spool, { wake: () => worker.wake() }),
+    log,
+  }).catch(async (err: unknown) => { await server.close(); throw err; });
   if (parts.deliver ?? true) worker.start();
   return {
     listeners,
@@ -102,6 +111,7 @@ export async function startRelay(config: Config, log: Logger, parts: RelayParts 
       return reloadInto(config, next, server, policyFor(next, resolver, log), log);
     },
     async stop(graceMs = 0) {
+      await control.close();
       await Promise.all([server.close(graceMs), worker.stop(graceMs)]);
     },
   };
