@@ -1,0 +1,17 @@
+// The configuration as the operator's commands see it: the file given with
+// --config (or the embedded defaults), then the few flags these commands
+// take, exactly as `serve` reads them.
+
+import { applyFlags, defaultConfig, readConfigFile, type Config } from '../config.js';
+
+export interface CliConfigFlags {
+  config?: string;
+  spool?: string;
+  hostname?: string;
+  'dns-server'?: string[];
+}
+
+export function loadCliConfig(flags: CliConfigFlags): Config {
+  const base = flags.config ? readConfigFile(flags.config) : defaultConfig();
+  return applyFlags(base, { spool: flags.spool, hostname: flags.hostname, dnsServers: flags['dns-server'] });
+}

@@ -1,0 +1,16 @@
+// Where the queue commands are carried out: by the relay running on the
+// spool, over its control socket, so its worker acts at once and its writes
+// and ours take turns; or, when no relay runs there, on the spool directly.
+// A relay that is there but does not answer is an error, never a reason to
+// go around it.
+
+import { relayAnswers } from '../control/control-client.js';
+import { controlSocketPath } from '../control/control-protocol.js';
+import { RemoteQueue } from '../control/remote-queue.js';
+import { QueueAdmin, attachSpool, type QueueOperations } from '../queue/queue-admin.js';
+
+export async function openQueue(spoolDir: string, timeoutMs?: number): Promise<QueueOperations> {
+  const socketPath = controlSocketPath(spoolDir);
+  if (await relayAnswers(socketPath, timeoutMs)) return new RemoteQueue(socketPath, timeoutMs);
+  return new QueueAdmin(await attachSpool(spoolDir));
+}

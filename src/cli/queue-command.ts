@@ -1,0 +1,112 @@
+// `minimta queue list [--json] | show ID | flush | retry ID | delete ID | hold ID | release ID`
+// The spool comes from --config FILE or --spool DIR (default ./var/spool).
+// Exit codes: 0 done; 1 no such message, an unreadable spool, or a relay
+// that does not answer; 2 bad usage, a malformed id, a bad config.
+
+import { CliUsageError, parseCommandArgs, runCommand, type CommandIo } from './command-io.js';
+import { loadCliConfig } from './cli-config.js';
+import { openQueue } from './queue-access.js';
+import { formatChange, formatCorrupt, formatListing, formatMessage } from './queue-format.js';
+import { QUEUE_ADMIN_CODES, QueueAdminError, type QueueOperations } from '../queue/queue-admin.js';
+import { isQueueId } from '../queue/queue-id.js';
+
+export const QUEUE_USAGE = `usage: minimta queue <subcommand> [--config FILE | --spool DIR]
+
+subcommands:
+  list [--json]    every queued message, oldest first (--json: the envelopes)
+  show ID          one message: its envelope and header section
+  flush            try every message now (not held ones, not captured ones)
+  retry ID         try this message now
+  delete ID        remove this message from the queue (safe during delivery)
+  hold ID          keep this message from delivery until released
+  release ID       let a held message go, and try it now
+`;
+
+const OPTIONS = {
+  config: { type: 'string' },
+  spool: { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+interface Subcommand {
+  takesId: boolean;
+  run(queue: QueueOperations, id: string, io: CommandIo, json: boolean): Promise<void>;
+}
+
+const SUBCOMMANDS: Record<string, Subcommand> = {
+  list: {
+    takesId: false,
+    async run(queue, _id, io, json) {
+      const listing = await queue.list();
+      io.stderr.write(formatCorrupt(listing));
+      io.stdout.write(json ? `${JSON.stringify(listing.envelopes, null, 2)}\n` : formatListing(listing));
+    },
+  },
+  show: {
+    takesId: true,
+    async run(queue, id, io) {
+      io.stdout.write(formatMessage(await queue.show(id)));
+    },
+  },
+  flush: {
+    takesId: false,
+    async run(queue, _id, io) {
+      const { ids } = await queue.flush();
+      const count = `${ids.length} message${ids.length === 1 ? '' : 's'}`;
+      io.stdout.write(`${count} ${queue.live ? 'will be tried now' : 'will be tried when the relay starts'}\n`);
+    },
+  },
+  retry: {
+    takesId: true,
+    async run(queue, id, io) {
+      io.stdout.write(formatChange('retry', await queue.retry(id), queue.live));
+    },
+  },
+  delete: {
+    takesId: true,
+    async run(queue, id, io) {
+      await queue.delete(id);
+      io.stdout.write(`${id}: deleted\n`);
+    },
+  },
+  hold: {
+    takesId: true,
+    async run(queue, id, io) {
+      await queue.hold(id);
+      io.stdout.write(`${id}: held\n`);
+    },
+  },
+  release: {
+    takesId: true,
+    async run(queue, id, io) {
+      io.stdout.write(formatChange('release', await queue.release(id), queue.live));
+    },
+  },
+};
+
+export function queueCommand(args: string[], io: CommandIo): Promise<number> {
+  return runCommand('queue', QUEUE_USAGE, io, async () => {
+    const { values, positionals } = parseCommandArgs(args, OPTIONS);
+    if (values.help) {
+      io.stdout.write(QUEUE_USAGE);
+      return 0;
+    }
+    const [name, ...operands] = positionals;
+    if (name === undefined) throw new CliUsageError('no subcommand given');
+    const subcommand = Object.hasOwn(SUBCOMMANDS, name) ? SUBCOMMANDS[name] : undefined;
+    if (!subcommand) throw new CliUsageError(`unknown subcommand "${name}"`);
+    const wanted = subcommand.takesId ? 1 : 0;
+    if (operands.length !== wanted) {
+      throw new CliUsageError(subcommand.takesId ? `${name} takes one queue id` : `${name} takes no arguments: ${operands.join(' ')}`);
+    }
+    if (values.json && name !== 'list') throw new CliUsageError('--json goes with list only');
+    const id = operands[0] ?? '';
+    // A malformed id is a usage error whatever the state of the spool.
+    if (subcommand.takesId && !isQueueId(id)) throw new QueueAdminError(QUEUE_ADMIN_CODES.badId, `not a queue id: ${JSON.stringify(id)}`);
+    const config = loadCliConfig(values);
+    const queue = await openQueue(config.spool, io.controlTimeoutMs);
+    await subcommand.run(queue, id, io, values.json ?? false);
+    return 0;
+  });
+}
