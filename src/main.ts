@@ -6,12 +6,21 @@ import { ConfigError, applyFlags, defaultConfig, readConfigFile, type Config } f
 import { startRelay, type RunningRelay } from './relay.js';
 import { stdoutLogger } from './log.js';
 import { hashPassword } from './auth/password-hash.js';
+import { processIo, type CommandIo } from './cli/command-io.js';
+import { queueCommand } from './cli/queue-command.js';
+import { sendmailCommand } from './cli/sendmail-command.js';
+import { resolveCommand } from './cli/resolve-command.js';
 
 const USAGE = `usage: minimta <command> [options]
 
 commands:
   serve            run the relay (SMTP listeners and the delivery worker)
   passwd           read a password line on stdin, print its hash for auth.users
+  queue SUB [ID]   the queue: list [--json], show ID, flush, retry ID, delete ID,
+                   hold ID, release ID (minimta queue --help)
+  sendmail [-f FROM] [-t] [RCPT...]
+                   queue a message read on stdin (minimta sendmail --help)
+  resolve DOMAIN   what delivery would do for a domain, from DNS
   help             show this text
 
 options for serve:
@@ -26,6 +35,13 @@ options for serve:
 `;
 
 class UsageError extends Error {}
+
+/** Commands that read their own options (src/cli/): the exit code is theirs. */
+const CLI_COMMANDS: Record<string, (args: string[], io: CommandIo) => Promise<number>> = {
+  queue: queueCommand,
+  sendmail: sendmailCommand,
+  resolve: resolveCommand,
+};
 
 const OPTIONS = {
   config: { type: 'string' },
@@ -114,6 +130,7 @@ async function readPasswordLine(): Promise<string> {
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  if (command !== undefined && Object.hasOwn(CLI_COMMANDS, command)) return CLI_COMMANDS[command]!(rest, processIo);
   const { values, positionals } = parse(rest);
   if (values.help || command === undefined || command === 'help') {
     process.stdout.write(USAGE);
