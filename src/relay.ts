@@ -15,7 +15,7 @@ import { DestinationResolver } from './dns/index.js';
 import { postmasterAddress, type Config } from './config.js';
 import type { Logger } from './log.js';
 import { loadTlsCredentials } from './tls-context.js';
-import { ControlServer } from './control/control-server.js';
+import { ControlServer, assertSpoolFree } from './control/control-server.js';
 import { controlSocketPath } from './control/control-protocol.js';
 import { QueueAdmin } from './queue/queue-admin.js';
 
@@ -46,6 +46,8 @@ const ms = (seconds: number): number => Math.round(seconds * 1000);
 
 export async function startRelay(config: Config, log: Logger, parts: RelayParts = {}): Promise<RunningRelay> {
   const tls = config.tls ? loadTlsCredentials(config.tls) : undefined;
+  // Before the spool is opened (which clears tmp/): a relay already on it keeps it.
+  await assertSpoolFree(config.spool);
   const { spool, cleaned } = await Spool.open(config.spool);
   if (cleaned > 0) log('queue', `removed ${cleaned} leftover(s) of interrupted receipts from ${config.spool}`);
   const resolver = new DestinationResolver({

@@ -160,9 +160,16 @@ describe('control socket of a running relay', function () {
       expect(await sendControlRequest(path, { command: 'ping' })).to.equal('pong');
       expect(relay.logs.some((l) => l.includes(`replaced the stale control socket ${path}`))).to.equal(true);
 
+      // A message being received by the first relay must survive the second one's attempt to start.
+      const receipt = await relay.spool.beginReceipt();
+      receipt.write(Buffer.from('Subject: in progress\r\n\r\n'));
       const err = await rejectionOf(startTestRelay({ spool: spoolDir, dns: { servers: [relay.dns!.address] } }));
       expect((err as Error).message).to.include('another minimta is running on this spool');
       expect(await sendControlRequest(path, { command: 'ping' })).to.equal('pong');
+      await receipt.commit({ version: 1, id: receipt.id, arrivedAt: new Date().toISOString(), client: { ip: '127.0.0.1', ehlo: 'c', protocol: 'ESMTP' },
+        sender: '', recipients: [{ address: 'u@normal.test', state: 'pending', attempts: 0 }], body: '7BIT', smtputf8: false,
+        capture: true, held: false, attempts: 0, nextAttemptAt: new Date().toISOString() });
+      expect(await relay.spool.exists(receipt.id)).to.equal(true);
     });
 
     it('answers a malformed request with an error and goes on serving the connection', async () => {

@@ -15,7 +15,7 @@ import { once } from 'node:events';
 import { chmodSync } from 'node:fs';
 import { lstat, unlink } from 'node:fs/promises';
 import {
-  CONTROL_CODES, ControlError, MAX_REQUEST_BYTES, MAX_SOCKET_PATH_BYTES, encodeLine, parseRequest, socketPathFits,
+  CONTROL_CODES, ControlError, MAX_REQUEST_BYTES, MAX_SOCKET_PATH_BYTES, controlSocketPath, encodeLine, parseRequest, socketPathFits,
   type ControlRequest, type ControlResponse,
 } from './control-protocol.js';
 import { ConfigError } from '../config.js';
@@ -175,6 +175,24 @@ async function removeStaleSocket(path: string, log: Logger): Promise<void> {
     if (err.code !== 'ENOENT') throw new ControlError(CONTROL_CODES.internal, `cannot remove the stale ${path}: ${err.message}`, { cause: err });
   });
   log('control', `replaced the stale control socket ${path}`);
+}
+
+/**
+ * Refuses to go on when another relay serves the spool at `spoolDir`: called
+ * before the spool is opened, since opening it clears tmp/, where the other
+ * relay's receipts in progress live.
+ */
+export async function assertSpoolFree(spoolDir: string): Promise<void> {
+  const path = controlSocketPath(spoolDir);
+  let isSocket: boolean;
+  try {
+    isSocket = (await lstat(path)).isSocket();
+  } catch {
+    return; // no socket there (or no spool yet): nobody serves it
+  }
+  if (isSocket && await answers(path)) {
+    throw new ControlError(CONTROL_CODES.internal, `another minimta is running on this spool (${path} answers)`);
+  }
 }
 
 /** Whether something accepts connections on the socket: ECONNREFUSED means nobody does. */

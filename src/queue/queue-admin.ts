@@ -176,8 +176,7 @@ export function countPending(envelopes: readonly Envelope[]): number {
  * open() creates missing directories (a mistyped --spool would become a new,
  * empty spool) and deletes everything in tmp/, which is only safe for the
  * process that owns the spool — a running relay may be receiving there.
- * Spool has no public constructor for this; until it has one
- * (`Spool.attach`), we call the private one, which only records the path.
+ * (Spool.attach, unlike Spool.open, creates and deletes nothing.)
  */
 export async function attachSpool(dir: string): Promise<Spool> {
   const absolute = resolve(dir);
@@ -192,8 +191,7 @@ export async function attachSpool(dir: string): Promise<Spool> {
     }
     if (!isDir) throw new QueueAdminError(QUEUE_ADMIN_CODES.noSpool, `cannot use the spool at ${absolute}: ${sub} is not a directory`);
   }
-  const attach = Spool as unknown as new (dir: string) => Spool;
-  return new attach(absolute);
+  return Spool.attach(absolute);
 }
 
 /**

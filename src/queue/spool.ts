@@ -69,6 +69,14 @@ export class Spool {
     });
   }
 
+  /**
+   * Uses the spool at `dir` as it is, creating and deleting nothing: for the
+   * queue commands, which may run beside a relay that has it open.
+   */
+  static attach(dir: string): Spool {
+    return new Spool(resolve(dir));
+  }
+
   /** Starts receiving a message under a new id: creates tmp/<id>/ and opens tmp/<id>/message. */
   async beginReceipt(): Promise<Receipt> {
     for (let tries = 1; ; tries++) {
