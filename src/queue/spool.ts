@@ -43,7 +43,7 @@ export interface SpoolListing {
 }
 
 export class Spool {
-  /** Serializes envelope rewrites of one id, so two never share envelope.json.new. */
+  /** Changes to one id (rewrites, removal) run in turn, so two never share envelope.json.new. */
   private readonly envelopeWrites = new Map<string, Promise<void>>();
 
   private constructor(
@@ -155,15 +155,7 @@ export class Spool {
    */
   async writeEnvelope(env: Envelope): Promise<void> {
     validateEnvelope(env);
-    const previous = this.envelopeWrites.get(env.id) ?? Promise.resolve();
-    // The previous write's error belongs to its own caller.
-    const next = previous.catch(() => undefined).then(() => this.replaceEnvelope(env));
-    this.envelopeWrites.set(env.id, next);
-    const forget = (): void => {
-      if (this.envelopeWrites.get(env.id) === next) this.envelopeWrites.delete(env.id);
-    };
-    next.then(forget, forget);
-    return next;
+    await this.inTurn(env.id, () => this.replaceEnvelope(env));
   }
 
   /**
@@ -174,22 +166,26 @@ export class Spool {
    */
   async update(id: string, change: (env: Envelope) => void): Promise<Envelope> {
     checkId(id);
-    const previous = this.envelopeWrites.get(id) ?? Promise.resolve();
-    let written!: Envelope;
-    const next = previous.catch(() => undefined).then(async () => {
+    return this.inTurn(id, async () => {
       const env = await this.readEnvelope(id);
       change(env);
       validateEnvelope(env);
       await this.replaceEnvelope(env);
-      written = env;
+      return env;
     });
-    this.envelopeWrites.set(id, next);
-    const forget = (): void => {
-      if (this.envelopeWrites.get(id) === next) this.envelopeWrites.delete(id);
-    };
-    next.then(forget, forget);
-    await next;
-    return written;
+  }
+
+  /** Runs `work` once every earlier change to the same id in this process has settled. */
+  private inTurn<T>(id: string, work: () => Promise<T>): Promise<T> {
+    const previous = this.envelopeWrites.get(id) ?? Promise.resolve();
+    // An earlier change's error belongs to its own caller.
+    const next = previous.then(work);
+    const settled = next.then(() => undefined, () => undefined);
+    this.envelopeWrites.set(id, settled);
+    void settled.then(() => {
+      if (this.envelopeWrites.get(id) === settled) this.envelopeWrites.delete(id);
+    });
+    return next;
   }
 
   /** Where the committed message's bytes are: queue/<id>/message. */
@@ -234,8 +230,11 @@ export class Spool {
    */
   async remove(id: string): Promise<void> {
     const removed = join(this.tmpDir, `${checkId(id)}.removed`);
-    await fsStep(`move queue/${id} to tmp/${id}.removed`, () => rename(join(this.queueDir, id), removed));
-    await fsStep('fsync queue/', () => fsyncDir(this.queueDir));
+    // In turn with envelope rewrites of the same id, so none writes into a half-removed message.
+    await this.inTurn(id, async () => {
+      await fsStep(`move queue/${id} to tmp/${id}.removed`, () => rename(join(this.queueDir, id), removed));
+      await fsStep('fsync queue/', () => fsyncDir(this.queueDir));
+    });
     await fsStep(`delete tmp/${id}.removed`, () => rm(removed, { recursive: true, force: true }));
   }
 
