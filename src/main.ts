@@ -1,6 +1,7 @@
 // The command line: `minimta serve`, and the commands for people.
 // Exit codes: 0 done, 1 failure at run time, 2 bad usage or bad config.
 
+import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { ConfigError, applyFlags, defaultConfig, readConfigFile, type Config } from './config.js';
 import { startRelay, type RunningRelay } from './relay.js';
@@ -128,13 +129,22 @@ async function readPasswordLine(): Promise<string> {
   return line;
 }
 
+async function packageVersion(): Promise<string> {
+  const text = await readFile(new URL('../package.json', import.meta.url), 'utf8');
+  return (JSON.parse(text) as { version: string }).version;
+}
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command !== undefined && Object.hasOwn(CLI_COMMANDS, command)) return CLI_COMMANDS[command]!(rest, processIo);
   const { values, positionals } = parse(rest);
-  if (values.help || command === undefined || command === 'help') {
+  if (values.help || command === undefined || ['help', '--help', '-h'].includes(command)) {
     process.stdout.write(USAGE);
     return command === undefined ? 2 : 0;
+  }
+  if (command === '--version' || command === 'version') {
+    process.stdout.write(`minimta ${await packageVersion()}\n`);
+    return 0;
   }
   switch (command) {
     case 'serve':
