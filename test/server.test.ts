@@ -177,6 +177,17 @@ describe('server: SMTP over real sockets', function () {
     expect(await first.command('NOOP')).to.equal('250 2.0.0');
   });
 
+  it('refuses connections beyond the total limit with 421 4.7.0', async () => {
+    await relay.cleanup();
+    relay = await startTestRelay({ limits: { maxConnections: 2 } });
+    await connect();
+    await connect();
+    const third = await WireClient.connect(relay.port);
+    clients.push(third);
+    expect(await third.replyCodes(1)).to.deep.equal(['421 4.7.0']);
+    await third.waitClosed();
+  });
+
   it('closes an idle client with 421 4.4.2 (vector 40)', async () => {
     await relay.cleanup();
     relay = await startTestRelay({ limits: { idleTimeout: 0.2 } });

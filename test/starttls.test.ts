@@ -91,6 +91,16 @@ describe('STARTTLS and implicit TLS (RFC 3207, RFC 8314)', () => {
     expect(await client.command('STARTTLS')).to.equal('502 5.5.1');
   });
 
+  it('closes a connection whose TLS handshake never comes, after limits.tlsHandshakeTimeout', async () => {
+    await relay.cleanup();
+    relay = await startTestRelay({ tls: TEST_TLS, listen: [{ host: '127.0.0.1', port: 0, mode: 'relay', tls: 'starttls' }], limits: { tlsHandshakeTimeout: 0.2 } });
+    const client = await connect();
+    await ehloLines(client);
+    expect(await client.command('STARTTLS')).to.equal('220 2.0.0');
+    await client.waitClosed(3000);
+    expect(relay.logs.some((l) => l.includes('TLS handshake timeout'))).to.equal(true);
+  });
+
   it('a failed handshake closes that connection only', async () => {
     const client = await connect();
     await ehloLines(client);
