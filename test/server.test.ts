@@ -166,6 +166,28 @@ describe('server: SMTP over real sockets', function () {
     expect(done.code).to.equal(250);
   });
 
+  it('answers random garbage commands one reply each, never crashing (a small fuzz, seeded)', async () => {
+    let seed = 12345;
+    const random = () => { seed = (seed * 1103515245 + 12345) % 2 ** 31; return seed / 2 ** 31; };
+    const verbs = ['MAIL FROM:', 'RCPT TO:', 'EHLO', 'HELO', 'DATA', 'RSET', 'VRFY', 'AUTH', 'STARTTLS', 'BDAT', 'X'];
+    for (let round = 0; round < 5; round++) {
+      const client = await connect();
+      let sent = 0;
+      for (let i = 0; i < 15; i++) {
+        const junk = Array.from({ length: Math.floor(random() * 60) }, () => String.fromCharCode(32 + Math.floor(random() * 95))).join('');
+        const line = `${verbs[Math.floor(random() * verbs.length)]}${random() < 0.5 ? ' ' : ''}${junk}`;
+        if (line.startsWith('DATA') || line.startsWith('BDAT')) continue; // a valid DATA would start a message
+        client.send(line + '\r\n');
+        sent++;
+      }
+      const codes = await client.replyCodes(Math.min(sent, 20));
+      for (const code of codes) expect(Number(code.slice(0, 3))).to.be.within(200, 599);
+      client.close();
+    }
+    const fresh = await connect();
+    expect((await fresh.sendMail('a@b.test', ['u@normal.test'], 'still fine\r\n')).code).to.equal(250);
+  });
+
   it('refuses connections beyond the per-IP limit with 421 4.7.0', async () => {
     await relay.cleanup();
     relay = await startTestRelay({ limits: { maxConnectionsPerIp: 1 } });

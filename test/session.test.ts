@@ -417,3 +417,24 @@ describe('session: the SMTP state machine (RFC 5321 §4.1)', () => {
     });
   });
 });
+
+describe('session: any input gets exactly one reply (seeded fuzz)', () => {
+  it('never throws and answers each of 3000 random lines with one 2xx–5xx reply', async () => {
+    let seed = 777;
+    const random = () => { seed = (seed * 1103515245 + 12345) % 2 ** 31; return seed / 2 ** 31; };
+    const pieces = ['MAIL FROM:', 'RCPT TO:', 'EHLO ', 'HELO ', 'RSET', 'NOOP', 'VRFY ', 'HELP', 'QUIT ', 'AUTH ', 'STARTTLS', '<', '>', '@', '"', '\\', ' ', '=', 'SIZE=', 'BODY=', 'SMTPUTF8', 'ü', '\u0000', '[IPv6:', ']', '.', 'a', 'Z9'];
+    for (let s = 0; s < 30; s++) {
+      const { session } = newSession({ auth: true, maxErrors: 1000 });
+      session.open();
+      for (let i = 0; i < 100; i++) {
+        const line = Array.from({ length: 1 + Math.floor(random() * 8) }, () => pieces[Math.floor(random() * pieces.length)]).join('');
+        if (/^\s*DATA/i.test(line)) continue;
+        const step = await session.command(line);
+        expect(step.replies, line).to.have.length(1);
+        const code = step.replies[0]!.code;
+        expect(code, line).to.be.within(200, 599);
+        if (step.close || step.receive) break;
+      }
+    }
+  });
+});
