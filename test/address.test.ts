@@ -1,21 +1,9 @@
 import { expect } from 'chai';
 import { domainOf, parsePath, splitPathAndParams, type Path, type PathRole } from '../src/protocol/address.js';
-import { ReplyError } from '../src/reply-codes/index.js';
+import { rejection } from './helpers/rejection.js';
 
 const ASCII = { utf8: false };
 const UTF8 = { utf8: true };
-
-/** "code enhanced" of the ReplyError that `run` throws. */
-function rejection(run: () => unknown): string {
-  try {
-    run();
-  } catch (error) {
-    expect(error).to.be.instanceOf(ReplyError);
-    const { code, enhanced } = (error as ReplyError).reply;
-    return `${code} ${enhanced}`;
-  }
-  expect.fail('expected a ReplyError, but the path was accepted');
-}
 
 /** A domain of exactly `n` octets, in labels of at most 63. */
 function domainOfLength(n: number): string {

@@ -4,22 +4,11 @@ import {
   type MailParameters, type ParameterContext,
 } from '../src/protocol/commands.js';
 import { ReplyError } from '../src/reply-codes/index.js';
+import { rejection } from './helpers/rejection.js';
 
 const EHLO: ParameterContext = { extended: true, authAdvertised: false };
 const EHLO_WITH_AUTH: ParameterContext = { extended: true, authAdvertised: true };
 const HELO: ParameterContext = { extended: false, authAdvertised: false };
-
-/** "code enhanced" of the ReplyError that `run` throws. */
-function rejection(run: () => unknown): string {
-  try {
-    run();
-  } catch (error) {
-    expect(error).to.be.instanceOf(ReplyError);
-    const { code, enhanced } = (error as ReplyError).reply;
-    return `${code} ${enhanced}`;
-  }
-  expect.fail('expected a ReplyError, but the command was accepted');
-}
 
 /** The text of the ReplyError's first line. */
 function rejectionText(run: () => unknown): string {
