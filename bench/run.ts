@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { validateConfig } from '../src/config.js';
-import { startRelay } from '../src/relay.js';
+import { startMta } from '../src/mta.js';
 import { silentLogger } from '../src/log.js';
 import { WireClient } from '../test/helpers/wire-client.js';
 import { SmtpSink } from '../test/helpers/smtp-sink.js';
@@ -52,7 +52,7 @@ async function withRelay<T>(raw: object, run: (port: number, spool: string) => P
     ...raw,
     spool,
   });
-  const relay = await startRelay(config, silentLogger, { deliver });
+  const relay = await startMta(config, silentLogger, { deliver });
   try {
     return await run(relay.listeners[0]!.boundPort, spool);
   } finally {

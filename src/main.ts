@@ -4,7 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { ConfigError, applyFlags, defaultConfig, readConfigFile, type Config } from './config.js';
-import { startRelay, type RunningRelay } from './relay.js';
+import { startMta, type RunningMta } from './mta.js';
 import { stdoutLogger } from './log.js';
 import { hashPassword } from './auth/password-hash.js';
 import { processIo, type CommandIo } from './cli/command-io.js';
@@ -86,7 +86,7 @@ function parse(args: string[]) {
 async function serve(config: Config, reread: () => Config): Promise<void> {
   // Signals are handled from the first moment: one that comes while the
   // relay is still starting must not kill it half-way with the default action.
-  let relay: RunningRelay | undefined;
+  let relay: RunningMta | undefined;
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping || !relay) {
@@ -113,7 +113,7 @@ async function serve(config: Config, reread: () => Config): Promise<void> {
       stdoutLogger('main', `SIGHUP: configuration NOT reloaded, the running one stays: ${(err as Error).message}`);
     }
   });
-  relay = await startRelay(config, stdoutLogger);
+  relay = await startMta(config, stdoutLogger);
   stdoutLogger('main', `minimta started as ${config.hostname}, spool ${config.spool}`);
 }
 

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { domainOf, parsePath, splitPathAndParams, type Path, type PathRole } from '../src/protocol/address.js';
+import { domainOf, parsePath, splitPathAndParams, type Path, type PathRole } from '../src/protocol/shared/address.js';
 import { rejection } from './helpers/rejection.js';
 
 const ASCII = { utf8: false };

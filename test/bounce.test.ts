@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { formatMailDate } from '../src/protocol/mail-date.js';
+import { formatMailDate } from '../src/protocol/shared/mail-date.js';
 import {
   BounceError,
   buildBounce,
@@ -9,9 +9,9 @@ import {
   statusFromReply,
   type Bounce,
   type BounceInput,
-} from '../src/queue/bounce.js';
-import type { Envelope, RecipientRecord } from '../src/queue/envelope.js';
-import { newQueueId } from '../src/queue/queue-id.js';
+} from '../src/queue/dsn/bounce.js';
+import type { Envelope, RecipientRecord } from '../src/queue/spool/envelope.js';
+import { newQueueId } from '../src/queue/spool/queue-id.js';
 import {
   fieldOf,
   parseContentType,

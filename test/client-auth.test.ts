@@ -3,8 +3,8 @@
 // line that reached it outside TLS carrying the password, in any form.
 
 import { expect } from 'chai';
-import { chooseMechanism, deferredAuthFailure } from '../src/protocol/client-auth.js';
-import { parseEhloReply } from '../src/protocol/client-extensions.js';
+import { chooseMechanism, deferredAuthFailure } from '../src/protocol/client/auth.js';
+import { parseEhloReply } from '../src/protocol/client/extensions.js';
 import { replyToString } from '../src/reply-codes/index.js';
 import { SmtpSink, type SinkOptions } from './helpers/smtp-sink.js';
 import { codeOf, codes, commandVerbs, deliverTo, FAST, hostFailure, session, SINK_TLS, verbs } from './helpers/client-delivery.js';

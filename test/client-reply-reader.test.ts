@@ -1,8 +1,8 @@
 import { expect } from 'chai';
 import { ReplyError, type Reply } from '../src/reply-codes/index.js';
-import { MAX_REPLY_LINE_OCTETS, MAX_REPLY_LINES, ReplyReader } from '../src/protocol/client-reply-reader.js';
-import { announcedSizeLimit, AFTER_HELO, offers, parseEhloReply } from '../src/protocol/client-extensions.js';
-import { RecipientLedger } from '../src/protocol/client-recipients.js';
+import { MAX_REPLY_LINE_OCTETS, MAX_REPLY_LINES, ReplyReader } from '../src/protocol/client/reply-reader.js';
+import { announcedSizeLimit, AFTER_HELO, offers, parseEhloReply } from '../src/protocol/client/extensions.js';
+import { RecipientLedger } from '../src/protocol/client/recipients.js';
 
 function feed(reader: ReplyReader, ...chunks: string[]): Reply[] {
   return chunks.flatMap((c) => reader.push(Buffer.from(c)));

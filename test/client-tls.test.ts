@@ -2,7 +2,7 @@
 // against the sink, over real loopback sockets.
 
 import { expect } from 'chai';
-import { handshakeOptions, mayRetryInPlaintext, PLAINTEXT_RETRY_PLAN, TLS_PLANS } from '../src/protocol/client-tls.js';
+import { handshakeOptions, mayRetryInPlaintext, PLAINTEXT_RETRY_PLAN, TLS_PLANS } from '../src/protocol/client/tls.js';
 import { SmtpSink, type SinkOptions } from './helpers/smtp-sink.js';
 import { codeOf, codes, commandVerbs, deliverTo, FAST, hostFailure, session, SINK_TLS, verbs } from './helpers/client-delivery.js';
 

@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import * as net from 'node:net';
 import { Readable } from 'node:stream';
 import { replyToString, type Reply } from '../src/reply-codes/index.js';
-import { deliverMessage, type ClientTimeouts, type DeliveryRequest, type DeliveryResult, type HostFailure, type SessionOutcome } from '../src/protocol/client.js';
+import { deliverMessage, type ClientTimeouts, type DeliveryRequest, type DeliveryResult, type HostFailure, type SessionOutcome } from '../src/protocol/client/smtp-client.js';
 import { SmtpSink, type SinkBehaviour } from './helpers/smtp-sink.js';
 
 /** Every wait bounded well inside mocha's timeout, so a broken client fails instead of hanging. */

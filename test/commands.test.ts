@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import {
   parseMailArguments, parseRcptArguments, splitCommand,
   type MailParameters, type ParameterContext,
-} from '../src/protocol/commands.js';
+} from '../src/protocol/server/commands.js';
 import { ReplyError } from '../src/reply-codes/index.js';
 import { rejection } from './helpers/rejection.js';
 

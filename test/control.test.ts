@@ -13,8 +13,8 @@ import {
 } from '../src/control/control-protocol.js';
 import { relayAnswers, sendControlRequest } from '../src/control/control-client.js';
 import { RemoteQueue } from '../src/control/remote-queue.js';
-import { QUEUE_ADMIN_CODES, QueueAdminError } from '../src/queue/queue-admin.js';
-import { Spool } from '../src/queue/spool.js';
+import { QUEUE_ADMIN_CODES, QueueAdminError } from '../src/queue/spool/queue-admin.js';
+import { Spool } from '../src/queue/spool/spool.js';
 
 const ZONES: Record<string, Zone> = {
   'normal.test': { mx: [{ preference: 10, exchange: 'mx.normal.test' }] },

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { DataReader, type DataOutcome } from '../src/protocol/data-reader.js';
+import { DataReader, type DataOutcome } from '../src/protocol/server/data-reader.js';
 
 interface Run { body: string; outcome?: DataOutcome; rest?: string }
 

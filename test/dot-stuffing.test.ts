@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { DotStuffer } from '../src/protocol/dot-stuffing.js';
+import { DotStuffer } from '../src/protocol/shared/dot-stuffing.js';
 
 /** Runs the stuffer over the chunks and returns the wire text, final dot included. */
 function wire(...chunks: string[]): string {

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { LineReader, type LineEvent } from '../src/protocol/line-reader.js';
+import { LineReader, type LineEvent } from '../src/protocol/server/line-reader.js';
 
 function drain(reader: LineReader): LineEvent[] {
   const events: LineEvent[] = [];

@@ -3,11 +3,11 @@ import { statSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Spool } from '../src/queue/spool.js';
-import type { Envelope } from '../src/queue/envelope.js';
+import { Spool } from '../src/queue/spool/spool.js';
+import type { Envelope } from '../src/queue/spool/envelope.js';
 import {
   QUEUE_ADMIN_CODES, QueueAdmin, QueueAdminError, attachOrCreateSpool, attachSpool,
-} from '../src/queue/queue-admin.js';
+} from '../src/queue/spool/queue-admin.js';
 
 const NOW = new Date('2026-11-28T17:40:00.000Z');
 const LATER = '2026-11-28T18:00:00.000Z';

@@ -9,8 +9,8 @@ import { makeTempDir, startTestRelay, type TestRelay } from './helpers/test-rela
 import { queueCommand } from '../src/cli/queue-command.js';
 import { formatListing } from '../src/cli/queue-format.js';
 import { controlSocketPath } from '../src/control/control-protocol.js';
-import { Spool } from '../src/queue/spool.js';
-import type { Envelope } from '../src/queue/envelope.js';
+import { Spool } from '../src/queue/spool/spool.js';
+import type { Envelope } from '../src/queue/spool/envelope.js';
 
 const UNKNOWN_ID = '0MX0OWGKC01M3M';
 

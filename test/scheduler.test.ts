@@ -1,6 +1,6 @@
 import { expect } from 'chai';
-import { isExpired, nextAttemptAt } from '../src/queue/scheduler.js';
-import { DeliverySlots } from '../src/queue/concurrency.js';
+import { isExpired, nextAttemptAt } from '../src/queue/delivery/scheduler.js';
+import { DeliverySlots } from '../src/queue/delivery/concurrency.js';
 
 describe('scheduler: when to try again (RFC 5321 §4.5.4.1)', () => {
   const policy = { retrySchedule: [300, 900, 3600], maxQueueLifetime: 432000 };

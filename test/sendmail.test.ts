@@ -11,8 +11,8 @@ import { parseAddressList } from '../src/cli/address-list.js';
 import {
   localReceivedField, missingFields, normalizeLineEnds, recipientsFromFields, splitMessage, withoutBcc,
 } from '../src/cli/local-submission.js';
-import { Spool } from '../src/queue/spool.js';
-import type { Envelope } from '../src/queue/envelope.js';
+import { Spool } from '../src/queue/spool/spool.js';
+import type { Envelope } from '../src/queue/spool/envelope.js';
 
 const DATE = new Date('2026-11-28T17:34:12.000Z');
 

@@ -3,8 +3,8 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { WireClient } from './helpers/wire-client.js';
 import { startTestRelay, type TestRelay } from './helpers/test-relay.js';
-import { SmtpServer } from '../src/protocol/server.js';
-import { Spool } from '../src/queue/spool.js';
+import { SmtpServer } from '../src/protocol/server/server.js';
+import { Spool } from '../src/queue/spool/spool.js';
 
 async function greeted(relay: TestRelay, port = relay.port): Promise<WireClient> {
   const client = await WireClient.connect(port);

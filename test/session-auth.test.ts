@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { dialog, newSession } from './helpers/session-harness.js';
-import type { SessionPolicy } from '../src/protocol/session.js';
+import type { SessionPolicy } from '../src/protocol/server/session.js';
 import { reply } from '../src/reply-codes/index.js';
 
 const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { reply } from '../src/reply-codes/index.js';
 import { dialog, expectReply, MemoryStore, newSession } from './helpers/session-harness.js';
-import type { SessionPolicy } from '../src/protocol/session.js';
+import type { SessionPolicy } from '../src/protocol/server/session.js';
 
 const complete = (size = 10, extra: Partial<{ tooBig: boolean; lineTooLong: boolean; hops: number }> = {}) =>
   ({ kind: 'complete' as const, size, tooBig: false, lineTooLong: false, hops: 0, ...extra });

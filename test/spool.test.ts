@@ -6,9 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { isFinished, pendingRecipients, validateEnvelope, type Envelope } from '../src/queue/envelope.js';
-import { isQueueId, newQueueId, queueIdTime } from '../src/queue/queue-id.js';
-import { Receipt, Spool, SpoolError } from '../src/queue/spool.js';
+import { isFinished, pendingRecipients, validateEnvelope, type Envelope } from '../src/queue/spool/envelope.js';
+import { isQueueId, newQueueId, queueIdTime } from '../src/queue/spool/queue-id.js';
+import { Receipt, Spool, SpoolError } from '../src/queue/spool/spool.js';
 
 // ---- helpers ---------------------------------------------------------------
 

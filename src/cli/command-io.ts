@@ -7,8 +7,8 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ConfigError } from '../config.js';
 import { ControlError } from '../control/control-protocol.js';
-import { QUEUE_ADMIN_CODES, QueueAdminError } from '../queue/queue-admin.js';
-import { SpoolError } from '../queue/spool.js';
+import { QUEUE_ADMIN_CODES, QueueAdminError } from '../queue/spool/queue-admin.js';
+import { SpoolError } from '../queue/spool/spool.js';
 
 export interface CommandIo {
   stdout: { write(text: string): unknown };

@@ -5,7 +5,7 @@
 // missing. Bcc: is removed (RFC 5322 §3.6.3). Bytes are handled as latin1
 // strings, so an 8-bit message passes through unchanged.
 
-import { formatMailDate } from '../protocol/mail-date.js';
+import { formatMailDate } from '../protocol/shared/mail-date.js';
 import { parseAddressList } from './address-list.js';
 
 const CRLF = '\r\n';

@@ -7,7 +7,7 @@
 import { relayAnswers } from '../control/control-client.js';
 import { controlSocketPath } from '../control/control-protocol.js';
 import { RemoteQueue } from '../control/remote-queue.js';
-import { QueueAdmin, attachSpool, type QueueOperations } from '../queue/queue-admin.js';
+import { QueueAdmin, attachSpool, type QueueOperations } from '../queue/spool/queue-admin.js';
 
 export async function openQueue(spoolDir: string, timeoutMs?: number): Promise<QueueOperations> {
   const socketPath = controlSocketPath(spoolDir);

@@ -7,8 +7,8 @@ import { CliUsageError, parseCommandArgs, runCommand, type CommandIo } from './c
 import { loadCliConfig } from './cli-config.js';
 import { openQueue } from './queue-access.js';
 import { formatChange, formatCorrupt, formatListing, formatMessage } from './queue-format.js';
-import { QUEUE_ADMIN_CODES, QueueAdminError, type QueueOperations } from '../queue/queue-admin.js';
-import { isQueueId } from '../queue/queue-id.js';
+import { QUEUE_ADMIN_CODES, QueueAdminError, type QueueOperations } from '../queue/spool/queue-admin.js';
+import { isQueueId } from '../queue/spool/queue-id.js';
 
 export const QUEUE_USAGE = `usage: minimta queue <subcommand> [--config FILE | --spool DIR]
 

@@ -7,8 +7,8 @@
 //
 //   1 message, 1 recipient pending
 
-import { countPending, type MessageView, type QueueListing } from '../queue/queue-admin.js';
-import type { Envelope, RecipientRecord } from '../queue/envelope.js';
+import { countPending, type MessageView, type QueueListing } from '../queue/spool/queue-admin.js';
+import type { Envelope, RecipientRecord } from '../queue/spool/envelope.js';
 
 export const EMPTY_QUEUE = 'Mail queue is empty';
 

@@ -16,10 +16,10 @@ import {
   recipientsFromFields, splitMessage, withoutBcc, MAX_LINE_OCTETS,
 } from './local-submission.js';
 import { postmasterAddress, type Config } from '../config.js';
-import { parsePath, type PathRole } from '../protocol/address.js';
+import { parsePath, type PathRole } from '../protocol/shared/address.js';
 import { ReplyError } from '../reply-codes/index.js';
-import { attachOrCreateSpool } from '../queue/queue-admin.js';
-import type { Spool } from '../queue/spool.js';
+import { attachOrCreateSpool } from '../queue/spool/queue-admin.js';
+import type { Spool } from '../queue/spool/spool.js';
 import { sendControlRequest } from '../control/control-client.js';
 import { CONTROL_CODES, ControlError, controlSocketPath } from '../control/control-protocol.js';
 

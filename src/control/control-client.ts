@@ -9,7 +9,7 @@ import {
   type ControlRequest,
 } from './control-protocol.js';
 import { LineSplitter } from './json-lines.js';
-import { QUEUE_ADMIN_CODES, QueueAdminError } from '../queue/queue-admin.js';
+import { QUEUE_ADMIN_CODES, QueueAdminError } from '../queue/spool/queue-admin.js';
 
 /** How long a request may take, connecting included, unless told otherwise. */
 export const DEFAULT_CONTROL_TIMEOUT_MS = 10_000;

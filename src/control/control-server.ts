@@ -20,8 +20,8 @@ import {
 } from './control-protocol.js';
 import { ConfigError } from '../config.js';
 import { LineSplitter } from './json-lines.js';
-import { QueueAdminError, type QueueOperations } from '../queue/queue-admin.js';
-import { SpoolError } from '../queue/spool.js';
+import { QueueAdminError, type QueueOperations } from '../queue/spool/queue-admin.js';
+import { SpoolError } from '../queue/spool/spool.js';
 import type { Logger } from '../log.js';
 
 const SOCKET_MODE = 0o600;

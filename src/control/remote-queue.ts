@@ -1,8 +1,8 @@
 // The queue operations of a running relay, asked over its control socket.
 // The results are what the relay's QueueAdmin returned, sent as JSON.
 
-import type { Envelope } from '../queue/envelope.js';
-import type { MessageView, QueueListing, QueueOperations } from '../queue/queue-admin.js';
+import type { Envelope } from '../queue/spool/envelope.js';
+import type { MessageView, QueueListing, QueueOperations } from '../queue/spool/queue-admin.js';
 import { sendControlRequest } from './control-client.js';
 import type { ControlRequest } from './control-protocol.js';
 

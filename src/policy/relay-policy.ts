@@ -7,8 +7,8 @@
 // causes a DNS lookup. A temporary DNS failure accepts: the queue retries.
 
 import { reply, type Reply } from '../reply-codes/index.js';
-import type { PolicyContext, SessionPolicy } from '../protocol/session.js';
-import { domainOf } from '../protocol/address.js';
+import type { PolicyContext, SessionPolicy } from '../protocol/server/session.js';
+import { domainOf } from '../protocol/shared/address.js';
 import { matchesAny, parseCidr, type CidrBlock } from './cidr.js';
 import type { Logger } from '../log.js';
 

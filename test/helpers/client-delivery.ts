@@ -3,7 +3,7 @@
 
 import fs from 'node:fs';
 import { Readable } from 'node:stream';
-import { deliverMessage, type ClientTimeouts, type DeliveryRequest, type DeliveryResult, type HostFailure, type SessionOutcome } from '../../src/protocol/client.js';
+import { deliverMessage, type ClientTimeouts, type DeliveryRequest, type DeliveryResult, type HostFailure, type SessionOutcome } from '../../src/protocol/client/smtp-client.js';
 import { replyToString, type Reply } from '../../src/reply-codes/index.js';
 import type { SmtpSink } from './smtp-sink.js';
 import { TEST_TLS } from './tls-fixtures.js';

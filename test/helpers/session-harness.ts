@@ -4,8 +4,8 @@
 //   <- 250 2.1.0
 
 import { expect } from 'chai';
-import { Session, type ClientInfo, type MessageReceipt, type SessionPolicy, type SessionSettings, type Step } from '../../src/protocol/session.js';
-import type { Envelope } from '../../src/queue/envelope.js';
+import { Session, type ClientInfo, type MessageReceipt, type SessionPolicy, type SessionSettings, type Step } from '../../src/protocol/server/session.js';
+import type { Envelope } from '../../src/queue/spool/envelope.js';
 import { reply, replyToString } from '../../src/reply-codes/index.js';
 import type { AuthOutcome } from '../../src/auth/credentials.js';
 

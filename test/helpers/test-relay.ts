@@ -5,7 +5,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { defaultConfig, validateConfig, type Config } from '../../src/config.js';
-import { startRelay, type RunningRelay } from '../../src/relay.js';
+import { startMta, type RunningMta } from '../../src/mta.js';
 import { TestDnsServer, type Zone } from './dns-server.js';
 
 /** The checklist's fixtures (rfc-checklist.md §7), for relays that bring no DNS of their own. */
@@ -21,7 +21,7 @@ export const CHECKLIST_ZONES: Record<string, Zone> = {
   'badnull.test': { mx: [{ preference: 10, exchange: '.' }] },
 };
 
-export interface TestRelay extends RunningRelay {
+export interface TestRelay extends RunningMta {
   config: Config;
   /** The DNS server the relay asks, when the test brought none. */
   dns?: TestDnsServer;
@@ -56,7 +56,7 @@ export async function startTestRelay(overrides: ConfigOverrides = {}): Promise<T
   if (raw.dns === undefined) delete raw.dns;
   const config = validateConfig(raw);
   const logs: string[] = [];
-  const relay = await startRelay(config, (component, text, id) => logs.push(`${component}: ${id ? `${id}: ` : ''}${text}`), {
+  const relay = await startMta(config, (component, text, id) => logs.push(`${component}: ${id ? `${id}: ` : ''}${text}`), {
     deliver: overrides.delivery !== undefined,
   });
   return {

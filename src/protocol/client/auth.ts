@@ -8,8 +8,8 @@
 // produce, and replies from the server are scrubbed of it before anyone else
 // sees them (a hostile server could echo it back).
 
-import { ReplyError, reply, replyToString, type Reply } from '../reply-codes/index.js';
-import { type ServerExtensions } from './client-extensions.js';
+import { ReplyError, reply, replyToString, type Reply } from '../../reply-codes/index.js';
+import { type ServerExtensions } from './extensions.js';
 
 export interface Credentials {
   readonly username: string;

@@ -58,25 +58,25 @@
 // that (Postfix's smtp_sasl_auth_soft_bounce does the same). The password
 // never appears in any reply or error produced here.
 
-import { classOf, isPermanent, isPositive, ReplyError, reply, replyToString, type Reply, type ReplyName } from '../reply-codes/index.js';
-import { authenticate, chooseMechanism, deferredAuthFailure, offeredMechanisms, type AuthChannel } from './client-auth.js';
-import { ClientConnection, TlsHandshakeError } from './client-connection.js';
-import { AFTER_HELO, announcedSizeLimit, offers, parseEhloReply, type ServerExtensions } from './client-extensions.js';
-import { RecipientLedger } from './client-recipients.js';
+import { classOf, isPermanent, isPositive, ReplyError, reply, replyToString, type Reply, type ReplyName } from '../../reply-codes/index.js';
+import { authenticate, chooseMechanism, deferredAuthFailure, offeredMechanisms, type AuthChannel } from './auth.js';
+import { ClientConnection, TlsHandshakeError } from './connection.js';
+import { AFTER_HELO, announcedSizeLimit, offers, parseEhloReply, type ServerExtensions } from './extensions.js';
+import { RecipientLedger } from './recipients.js';
 import {
   withDefaults, type ClientTimeouts, type DeliveryRequest, type DeliveryResult, type HostFailureStage, type SessionOutcome,
-} from './client-request.js';
-import { handshakeOptions, mayRetryInPlaintext, PLAINTEXT_RETRY_PLAN, TLS_PLANS, type TlsPlan } from './client-tls.js';
-import { DotStuffer } from './dot-stuffing.js';
+} from './request.js';
+import { handshakeOptions, mayRetryInPlaintext, PLAINTEXT_RETRY_PLAN, TLS_PLANS, type TlsPlan } from './tls.js';
+import { DotStuffer } from '../shared/dot-stuffing.js';
 
-export type { RecipientResult } from './client-recipients.js';
-export type { Credentials } from './client-auth.js';
-export type { NegotiatedTls } from './client-connection.js';
-export type { TlsPolicy } from './client-tls.js';
+export type { RecipientResult } from './recipients.js';
+export type { Credentials } from './auth.js';
+export type { NegotiatedTls } from './connection.js';
+export type { TlsPolicy } from './tls.js';
 export {
   DEFAULT_CLIENT_TIMEOUTS,
   type ClientTimeouts, type DeliveryRequest, type DeliveryResult, type HostFailure, type HostFailureStage, type SessionOutcome,
-} from './client-request.js';
+} from './request.js';
 
 /** Internal: an opportunistic handshake failed; try again in plaintext on a new connection. */
 interface PlaintextRetry {

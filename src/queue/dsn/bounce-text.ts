@@ -2,7 +2,7 @@
 // report "in a human-readable form"). For each recipient: the address, the
 // reply as it was received, and what it means when we know.
 
-import { formatMailDate } from '../protocol/mail-date.js';
+import { formatMailDate } from '../../protocol/shared/mail-date.js';
 import type { DsnAction, RecipientReport } from './dsn-fields.js';
 import { MAX_LINE_OCTETS, wrapText } from './line-folding.js';
 

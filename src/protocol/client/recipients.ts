@@ -3,7 +3,7 @@
 // the transaction: the reply after the final dot, or the failure that cut the
 // session short.
 
-import { isPositive, type Reply } from '../reply-codes/index.js';
+import { isPositive, type Reply } from '../../reply-codes/index.js';
 
 export interface RecipientResult {
   readonly address: string;

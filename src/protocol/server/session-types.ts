@@ -2,9 +2,9 @@
 // what it asks of the world (policy, spool, credentials) and what it answers
 // with (a Step). The state machine itself is in session.ts.
 
-import type { Reply } from '../reply-codes/index.js';
-import type { Envelope } from '../queue/envelope.js';
-import type { AuthOutcome } from '../auth/credentials.js';
+import type { Reply } from '../../reply-codes/index.js';
+import type { Envelope } from '../../queue/spool/envelope.js';
+import type { AuthOutcome } from '../../auth/credentials.js';
 
 export type SessionState = 'greeted' | 'ready' | 'mail' | 'data' | 'refusing' | 'closed';
 export type ListenerMode = 'relay' | 'refuse' | 'capture';

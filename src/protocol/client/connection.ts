@@ -1,6 +1,6 @@
 // One outgoing SMTP connection, as the delivery client sees it: commands go
 // out, replies come back in order, and every wait is bounded. It makes no SMTP
-// decision; src/protocol/client.ts does.
+// decision; src/protocol/client/smtp-client.ts does.
 //
 // Failures are typed exceptions carrying the reply that records them
 // (ReplyError): connectFailed, connectionLost, commandTimeout,
@@ -15,9 +15,9 @@
 
 import * as net from 'node:net';
 import * as tls from 'node:tls';
-import { ReplyError, reply, type Reply } from '../reply-codes/index.js';
-import { MIN_TLS_VERSION } from '../tls-context.js';
-import { ReplyReader } from './client-reply-reader.js';
+import { ReplyError, reply, type Reply } from '../../reply-codes/index.js';
+import { MIN_TLS_VERSION } from '../../tls-context.js';
+import { ReplyReader } from './reply-reader.js';
 
 export interface ConnectTarget {
   /** An IP address (IPv4 or IPv6), never a name: no getaddrinfo (checklist §2). */

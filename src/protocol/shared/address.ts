@@ -5,7 +5,7 @@
 
 import { isIPv6 } from 'node:net';
 import { domainToASCII } from 'node:url';
-import { reply, ReplyError, type ReplyName } from '../reply-codes/index.js';
+import { reply, ReplyError, type ReplyName } from '../../reply-codes/index.js';
 
 export type Path =
   | { kind: 'null' }

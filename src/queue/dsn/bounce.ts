@@ -11,10 +11,10 @@
 // header section of an SMTPUTF8 message.
 
 import { randomBytes } from 'node:crypto';
-import { formatMailDate } from '../protocol/mail-date.js';
+import { formatMailDate } from '../../protocol/shared/mail-date.js';
 import { notificationText } from './bounce-text.js';
 import { deliveryStatusBody, recipientReport, type DsnAction } from './dsn-fields.js';
-import type { Envelope, RecipientRecord } from './envelope.js';
+import type { Envelope, RecipientRecord } from '../spool/envelope.js';
 import { foldField } from './line-folding.js';
 
 export { statusFromReply } from './dsn-fields.js';

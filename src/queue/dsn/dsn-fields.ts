@@ -3,9 +3,9 @@
 // lines between. Which fields appear, and in what order, is the two tables
 // below.
 
-import { formatMailDate } from '../protocol/mail-date.js';
-import { classOf, type ReplyClass } from '../reply-codes/index.js';
-import type { RecipientRecord } from './envelope.js';
+import { formatMailDate } from '../../protocol/shared/mail-date.js';
+import { classOf, type ReplyClass } from '../../reply-codes/index.js';
+import type { RecipientRecord } from '../spool/envelope.js';
 import { foldField } from './line-folding.js';
 
 /** RFC 3464 §2.3.3; minimta reports only these two. */

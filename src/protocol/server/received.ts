@@ -1,7 +1,7 @@
 // The trace line a relay prepends to every message it accepts (RFC 5321 §4.4,
 // RFC 5322 §3.6.7). The TCP-info comes from the connection, never from EHLO.
 
-import { formatMailDate } from './mail-date.js';
+import { formatMailDate } from '../shared/mail-date.js';
 
 export interface ProtocolFacts {
   extended: boolean;  // EHLO rather than HELO

@@ -4,7 +4,7 @@
 // bounded so a hostile server can't make us hold unlimited text: one line at
 // most MAX_REPLY_LINE_OCTETS, one reply at most MAX_REPLY_LINES lines.
 
-import { ReplyError, reply, ReplyParser, type Reply } from '../reply-codes/index.js';
+import { ReplyError, reply, ReplyParser, type Reply } from '../../reply-codes/index.js';
 
 /** Far above the 512 octets RFC 5321 §4.5.3.1.5 asks us to accept. */
 export const MAX_REPLY_LINE_OCTETS = 4096;

@@ -3,11 +3,11 @@
 // each field, is at the top of client.ts.
 
 import type { Readable } from 'node:stream';
-import type { Reply } from '../reply-codes/index.js';
-import type { Credentials } from './client-auth.js';
-import type { NegotiatedTls } from './client-connection.js';
-import type { RecipientResult } from './client-recipients.js';
-import type { TlsPolicy } from './client-tls.js';
+import type { Reply } from '../../reply-codes/index.js';
+import type { Credentials } from './auth.js';
+import type { NegotiatedTls } from './connection.js';
+import type { RecipientResult } from './recipients.js';
+import type { TlsPolicy } from './tls.js';
 
 export interface DeliveryRequest {
   /** The MX host name, for logs and Remote-MTA, e.g. 'mx.normal.test'. */

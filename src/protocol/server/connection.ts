@@ -8,11 +8,11 @@
 
 import type { Socket } from 'node:net';
 import tls from 'node:tls';
-import { formatReply, type Reply } from '../reply-codes/index.js';
+import { formatReply, type Reply } from '../../reply-codes/index.js';
 import { DataReader } from './data-reader.js';
 import { LineReader } from './line-reader.js';
 import type { MessageReceipt, Session, Step } from './session.js';
-import type { Logger } from '../log.js';
+import type { Logger } from '../../log.js';
 
 export interface ConnectionLimits {
   /** Longest command line, CRLF included (RFC 5321 §4.5.3.1.4). */

@@ -11,8 +11,8 @@
 // SMTPUTF8 word among the parameters counts as declared even if another
 // parameter is then refused.
 
-import { parsePath, splitPathAndParams, type Path } from './address.js';
-import { reply, ReplyError } from '../reply-codes/index.js';
+import { parsePath, splitPathAndParams, type Path } from '../shared/address.js';
+import { reply, ReplyError } from '../../reply-codes/index.js';
 
 export interface CommandLine {
   /** The verb, upper-cased (ASCII letters only). */

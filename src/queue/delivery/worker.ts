@@ -8,13 +8,13 @@
 // lose. On start it picks up everything already queued.
 
 import { EventEmitter } from 'node:events';
-import { reply, replyToString } from '../reply-codes/index.js';
-import { SpoolError, type Spool } from './spool.js';
-import { isFinished, pendingRecipients, type Envelope, type RecipientRecord } from './envelope.js';
+import { reply, replyToString } from '../../reply-codes/index.js';
+import { SpoolError, type Spool } from '../spool/spool.js';
+import { isFinished, pendingRecipients, type Envelope, type RecipientRecord } from '../spool/envelope.js';
 import { attemptDelivery, describeOutcome, type AttemptDeps, type RecipientOutcome } from './delivery-attempt.js';
 import { DeliverySlots } from './concurrency.js';
 import { isExpired, nextAttemptAt, type RetryPolicy } from './scheduler.js';
-import type { Logger } from '../log.js';
+import type { Logger } from '../../log.js';
 
 /** Writes each outcome into the recipient's record; deferred ones stay pending. */
 function recordOutcomes(envelope: Envelope, outcomes: RecipientOutcome[], now: Date): void {

@@ -5,9 +5,9 @@
 // what happened into one outcome per recipient.
 
 import type { Readable } from 'node:stream';
-import { classOf, reply, replyToString, type Reply } from '../reply-codes/index.js';
-import type { ClientTimeouts, DeliveryRequest, DeliveryResult } from '../protocol/client.js';
-import type { Destination, MxHost } from '../dns/destination.js';
+import { classOf, reply, replyToString, type Reply } from '../../reply-codes/index.js';
+import type { ClientTimeouts, DeliveryRequest, DeliveryResult } from '../../protocol/client/smtp-client.js';
+import type { Destination, MxHost } from '../../dns/destination.js';
 
 export type OutcomeKind = 'delivered' | 'deferred' | 'failed';
 

@@ -3,7 +3,7 @@
 // case-insensitive. After HELO nothing is offered (RFC 5321 §4.1.1.3: never
 // send a parameter that EHLO did not advertise).
 
-import type { Reply } from '../reply-codes/index.js';
+import type { Reply } from '../../reply-codes/index.js';
 
 export interface ServerExtensions {
   /** 'EHLO' when the extension list below is in force, 'HELO' when none is. */

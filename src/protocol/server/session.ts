@@ -9,13 +9,13 @@
 //      │                     └──────────── end of data (250/5xx) ◀─────┘
 //   refusing: a `refuse` listener; 521 to everything but QUIT (RFC 7504 §3)
 
-import { reply, withLines, type Reply, ReplyError, replyToString } from '../reply-codes/index.js';
+import { reply, withLines, type Reply, ReplyError, replyToString } from '../../reply-codes/index.js';
 import { parseMailArguments, parseRcptArguments, splitCommand, type MailParameters } from './commands.js';
-import type { Path } from './address.js';
+import type { Path } from '../shared/address.js';
 import type { DataOutcome } from './data-reader.js';
 import { protocolName, receivedHeader } from './received.js';
-import { newEnvelope, type Envelope } from '../queue/envelope.js';
-import { SASL_MECHANISMS, startAuth, type SaslExchange, type SaslStep } from '../auth/sasl.js';
+import { newEnvelope, type Envelope } from '../../queue/spool/envelope.js';
+import { SASL_MECHANISMS, startAuth, type SaslExchange, type SaslStep } from '../../auth/sasl.js';
 
 export type {
   SessionState, ListenerMode, SessionSettings, ClientInfo, PolicyContext, SessionPolicy,

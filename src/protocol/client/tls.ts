@@ -3,7 +3,7 @@
 // second EHLO) are in client.ts and client-connection.ts.
 
 import * as net from 'node:net';
-import type { TlsHandshakeOptions } from './client-connection.js';
+import type { TlsHandshakeOptions } from './connection.js';
 
 /**
  * - opportunistic (default, RFC 3207 between MX hosts): STARTTLS when offered;

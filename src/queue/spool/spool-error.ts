@@ -4,7 +4,7 @@
 // 451 4.3.0 for any other storage failure. Either way the client keeps the
 // message, so nothing is lost.
 
-import { ReplyError, reply } from '../reply-codes/index.js';
+import { ReplyError, reply } from '../../reply-codes/index.js';
 
 /**
  * Codes of our own, beside the fs codes (ENOSPC, EACCES, ENOENT, ENOTDIR …)

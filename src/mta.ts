@@ -1,25 +1,25 @@
 // The running relay: the pieces wired together from a Config. `minimta serve`
-// calls startRelay; the integration tests call it too, with port 0.
+// calls startMta; the integration tests call it too, with port 0.
 //
 //   SmtpServer ─(session, RelayPolicy ─ DNS)─▶ Spool ─▶ QueueWorker ─(DNS, client)─▶ next hop
 //                                                 ▲              └─ failures ─▶ bounces ─┘
 
-import { SmtpServer, type BoundListener, type ServerLimits, type ServerOptions } from './protocol/server.js';
-import type { MessageReceipt, MessageStore } from './protocol/session.js';
-import { deliverMessage, type ClientTimeouts } from './protocol/client.js';
+import { SmtpServer, type BoundListener, type ServerLimits, type ServerOptions } from './protocol/server/server.js';
+import type { MessageReceipt, MessageStore } from './protocol/server/session.js';
+import { deliverMessage, type ClientTimeouts } from './protocol/client/smtp-client.js';
 import { RelayPolicy } from './policy/relay-policy.js';
-import { Spool } from './queue/spool.js';
-import { QueueWorker, type FailureReporter } from './queue/worker.js';
-import { BounceQueue } from './queue/bounce-queue.js';
+import { Spool } from './queue/spool/spool.js';
+import { QueueWorker, type FailureReporter } from './queue/delivery/worker.js';
+import { BounceQueue } from './queue/dsn/bounce-queue.js';
 import { DestinationResolver } from './dns/index.js';
 import { postmasterAddress, type Config } from './config.js';
 import type { Logger } from './log.js';
 import { loadTlsCredentials } from './tls-context.js';
 import { ControlServer, assertSpoolFree } from './control/control-server.js';
 import { controlSocketPath } from './control/control-protocol.js';
-import { QueueAdmin } from './queue/queue-admin.js';
+import { QueueAdmin } from './queue/spool/queue-admin.js';
 
-export interface RunningRelay {
+export interface RunningMta {
   listeners: BoundListener[];
   spool: Spool;
   server: SmtpServer;
@@ -35,7 +35,7 @@ export interface RunningRelay {
   reload(config: Config): string[];
 }
 
-export interface RelayParts {
+export interface MtaParts {
   /** Where failed recipients are reported; by default, bounces to the sender. */
   failures?: FailureReporter;
   /** Run the delivery worker (default true); off, mail only accumulates in the spool. */
@@ -44,7 +44,7 @@ export interface RelayParts {
 
 const ms = (seconds: number): number => Math.round(seconds * 1000);
 
-export async function startRelay(config: Config, log: Logger, parts: RelayParts = {}): Promise<RunningRelay> {
+export async function startMta(config: Config, log: Logger, parts: MtaParts = {}): Promise<RunningMta> {
   const tls = config.tls ? loadTlsCredentials(config.tls) : undefined;
   // Before the spool is opened (which clears tmp/): a relay already on it keeps it.
   await assertSpoolFree(config.spool);

@@ -4,12 +4,12 @@
 
 import net from 'node:net';
 import tls from 'node:tls';
-import { formatReply, reply } from '../reply-codes/index.js';
+import { formatReply, reply } from '../../reply-codes/index.js';
 import { SmtpConnection, type ConnectionLimits } from './connection.js';
 import { Session, type ListenerMode, type MessageStore, type SessionPolicy, type SessionSettings } from './session.js';
-import type { Logger } from '../log.js';
-import { MIN_TLS_VERSION, type TlsCredentials } from '../tls-context.js';
-import { checkCredentials, type UserTable } from '../auth/credentials.js';
+import type { Logger } from '../../log.js';
+import { MIN_TLS_VERSION, type TlsCredentials } from '../../tls-context.js';
+import { checkCredentials, type UserTable } from '../../auth/credentials.js';
 
 export interface ListenerOptions {
   host: string;

@@ -4,10 +4,10 @@
 // A message from <> is never bounced: the failure is logged instead.
 
 import { buildBounce, shouldBounce } from './bounce.js';
-import { newEnvelope, type Envelope, type RecipientRecord } from './envelope.js';
-import type { Spool } from './spool.js';
-import type { FailureReporter } from './worker.js';
-import type { Logger } from '../log.js';
+import { newEnvelope, type Envelope, type RecipientRecord } from '../spool/envelope.js';
+import type { Spool } from '../spool/spool.js';
+import type { FailureReporter } from '../delivery/worker.js';
+import type { Logger } from '../../log.js';
 
 export interface BounceQueueOptions {
   spool: Spool;
