@@ -5,10 +5,11 @@
 //                                                 ▲              └─ failures ─▶ bounces ─┘
 
 import { SmtpServer, type BoundListener, type ServerLimits, type ServerOptions } from './protocol/server/server.js';
-import type { MessageReceipt, MessageStore } from './protocol/server/session.js';
 import { deliverMessage, type ClientTimeouts } from './protocol/client/smtp-client.js';
 import { RelayPolicy } from './policy/relay-policy.js';
 import { Spool } from './queue/spool/spool.js';
+import { spoolStore } from './queue/spool/message-store.js';
+import { checkCredentials } from './auth/credentials.js';
 import { QueueWorker, type FailureReporter } from './queue/delivery/worker.js';
 import { BounceQueue } from './queue/dsn/bounce-queue.js';
 import { DestinationResolver } from './dns/index.js';
@@ -91,8 +92,10 @@ export async function startMta(config: Config, log: Logger, parts: MtaParts = {}
     limits: serverLimits(config),
     tls,
     auth: authOf(config),
-    store: wakingStore(spool, () => worker.wake()),
-    policy: policyFor(config, resolver, log),
+    // A committed message wakes the worker; a captured one is never delivered.
+    store: spoolStore(spool, { committed: () => worker.wake() }),
+    captureStore: spoolStore(spool, { capture: true }),
+    policy: policyFor(config, resolver),
     log,
   });
   const listeners = await server.listen();
@@ -110,7 +113,7 @@ export async function startMta(config: Config, log: Logger, parts: MtaParts = {}
     worker,
     resolver,
     reload(next: Config) {
-      return reloadInto(config, next, server, policyFor(next, resolver, log), log);
+      return reloadInto(config, next, server, policyFor(next, resolver), log);
     },
     async stop(graceMs = 0) {
       await control.close();
@@ -142,7 +145,7 @@ function serverLimits(config: Config): ServerLimits {
   };
 }
 
-function policyFor(config: Config, resolver: DestinationResolver, log: Logger): RelayPolicy {
+function policyFor(config: Config, resolver: DestinationResolver): RelayPolicy {
   return new RelayPolicy({
     networks: config.relay.networks,
     domains: config.relay.domains,
@@ -150,12 +153,14 @@ function policyFor(config: Config, resolver: DestinationResolver, log: Logger): 
     resolver,
     checkRecipients: config.dns.checkRecipients,
     checkSenders: config.dns.checkSenders,
-    log,
   });
 }
 
+/** AUTH is offered when users are configured; each exchange is checked against them. */
 function authOf(config: Config): ServerOptions['auth'] {
-  return config.auth ? { users: config.auth.users, requireTls: config.auth.requireTls } : undefined;
+  const users = config.auth?.users ?? {};
+  if (!config.auth || Object.keys(users).length === 0) return undefined;
+  return { authenticate: (credentials) => checkCredentials(users, credentials), requireTls: config.auth.requireTls };
 }
 
 /**
@@ -177,25 +182,6 @@ function reloadInto(current: Config, next: Config, server: SmtpServer, policy: R
   for (const note of notes) log('main', note);
   log('main', 'configuration reloaded: relay access, users, certificate and limits now apply to new connections');
   return notes;
-}
-
-/** The spool as the session sees it; a committed message wakes the worker. */
-function wakingStore(spool: Spool, wake: () => void): MessageStore {
-  return {
-    async begin(): Promise<MessageReceipt> {
-      const receipt = await spool.beginReceipt();
-      return {
-        id: receipt.id,
-        write: (chunk) => receipt.write(chunk),
-        waitForDrain: () => receipt.waitForDrain(),
-        abort: () => receipt.abort(),
-        async commit(envelope) {
-          await receipt.commit(envelope);
-          wake();
-        },
-      };
-    },
-  };
 }
 
 /** RFC 5321 §4.5.3.2: one timeout per command; "command" covers EHLO, MAIL, RCPT and DATA. */
