@@ -7,18 +7,22 @@
 import { SmtpServer, type BoundListener, type ServerLimits, type ServerOptions } from './protocol/server/server.js';
 import { deliverMessage, type ClientTimeouts } from './protocol/client/smtp-client.js';
 import { RelayPolicy } from './policy/relay-policy.js';
-import { Spool } from './queue/spool/spool.js';
+import { Spool, checkSpoolOwnership } from './queue/spool/spool.js';
 import { spoolStore } from './queue/spool/message-store.js';
 import { checkCredentials } from './auth/credentials.js';
 import { QueueWorker, type FailureReporter } from './queue/delivery/worker.js';
 import { BounceQueue } from './queue/dsn/bounce-queue.js';
 import { DestinationResolver } from './dns/index.js';
 import { postmasterAddress, type Config } from './config.js';
-import type { Logger } from './log.js';
+import { printableLogger, type Logger } from './log.js';
 import { loadTlsCredentials } from './tls-context.js';
 import { ControlServer, assertSpoolFree } from './control/control-server.js';
 import { controlSocketPath } from './control/control-protocol.js';
 import { QueueAdmin } from './queue/spool/queue-admin.js';
+import { MtaEvents } from './inbox/mta-events.js';
+import { Mailbox } from './inbox/mailbox.js';
+import type { RecipientOutcome } from './queue/delivery/delivery-attempt.js';
+import { replyToString } from './reply-codes/index.js';
 
 export interface RunningMta {
   listeners: BoundListener[];
@@ -26,6 +30,12 @@ export interface RunningMta {
   server: SmtpServer;
   worker: QueueWorker;
   resolver: DestinationResolver;
+  /** The queue operations (list, show, flush, retry, delete, purge, hold, release). */
+  queue: QueueAdmin;
+  /** Messages received, delivered, deferred, bounced, deleted. */
+  events: MtaEvents;
+  /** The spool as a test author reads it (the JS API and the HTTP API). */
+  mailbox: Mailbox;
   /**
    * Stops: no new connections, idle sessions get 421 4.3.2, transactions and
    * deliveries in flight get up to `graceMs` to finish. The spool is the
@@ -45,8 +55,12 @@ export interface MtaParts {
 
 const ms = (seconds: number): number => Math.round(seconds * 1000);
 
-export async function startMta(config: Config, log: Logger, parts: MtaParts = {}): Promise<RunningMta> {
+export async function startMta(config: Config, logTo: Logger, parts: MtaParts = {}): Promise<RunningMta> {
+  // Log lines quote client text: escaped once here, whatever writes them.
+  const log = printableLogger(logTo);
   const tls = config.tls ? loadTlsCredentials(config.tls) : undefined;
+  // Whose spool it is comes first: a control socket in a planted spool may be anyone's.
+  await checkSpoolOwnership(config.spool);
   // Before the spool is opened (which clears tmp/): a relay already on it keeps it.
   await assertSpoolFree(config.spool);
   const { spool, cleaned } = await Spool.open(config.spool);
@@ -59,6 +73,7 @@ export async function startMta(config: Config, log: Logger, parts: MtaParts = {}
     localNames: [config.hostname],
     log,
   });
+  const events = new MtaEvents();
   const bounces = new BounceQueue({ spool, hostname: config.hostname, log, queued: () => worker.wake() });
   const worker: QueueWorker = new QueueWorker({
     spool,
@@ -85,6 +100,10 @@ export async function startMta(config: Config, log: Logger, parts: MtaParts = {}
     failures: parts.failures ?? bounces,
     log,
   });
+  const received = (id: string): void => {
+    worker.wake();
+    events.publish({ type: 'received', id });
+  };
   const server = new SmtpServer({
     hostname: config.hostname,
     postmaster: postmasterAddress(config),
@@ -92,17 +111,19 @@ export async function startMta(config: Config, log: Logger, parts: MtaParts = {}
     limits: serverLimits(config),
     tls,
     auth: authOf(config),
-    // A committed message wakes the worker; a captured one is never delivered.
-    store: spoolStore(spool, { committed: () => worker.wake() }),
-    captureStore: spoolStore(spool, { capture: true }),
+    // A committed message wakes the worker and is announced; a captured one is never delivered.
+    store: spoolStore(spool, { committed: received }),
+    captureStore: spoolStore(spool, { capture: true, committed: received }),
     policy: policyFor(config, resolver),
     log,
   });
+  worker.on('attempted', (id, outcomes) => publishOutcomes(events, id, outcomes));
+  const queue = new QueueAdmin(spool, { wake: () => worker.wake() });
   const listeners = await server.listen();
   // The queue commands' way in (src/control/); a second relay on this spool stops here.
   const control = await ControlServer.start({
     socketPath: controlSocketPath(spool.dir),
-    queue: new QueueAdmin(spool, { wake: () => worker.wake() }),
+    queue,
     log,
   }).catch(async (err: unknown) => { await server.close(); throw err; });
   if (parts.deliver ?? true) worker.start();
@@ -112,6 +133,9 @@ export async function startMta(config: Config, log: Logger, parts: MtaParts = {}
     server,
     worker,
     resolver,
+    queue,
+    events,
+    mailbox: new Mailbox(spool, queue, events),
     reload(next: Config) {
       return reloadInto(config, next, server, policyFor(next, resolver), log);
     },
@@ -182,6 +206,14 @@ function reloadInto(current: Config, next: Config, server: SmtpServer, policy: R
   for (const note of notes) log('main', note);
   log('main', 'configuration reloaded: relay access, users, certificate and limits now apply to new connections');
   return notes;
+}
+
+const EVENT_OF_OUTCOME = { delivered: 'delivered', failed: 'bounced', deferred: 'deferred' } as const;
+
+function publishOutcomes(events: MtaEvents, id: string, outcomes: RecipientOutcome[]): void {
+  for (const outcome of outcomes) {
+    events.publish({ type: EVENT_OF_OUTCOME[outcome.kind], id, recipient: outcome.address, reply: replyToString(outcome.reply) });
+  }
 }
 
 /** RFC 5321 §4.5.3.2: one timeout per command; "command" covers EHLO, MAIL, RCPT and DATA. */

@@ -322,7 +322,7 @@ export class Session {
     if (!this.settings.starttls && !this.tls) throw refusal(reply('notImplemented'));
     if (arg) throw refusal(reply('syntax', { usage: 'STARTTLS' }));
     if (this.tls) throw refusal(reply('tlsAlreadyActive'));
-    if (this.state.name === 'mail') throw refusal(reply('nestedMail'));
+    if (this.state.name === 'mail') throw refusal(reply('tlsDuringTransaction'));
   }
 
   /**

@@ -10,7 +10,7 @@ export interface SpoolStoreOptions {
   /** Messages from a capture listener: kept in the queue, never delivered. */
   capture?: boolean;
   /** Called once a message is durably queued (the delivery worker wakes up). */
-  committed?: () => void;
+  committed?: (id: string) => void;
 }
 
 /** The envelope of a message just accepted over SMTP. */
@@ -44,7 +44,7 @@ export function spoolStore(spool: Spool, options: SpoolStoreOptions = {}): Messa
         abort: () => receipt.abort(),
         async commit(message) {
           await receipt.commit(envelopeOf(receipt.id, message, options));
-          options.committed?.();
+          options.committed?.(receipt.id);
         },
       };
     },
