@@ -78,8 +78,8 @@ interface CommandDefinition {
   run: (arg: string, wire: WireContext) => Step | Promise<Step>;
   /** NOOP-like commands that move nothing forward, limited per session. */
   junk?: boolean;
-  /** What a refusal's log line says after the reply; by default the argument. */
-  logDetail?: (arg: string) => string;
+  /** What a refusal's log line says of the command; by default "VERB argument". */
+  logAs?: (arg: string) => string;
 }
 
 /** A command whose check returns the state it acts on, or throws the refusal. */
@@ -122,7 +122,7 @@ export class Session {
     HELO: command(anyState, (_, arg) => this.hello('HELO', arg)),
     EHLO: command(anyState, (_, arg) => this.hello('EHLO', arg)),
     MAIL: command(() => this.outsideTransaction(), (ready, arg) => this.mail(ready, arg)),
-    RCPT: command(() => this.inTransaction(), (mail, arg) => this.rcpt(mail, arg), { logDetail: (arg) => this.rcptLogDetail(arg) }),
+    RCPT: command(() => this.inTransaction(), (mail, arg) => this.rcpt(mail, arg), { logAs: (arg) => this.rcptLog(arg) }),
     // RFC 5321 §4.3.2: DATA takes no argument; that is checked before the state.
     DATA: command((arg) => this.withRecipients(arg), (mail, _arg, wire) => this.data(mail, wire)),
     RSET: command(anyState, (_, arg) => this.rset(arg), { junk: true }),
@@ -131,7 +131,7 @@ export class Session {
     HELP: command(anyState, () => answer(reply('help')), { junk: true }),
     STARTTLS: command((arg) => this.checkStartTls(arg), () => ({ replies: [reply('tlsReady')], startTls: true })),
     // Only the verb is logged: an AUTH line carries credentials.
-    AUTH: command(() => this.checkAuth(), (ready, arg) => this.auth(ready, arg), { logDetail: () => '' }),
+    AUTH: command(() => this.checkAuth(), (ready, arg) => this.auth(ready, arg), { logAs: () => 'AUTH' }),
     QUIT: command(anyState, (_, arg) => (arg ? answer(reply('syntax', { usage: 'QUIT' })) : this.close(reply('bye')))),
     ...Object.fromEntries(NOT_IMPLEMENTED.map((verb) => [verb, command(anyState, () => answer(reply('notImplemented')))])),
     ...Object.fromEntries(HTTP_VERBS.map((verb) => [verb, command(anyState, () => this.close(reply('httpCommand')))])),
@@ -168,11 +168,11 @@ export class Session {
     if (definition.junk && ++this.junkCommands > this.settings.maxJunkCommands) {
       return this.close(reply('tooManyErrors', { host: this.settings.hostname }));
     }
-    const detail = definition.logDetail?.(arg) ?? arg;
+    const what = definition.logAs?.(arg) ?? `${verb} ${arg}`;
     try {
       return this.countErrors(await definition.run(arg, wire));
     } catch (err) {
-      if (err instanceof ReplyError) return this.errorReply(err.reply, verb, detail);
+      if (err instanceof ReplyError) return this.errorReply(err.reply, what);
       throw err;
     }
   }
@@ -361,11 +361,11 @@ export class Session {
     return answer(reply('recipientOk'));
   }
 
-  /** As Postfix logs a refused recipient: "from=<sender> to=<recipient>". */
-  private rcptLogDetail(arg: string): string {
+  /** The command, and the envelope as Postfix logs it: "from=<sender> to=<recipient>". */
+  private rcptLog(arg: string): string {
     const sender = this.state.name === 'mail' ? this.state.transaction.sender : '';
     const recipient = arg.replace(/^TO: ?/i, '').split(' ')[0] ?? '';
-    return `from=<${sender}> to=${recipient}`;
+    return `RCPT ${arg} (from=<${sender}> to=${recipient})`;
   }
 
   private async data(mail: Mail, wire: WireContext): Promise<Step> {
@@ -411,7 +411,7 @@ export class Session {
       if (!(err instanceof ReplyError)) throw err;
       // A store's error says what failed on disk; a refusal's says no more than its reply.
       const detail = err.message === replyToString(err.reply) ? '' : ` (${err.message})`;
-      return this.errorReply(err.reply, 'DATA', `from=<${transaction.sender}>${detail}`);
+      return this.errorReply(err.reply, `DATA (from=<${transaction.sender}>)${detail}`);
     }
     return {
       replies: [reply('queued', { id: receipt.id })],
@@ -511,13 +511,12 @@ export class Session {
     return { replies: [r], close: true, log: logText ? [{ text: `${logText}: ${replyToString(r)}` }] : undefined };
   }
 
-  /**
-   * An error reply, counted. When `what` names the refused command it is
-   * logged as Postfix does: "reject: RCPT from [ip]: 550 5.7.1 …; detail".
-   */
-  private errorReply(r: Reply, what?: string, detail = ''): Step {
-    const text = `reject: ${what} from [${this.client.ip}]: ${replyToString(r)}${detail.trim() ? `; ${detail.trim()}` : ''}`;
-    return this.countErrors({ replies: [r], log: what ? [{ text }] : undefined });
+  /** An error reply, counted; logged when `what` names the refused command. */
+  private errorReply(r: Reply, what?: string): Step {
+    return this.countErrors({
+      replies: [r],
+      log: what ? [{ text: `reject: ${what.trim()} from [${this.client.ip}]: ${replyToString(r)}` }] : undefined,
+    });
   }
 
   /**
