@@ -18,6 +18,10 @@ import { loadTlsCredentials } from './tls-context.js';
 import { ControlServer, assertSpoolFree } from './control/control-server.js';
 import { controlSocketPath } from './control/control-protocol.js';
 import { QueueAdmin } from './queue/spool/queue-admin.js';
+import { MtaEvents } from './inbox/mta-events.js';
+import { Mailbox } from './inbox/mailbox.js';
+import type { RecipientOutcome } from './queue/delivery/delivery-attempt.js';
+import { replyToString } from './reply-codes/index.js';
 
 export interface RunningMta {
   listeners: BoundListener[];
@@ -25,6 +29,12 @@ export interface RunningMta {
   server: SmtpServer;
   worker: QueueWorker;
   resolver: DestinationResolver;
+  /** The queue operations (list, show, flush, retry, delete, purge, hold, release). */
+  queue: QueueAdmin;
+  /** Messages received, delivered, deferred, bounced, deleted. */
+  events: MtaEvents;
+  /** The spool as a test author reads it (the JS API and the HTTP API). */
+  mailbox: Mailbox;
   /**
    * Stops: no new connections, idle sessions get 421 4.3.2, transactions and
    * deliveries in flight get up to `graceMs` to finish. The spool is the
@@ -58,6 +68,7 @@ export async function startMta(config: Config, log: Logger, parts: MtaParts = {}
     localNames: [config.hostname],
     log,
   });
+  const events = new MtaEvents();
   const bounces = new BounceQueue({ spool, hostname: config.hostname, log, queued: () => worker.wake() });
   const worker: QueueWorker = new QueueWorker({
     spool,
@@ -91,15 +102,17 @@ export async function startMta(config: Config, log: Logger, parts: MtaParts = {}
     limits: serverLimits(config),
     tls,
     auth: authOf(config),
-    store: wakingStore(spool, () => worker.wake()),
+    store: wakingStore(spool, (id) => { worker.wake(); events.publish({ type: 'received', id }); }),
     policy: policyFor(config, resolver, log),
     log,
   });
+  worker.on('attempted', (id, outcomes) => publishOutcomes(events, id, outcomes));
+  const queue = new QueueAdmin(spool, { wake: () => worker.wake() });
   const listeners = await server.listen();
   // The queue commands' way in (src/control/); a second relay on this spool stops here.
   const control = await ControlServer.start({
     socketPath: controlSocketPath(spool.dir),
-    queue: new QueueAdmin(spool, { wake: () => worker.wake() }),
+    queue,
     log,
   }).catch(async (err: unknown) => { await server.close(); throw err; });
   if (parts.deliver ?? true) worker.start();
@@ -109,6 +122,9 @@ export async function startMta(config: Config, log: Logger, parts: MtaParts = {}
     server,
     worker,
     resolver,
+    queue,
+    events,
+    mailbox: new Mailbox(spool, queue, events),
     reload(next: Config) {
       return reloadInto(config, next, server, policyFor(next, resolver, log), log);
     },
@@ -179,8 +195,16 @@ function reloadInto(current: Config, next: Config, server: SmtpServer, policy: R
   return notes;
 }
 
-/** The spool as the session sees it; a committed message wakes the worker. */
-function wakingStore(spool: Spool, wake: () => void): MessageStore {
+const EVENT_OF_OUTCOME = { delivered: 'delivered', failed: 'bounced', deferred: 'deferred' } as const;
+
+function publishOutcomes(events: MtaEvents, id: string, outcomes: RecipientOutcome[]): void {
+  for (const outcome of outcomes) {
+    events.publish({ type: EVENT_OF_OUTCOME[outcome.kind], id, recipient: outcome.address, reply: replyToString(outcome.reply) });
+  }
+}
+
+/** The spool as the session sees it; a committed message wakes the worker and is announced. */
+function wakingStore(spool: Spool, committed: (id: string) => void): MessageStore {
   return {
     async begin(): Promise<MessageReceipt> {
       const receipt = await spool.beginReceipt();
@@ -191,7 +215,7 @@ function wakingStore(spool: Spool, wake: () => void): MessageStore {
         abort: () => receipt.abort(),
         async commit(envelope) {
           await receipt.commit(envelope);
-          wake();
+          committed(receipt.id);
         },
       };
     },

@@ -62,7 +62,10 @@ export async function runCommand(name: string, usage: string, io: CommandIo, bod
 }
 
 /** node:util parseArgs, strict, with its complaints as usage errors. */
-export function parseCommandArgs<T extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: T) {
+export function parseCommandArgs<T extends NonNullable<ParseArgsConfig['options']>>(
+  args: string[],
+  options: T,
+): ReturnType<typeof parseArgs<{ args: string[]; options: T; allowPositionals: true; strict: true }>> {
   try {
     return parseArgs({ args, options, allowPositionals: true, strict: true });
   } catch (err) {

@@ -52,6 +52,8 @@ export interface QueueOperations {
   flush(): Promise<{ ids: string[] }>;
   retry(id: string): Promise<Envelope>;
   delete(id: string): Promise<{ id: string }>;
+  /** Deletes every message (captured, queued and held alike); returns their ids. */
+  purge(): Promise<{ ids: string[] }>;
   hold(id: string): Promise<Envelope>;
   release(id: string): Promise<Envelope>;
   /** Asks the worker to look at the queue now (after a message was put into the spool). */
@@ -113,6 +115,20 @@ export class QueueAdmin implements QueueOperations {
   async delete(id: string): Promise<{ id: string }> {
     await this.onMessage(id, () => this.spool.remove(id));
     return { id };
+  }
+
+  /** Each message leaves as in delete(); one that is already gone is not counted. */
+  async purge(): Promise<{ ids: string[] }> {
+    const ids: string[] = [];
+    for (const id of await this.spool.list()) {
+      try {
+        await this.spool.remove(id);
+        ids.push(id);
+      } catch (err) {
+        if (!(err instanceof SpoolError && err.code === 'ENOENT')) throw err;
+      }
+    }
+    return { ids };
   }
 
   /** The worker checks `held` before each destination, so a delivery under way finishes only its current host. */
