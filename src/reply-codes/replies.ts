@@ -131,7 +131,7 @@ export const REPLIES = {
   },
   nestedMail: {
     code: 503, enhanced: '5.5.1', text: 'Error: nested MAIL command', rfc: 'RFC 5321 §4.1.4',
-    when: 'MAIL FROM came while a transaction was open (or STARTTLS inside one).',
+    when: 'MAIL FROM came while a transaction was open.',
     advice: 'Finish the transaction with DATA, or send RSET, then MAIL FROM again.',
   },
   needMail: {
@@ -289,6 +289,12 @@ export const REPLIES = {
     code: 454, enhanced: '4.7.0', text: 'TLS not available due to temporary reason', rfc: 'RFC 3207 §4',
     when: 'STARTTLS was asked but the TLS setup is not usable just now.',
     advice: 'Go on without TLS, or retry later if TLS is required.',
+  },
+  // A handshake would wipe the transaction (RFC 3207 §4.2), so it is refused, as Postfix does.
+  tlsDuringTransaction: {
+    code: 503, enhanced: '5.5.1', text: 'Error: MAIL transaction in progress', rfc: 'RFC 3207 §4.2; RFC 5321 §4.1.4',
+    when: 'STARTTLS came between MAIL FROM and the end of DATA.',
+    advice: 'Finish the transaction or send RSET, then STARTTLS.',
   },
   tlsAlreadyActive: {
     code: 503, enhanced: '5.5.1', text: 'Error: TLS already active', rfc: 'RFC 3207 §4; checklist §4.7 policy',
