@@ -104,6 +104,7 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
     limits: serverLimits(config),
     tls,
     auth: authOf(config),
+    strictEnvelopes: config.smtp.strictEnvelopes,
     store: wakingStore(spool, (id) => { worker.wake(); events.publish({ type: 'received', id }); }),
     policy: policyFor(config, resolver, log),
     log,

@@ -47,6 +47,8 @@ export interface ServerOptions {
   tls?: TlsCredentials;
   /** Users for AUTH; absent or empty: AUTH is not offered. */
   auth?: { users: UserTable; requireTls: boolean };
+  /** smtp.strictEnvelopes: MAIL and RCPT paths only with angle brackets. */
+  strictEnvelopes?: boolean;
 }
 
 export interface BoundListener extends ListenerOptions {
@@ -185,6 +187,7 @@ export class SmtpServer {
       authRequiresTls: this.options.auth?.requireTls ?? true,
       maxAuthFailures: limits.maxAuthFailures,
       maxLineOctets: limits.maxLineOctets,
+      strictEnvelopes: this.options.strictEnvelopes ?? false,
     };
   }
 }

@@ -288,7 +288,7 @@ export class Session {
   }
 
   private async mail(arg: string): Promise<Step> {
-    const { path, params } = parseMailArguments(arg, { extended: this.heloVerb === 'EHLO', authAdvertised: this.authOffered() });
+    const { path, params } = parseMailArguments(arg, { extended: this.heloVerb === 'EHLO', authAdvertised: this.authOffered(), strictEnvelopes: this.settings.strictEnvelopes ?? false });
     // RFC 1870 §6.1: a declared size above the fixed maximum is refused at once.
     if (params.size !== undefined && params.size > this.settings.maxMessageSize) {
       return this.counted(reply('sizeExceedsLimit'), `MAIL ${arg}`);
@@ -308,7 +308,7 @@ export class Session {
     const transaction = this.transaction!;
     let path: Path;
     try {
-      ({ path } = parseRcptArguments(arg, { extended: this.heloVerb === 'EHLO', authAdvertised: this.authOffered(), utf8: transaction.params.smtputf8 }));
+      ({ path } = parseRcptArguments(arg, { extended: this.heloVerb === 'EHLO', authAdvertised: this.authOffered(), utf8: transaction.params.smtputf8, strictEnvelopes: this.settings.strictEnvelopes ?? false }));
     } catch (err) {
       if (err instanceof ReplyError) transaction.rejected++;
       throw err;
