@@ -75,6 +75,8 @@ export const REPLIES = {
   nullMxSender: { code: 550, enhanced: '5.7.27', text: '<{address}>: Sender address rejected: domain {domain} does not accept mail (null MX)', rfc: 'RFC 7505 §4.2' },
   noSuchDomain: { code: 550, enhanced: '5.1.2', text: '<{address}>: Recipient address rejected: domain {domain} not found', rfc: 'RFC 5321 §5.1; RFC 3463 §3.2' },
   relayDenied: { code: 550, enhanced: '5.7.1', text: '<{address}>: Relay access denied', rfc: 'RFC 5321 §3.6.2, §7.9; RFC 2505 §2.1' },
+  // Postfix allow_untrusted_routing = no: u%them@ours, them!u@ours, "u@them"@ours.
+  senderRoutingDenied: { code: 550, enhanced: '5.7.1', text: '<{address}>: Relay access denied: sender-specified routing', rfc: 'RFC 2505 §2.1; RFC 5321 §3.6.1, §7.9' },
   noLocalMailbox: { code: 550, enhanced: '5.1.1', text: '<{address}>: Recipient address rejected: this host delivers no mail locally (only postmaster)', rfc: 'RFC 5321 §4.5.1; RFC 3463 §3.2' },
 
   // ---- STARTTLS (RFC 3207) --------------------------------------------------
