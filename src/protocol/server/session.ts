@@ -14,6 +14,7 @@ import { parseMailArguments, parseRcptArguments, splitCommand, type MailParamete
 import type { Path } from '../shared/address.js';
 import type { DataOutcome } from './data-reader.js';
 import { protocolName, receivedHeader } from './received.js';
+import { helpReply } from './help.js';
 import { newEnvelope, type Envelope } from '../../queue/spool/envelope.js';
 import { SASL_MECHANISMS, startAuth, type SaslExchange, type SaslStep } from '../../auth/sasl.js';
 
@@ -84,7 +85,7 @@ export class Session {
     RSET: { proceed: (arg) => this.rset(arg), junk: true },
     NOOP: { proceed: () => this.answer(reply('ok')), junk: true },
     VRFY: { proceed: (arg) => this.answer(arg ? reply('cannotVrfy') : reply('syntax', { usage: 'VRFY address' })), junk: true },
-    HELP: { proceed: () => this.answer(reply('help')), junk: true },
+    HELP: { proceed: (arg) => this.answer(helpReply(arg)), junk: true },
     STARTTLS: { check: (arg) => this.checkStartTls(arg), proceed: () => this.startTls() },
     AUTH: { check: () => this.checkAuth(), proceed: (arg) => this.auth(arg) },
     QUIT: { proceed: (arg) => (arg ? this.answer(reply('syntax', { usage: 'QUIT' })) : this.close(reply('bye'))) },
