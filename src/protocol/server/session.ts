@@ -32,6 +32,7 @@ import { reply, withLines, type Reply, ReplyError, replyToString } from '../../r
 import { parseMailArguments, parseRcptArguments, splitCommand, type MailParameters } from './commands.js';
 import type { DataOutcome } from './data-reader.js';
 import { protocolName, receivedHeader } from './received.js';
+import { helpReply } from './help.js';
 import { SASL_MECHANISMS, startAuth, type SaslExchange, type SaslStep } from '../../auth/sasl.js';
 import type {
   SessionSettings, ClientInfo, PolicyContext, MessageReceipt, SessionDeps, Step, WireContext, AcceptedMessage,
@@ -128,7 +129,7 @@ export class Session {
     RSET: command(anyState, (_, arg) => this.rset(arg), { junk: true }),
     NOOP: command(anyState, () => answer(reply('ok')), { junk: true }),
     VRFY: command(anyState, (_, arg) => answer(arg ? reply('cannotVrfy') : reply('syntax', { usage: 'VRFY address' })), { junk: true }),
-    HELP: command(anyState, () => answer(reply('help')), { junk: true }),
+    HELP: command(anyState, (_, arg) => answer(helpReply(arg)), { junk: true }),
     STARTTLS: command((arg) => this.checkStartTls(arg), () => ({ replies: [reply('tlsReady')], startTls: true })),
     // Only the verb is logged: an AUTH line carries credentials.
     AUTH: command(() => this.checkAuth(), (ready, arg) => this.auth(ready, arg), { logAs: () => 'AUTH' }),
