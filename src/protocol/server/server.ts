@@ -35,6 +35,8 @@ export interface ServerOptions {
   tls?: TlsCredentials;
   /** AUTH (RFC 4954): how credentials are checked; absent, AUTH is not offered. */
   auth?: { authenticate: SessionDeps['authenticate']; requireTls: boolean };
+  /** smtp.strictEnvelopes: MAIL and RCPT paths only with angle brackets. */
+  strictEnvelopes?: boolean;
 }
 
 export interface BoundListener extends ListenerOptions {
@@ -169,6 +171,7 @@ export class SmtpServer {
       starttls: listener.tls === 'starttls' && this.options.tls !== undefined,
       auth: this.options.auth !== undefined,
       authRequiresTls: this.options.auth?.requireTls ?? true,
+      strictEnvelopes: this.options.strictEnvelopes ?? false,
     };
   }
 }

@@ -27,6 +27,8 @@ export interface SessionSettings extends Pick<Limits,
   /** AUTH is offered (users are configured), and whether only under TLS (RFC 4954 §4). */
   auth: boolean;
   authRequiresTls: boolean;
+  /** smtp.strictEnvelopes: MAIL and RCPT paths only as "<mailbox>" (default false, as Postfix). */
+  strictEnvelopes?: boolean;
 }
 
 export interface ClientInfo {
