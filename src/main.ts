@@ -11,6 +11,7 @@ import { processIo, type CommandIo } from './cli/command-io.js';
 import { queueCommand } from './cli/queue-command.js';
 import { sendmailCommand } from './cli/sendmail-command.js';
 import { resolveCommand } from './cli/resolve-command.js';
+import { dkimCommand } from './cli/dkim-command.js';
 
 const USAGE = `usage: minimta <command> [options]
 
@@ -22,6 +23,9 @@ commands:
   sendmail [-f FROM] [-t] [RCPT...]
                    queue a message read on stdin (minimta sendmail --help)
   resolve DOMAIN   what delivery would do for a domain, from DNS
+  dkim keygen|check DOMAIN SELECTOR
+                   make a DKIM key and its DNS record; check the published
+                   record (minimta dkim --help)
   help             show this text
 
 options for serve:
@@ -42,6 +46,7 @@ const CLI_COMMANDS: Record<string, (args: string[], io: CommandIo) => Promise<nu
   queue: queueCommand,
   sendmail: sendmailCommand,
   resolve: resolveCommand,
+  dkim: dkimCommand,
 };
 
 const OPTIONS = {

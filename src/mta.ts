@@ -18,6 +18,9 @@ import { loadTlsCredentials } from './tls-context.js';
 import { ControlServer, assertSpoolFree } from './control/control-server.js';
 import { controlSocketPath } from './control/control-protocol.js';
 import { QueueAdmin } from './queue/spool/queue-admin.js';
+import { DkimSigner } from './dkim/signer.js';
+import { OutboundSigning } from './dkim/outbound-signing.js';
+import { loadDkimKeys } from './dkim/dkim-config.js';
 
 export interface RunningMta {
   listeners: BoundListener[];
@@ -58,7 +61,12 @@ export async function startMta(config: Config, log: Logger, parts: MtaParts = {}
     localNames: [config.hostname],
     log,
   });
-  const bounces = new BounceQueue({ spool, hostname: config.hostname, log, queued: () => worker.wake() });
+  // DKIM (RFC 6376): our users' mail and our bounces are signed before they are queued.
+  const dkim = dkimSigning(config, log);
+  const bounces = new BounceQueue({
+    spool, hostname: config.hostname, log, queued: () => worker.wake(),
+    sign: dkim && ((message, id) => dkim.signOwn(message, id)),
+  });
   const worker: QueueWorker = new QueueWorker({
     spool,
     retry: {
@@ -91,7 +99,7 @@ export async function startMta(config: Config, log: Logger, parts: MtaParts = {}
     limits: serverLimits(config),
     tls,
     auth: authOf(config),
-    store: wakingStore(spool, () => worker.wake()),
+    store: wakingStore(spool, () => worker.wake(), dkim),
     policy: policyFor(config, resolver, log),
     log,
   });
@@ -171,7 +179,7 @@ function reloadInto(current: Config, next: Config, server: SmtpServer, policy: R
     limits: serverLimits(next),
     postmaster: postmasterAddress(next),
   });
-  const needRestart = (['listen', 'spool', 'hostname', 'dns', 'delivery', 'smarthost'] as const)
+  const needRestart = (['listen', 'spool', 'hostname', 'dns', 'delivery', 'smarthost', 'dkim'] as const)
     .filter((key) => JSON.stringify(current[key]) !== JSON.stringify(next[key]));
   const notes = needRestart.map((key) => `config key "${key}" changed: it takes effect at the next restart`);
   for (const note of notes) log('main', note);
@@ -179,18 +187,31 @@ function reloadInto(current: Config, next: Config, server: SmtpServer, policy: R
   return notes;
 }
 
-/** The spool as the session sees it; a committed message wakes the worker. */
-function wakingStore(spool: Spool, wake: () => void): MessageStore {
+function dkimSigning(config: Config, log: Logger): OutboundSigning | undefined {
+  const keys = loadDkimKeys(config.dkim);
+  return keys.length > 0 ? new OutboundSigning(new DkimSigner(keys), config.relay.networks, log) : undefined;
+}
+
+/**
+ * The spool as the session sees it; a committed message wakes the worker.
+ * With DKIM keys, each message is followed as it streams in and, when it is
+ * to be signed, its DKIM-Signature fields go in front at commit.
+ */
+function wakingStore(spool: Spool, wake: () => void, dkim: OutboundSigning | undefined): MessageStore {
   return {
     async begin(): Promise<MessageReceipt> {
       const receipt = await spool.beginReceipt();
+      const signing = dkim?.start();
       return {
         id: receipt.id,
-        write: (chunk) => receipt.write(chunk),
+        write: (chunk) => {
+          signing?.update(chunk);
+          return receipt.write(chunk);
+        },
         waitForDrain: () => receipt.waitForDrain(),
         abort: () => receipt.abort(),
         async commit(envelope) {
-          await receipt.commit(envelope);
+          await receipt.commit(envelope, signing?.finish(envelope.client, receipt.id));
           wake();
         },
       };

@@ -2,7 +2,7 @@
 // file; its name (creation, rename, removal) only after fsync on the directory
 // that holds it. RFC 5321 §6.1: once we said 250, a crash must not lose it.
 
-import { open } from 'node:fs/promises';
+import { open, rename } from 'node:fs/promises';
 
 /** Flushes a directory's entries (new, renamed or removed names) to disk. */
 export async function fsyncDir(path: string): Promise<void> {
@@ -26,4 +26,33 @@ export async function writeFileDurably(path: string, data: string | Buffer, flag
   } finally {
     await file.close();
   }
+}
+
+/**
+ * Puts `prefix` in front of a file's bytes, durably: the result is written to
+ * a new file beside it, flushed, and renamed over it. The caller fsyncs the
+ * directory. Used for header fields computed only once the message is
+ * complete (a DKIM-Signature).
+ */
+export async function prependDurably(path: string, prefix: Buffer): Promise<void> {
+  const next = `${path}.prefixed`;
+  const source = await open(path, 'r');
+  try {
+    const target = await open(next, 'wx', 0o600);
+    try {
+      await target.write(prefix);
+      const chunk = Buffer.alloc(64 * 1024);
+      for (;;) {
+        const { bytesRead } = await source.read(chunk, 0, chunk.length, null);
+        if (bytesRead === 0) break;
+        await target.write(chunk, 0, bytesRead);
+      }
+      await target.sync();
+    } finally {
+      await target.close();
+    }
+  } finally {
+    await source.close();
+  }
+  await rename(next, path);
 }
