@@ -8,12 +8,12 @@ import { SmtpServer, type BoundListener, type ServerLimits, type ServerOptions }
 import type { MessageReceipt, MessageStore } from './protocol/server/session.js';
 import { deliverMessage, type ClientTimeouts } from './protocol/client/smtp-client.js';
 import { RelayPolicy } from './policy/relay-policy.js';
-import { Spool } from './queue/spool/spool.js';
+import { Spool, checkSpoolOwnership } from './queue/spool/spool.js';
 import { QueueWorker, type FailureReporter } from './queue/delivery/worker.js';
 import { BounceQueue } from './queue/dsn/bounce-queue.js';
 import { DestinationResolver } from './dns/index.js';
 import { postmasterAddress, type Config } from './config.js';
-import type { Logger } from './log.js';
+import { printableLogger, type Logger } from './log.js';
 import { loadTlsCredentials } from './tls-context.js';
 import { ControlServer, assertSpoolFree } from './control/control-server.js';
 import { controlSocketPath } from './control/control-protocol.js';
@@ -21,6 +21,10 @@ import { QueueAdmin } from './queue/spool/queue-admin.js';
 import { DkimSigner } from './dkim/signer.js';
 import { OutboundSigning } from './dkim/outbound-signing.js';
 import { loadDkimKeys } from './dkim/dkim-config.js';
+import { MtaEvents } from './inbox/mta-events.js';
+import { Mailbox } from './inbox/mailbox.js';
+import type { RecipientOutcome } from './queue/delivery/delivery-attempt.js';
+import { replyToString } from './reply-codes/index.js';
 
 export interface RunningMta {
   listeners: BoundListener[];
@@ -28,6 +32,12 @@ export interface RunningMta {
   server: SmtpServer;
   worker: QueueWorker;
   resolver: DestinationResolver;
+  /** The queue operations (list, show, flush, retry, delete, purge, hold, release). */
+  queue: QueueAdmin;
+  /** Messages received, delivered, deferred, bounced, deleted. */
+  events: MtaEvents;
+  /** The spool as a test author reads it (the JS API and the HTTP API). */
+  mailbox: Mailbox;
   /**
    * Stops: no new connections, idle sessions get 421 4.3.2, transactions and
    * deliveries in flight get up to `graceMs` to finish. The spool is the
@@ -47,8 +57,12 @@ export interface MtaParts {
 
 const ms = (seconds: number): number => Math.round(seconds * 1000);
 
-export async function startMta(config: Config, log: Logger, parts: MtaParts = {}): Promise<RunningMta> {
+export async function startMta(config: Config, logTo: Logger, parts: MtaParts = {}): Promise<RunningMta> {
+  // Log lines quote client text: escaped once here, whatever writes them.
+  const log = printableLogger(logTo);
   const tls = config.tls ? loadTlsCredentials(config.tls) : undefined;
+  // Whose spool it is comes first: a control socket in a planted spool may be anyone's.
+  await checkSpoolOwnership(config.spool);
   // Before the spool is opened (which clears tmp/): a relay already on it keeps it.
   await assertSpoolFree(config.spool);
   const { spool, cleaned } = await Spool.open(config.spool);
@@ -61,6 +75,7 @@ export async function startMta(config: Config, log: Logger, parts: MtaParts = {}
     localNames: [config.hostname],
     log,
   });
+  const events = new MtaEvents();
   // DKIM (RFC 6376): our users' mail and our bounces are signed before they are queued.
   const dkim = dkimSigning(config, log);
   const bounces = new BounceQueue({
@@ -99,15 +114,17 @@ export async function startMta(config: Config, log: Logger, parts: MtaParts = {}
     limits: serverLimits(config),
     tls,
     auth: authOf(config),
-    store: wakingStore(spool, () => worker.wake(), dkim),
+    store: wakingStore(spool, (id) => { worker.wake(); events.publish({ type: 'received', id }); }, dkim),
     policy: policyFor(config, resolver, log),
     log,
   });
+  worker.on('attempted', (id, outcomes) => publishOutcomes(events, id, outcomes));
+  const queue = new QueueAdmin(spool, { wake: () => worker.wake() });
   const listeners = await server.listen();
   // The queue commands' way in (src/control/); a second relay on this spool stops here.
   const control = await ControlServer.start({
     socketPath: controlSocketPath(spool.dir),
-    queue: new QueueAdmin(spool, { wake: () => worker.wake() }),
+    queue,
     log,
   }).catch(async (err: unknown) => { await server.close(); throw err; });
   if (parts.deliver ?? true) worker.start();
@@ -117,6 +134,9 @@ export async function startMta(config: Config, log: Logger, parts: MtaParts = {}
     server,
     worker,
     resolver,
+    queue,
+    events,
+    mailbox: new Mailbox(spool, queue, events),
     reload(next: Config) {
       return reloadInto(config, next, server, policyFor(next, resolver, log), log);
     },
@@ -187,17 +207,25 @@ function reloadInto(current: Config, next: Config, server: SmtpServer, policy: R
   return notes;
 }
 
+const EVENT_OF_OUTCOME = { delivered: 'delivered', failed: 'bounced', deferred: 'deferred' } as const;
+
+function publishOutcomes(events: MtaEvents, id: string, outcomes: RecipientOutcome[]): void {
+  for (const outcome of outcomes) {
+    events.publish({ type: EVENT_OF_OUTCOME[outcome.kind], id, recipient: outcome.address, reply: replyToString(outcome.reply) });
+  }
+}
+
 function dkimSigning(config: Config, log: Logger): OutboundSigning | undefined {
   const keys = loadDkimKeys(config.dkim);
   return keys.length > 0 ? new OutboundSigning(new DkimSigner(keys), config.relay.networks, log) : undefined;
 }
 
 /**
- * The spool as the session sees it; a committed message wakes the worker.
- * With DKIM keys, each message is followed as it streams in and, when it is
- * to be signed, its DKIM-Signature fields go in front at commit.
+ * The spool as the session sees it; a committed message wakes the worker and
+ * is announced. With DKIM keys, each message is followed as it streams in
+ * and, when it is to be signed, its DKIM-Signature fields go in front at commit.
  */
-function wakingStore(spool: Spool, wake: () => void, dkim: OutboundSigning | undefined): MessageStore {
+function wakingStore(spool: Spool, committed: (id: string) => void, dkim: OutboundSigning | undefined): MessageStore {
   return {
     async begin(): Promise<MessageReceipt> {
       const receipt = await spool.beginReceipt();
@@ -212,7 +240,7 @@ function wakingStore(spool: Spool, wake: () => void, dkim: OutboundSigning | und
         abort: () => receipt.abort(),
         async commit(envelope) {
           await receipt.commit(envelope, signing?.finish(envelope.client, receipt.id));
-          wake();
+          committed(receipt.id);
         },
       };
     },
