@@ -12,6 +12,7 @@ import { queueCommand } from './cli/queue-command.js';
 import { sendmailCommand } from './cli/sendmail-command.js';
 import { resolveCommand } from './cli/resolve-command.js';
 import { dkimCommand } from './cli/dkim-command.js';
+import { explainCommand } from './cli/explain-command.js';
 import { UnsafeSpoolError } from './queue/spool/spool.js';
 
 const USAGE = `usage: minimta <command> [options]
@@ -27,6 +28,7 @@ commands:
   dkim keygen|check DOMAIN SELECTOR
                    make a DKIM key and its DNS record; check the published
                    record (minimta dkim --help)
+  explain CODE     what a reply code means: 556, 5.1.10 or "556 5.1.10 text"
   help             show this text
 
 options for serve:
@@ -48,6 +50,7 @@ const CLI_COMMANDS: Record<string, (args: string[], io: CommandIo) => Promise<nu
   sendmail: sendmailCommand,
   resolve: resolveCommand,
   dkim: dkimCommand,
+  explain: explainCommand,
 };
 
 const OPTIONS = {
