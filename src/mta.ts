@@ -5,10 +5,11 @@
 //                                                 ▲              └─ failures ─▶ bounces ─┘
 
 import { SmtpServer, type BoundListener, type ServerLimits, type ServerOptions } from './protocol/server/server.js';
-import type { MessageReceipt, MessageStore } from './protocol/server/session.js';
 import { deliverMessage, type ClientTimeouts } from './protocol/client/smtp-client.js';
 import { RelayPolicy } from './policy/relay-policy.js';
 import { Spool, checkSpoolOwnership } from './queue/spool/spool.js';
+import { spoolStore } from './queue/spool/message-store.js';
+import { checkCredentials } from './auth/credentials.js';
 import { QueueWorker, type FailureReporter } from './queue/delivery/worker.js';
 import { BounceQueue } from './queue/dsn/bounce-queue.js';
 import { DestinationResolver } from './dns/index.js';
@@ -107,6 +108,10 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
     failures: parts.failures ?? bounces,
     log,
   });
+  const received = (id: string): void => {
+    worker.wake();
+    events.publish({ type: 'received', id });
+  };
   const server = new SmtpServer({
     hostname: config.hostname,
     postmaster: postmasterAddress(config),
@@ -114,8 +119,11 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
     limits: serverLimits(config),
     tls,
     auth: authOf(config),
-    store: wakingStore(spool, (id) => { worker.wake(); events.publish({ type: 'received', id }); }, dkim),
-    policy: policyFor(config, resolver, log),
+    // A committed message wakes the worker and is announced; a captured one is never delivered.
+    // Our users' mail is DKIM-signed on its way into the spool (src/dkim/).
+    store: spoolStore(spool, { committed: received, signing: dkim }),
+    captureStore: spoolStore(spool, { capture: true, committed: received }),
+    policy: policyFor(config, resolver),
     log,
   });
   worker.on('attempted', (id, outcomes) => publishOutcomes(events, id, outcomes));
@@ -138,7 +146,7 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
     events,
     mailbox: new Mailbox(spool, queue, events),
     reload(next: Config) {
-      return reloadInto(config, next, server, policyFor(next, resolver, log), log);
+      return reloadInto(config, next, server, policyFor(next, resolver), log);
     },
     async stop(graceMs = 0) {
       await control.close();
@@ -170,7 +178,7 @@ function serverLimits(config: Config): ServerLimits {
   };
 }
 
-function policyFor(config: Config, resolver: DestinationResolver, log: Logger): RelayPolicy {
+function policyFor(config: Config, resolver: DestinationResolver): RelayPolicy {
   return new RelayPolicy({
     networks: config.relay.networks,
     domains: config.relay.domains,
@@ -178,12 +186,14 @@ function policyFor(config: Config, resolver: DestinationResolver, log: Logger): 
     resolver,
     checkRecipients: config.dns.checkRecipients,
     checkSenders: config.dns.checkSenders,
-    log,
   });
 }
 
+/** AUTH is offered when users are configured; each exchange is checked against them. */
 function authOf(config: Config): ServerOptions['auth'] {
-  return config.auth ? { users: config.auth.users, requireTls: config.auth.requireTls } : undefined;
+  const users = config.auth?.users ?? {};
+  if (!config.auth || Object.keys(users).length === 0) return undefined;
+  return { authenticate: (credentials) => checkCredentials(users, credentials), requireTls: config.auth.requireTls };
 }
 
 /**
@@ -218,33 +228,6 @@ function publishOutcomes(events: MtaEvents, id: string, outcomes: RecipientOutco
 function dkimSigning(config: Config, log: Logger): OutboundSigning | undefined {
   const keys = loadDkimKeys(config.dkim);
   return keys.length > 0 ? new OutboundSigning(new DkimSigner(keys), config.relay.networks, log) : undefined;
-}
-
-/**
- * The spool as the session sees it; a committed message wakes the worker and
- * is announced. With DKIM keys, each message is followed as it streams in
- * and, when it is to be signed, its DKIM-Signature fields go in front at commit.
- */
-function wakingStore(spool: Spool, committed: (id: string) => void, dkim: OutboundSigning | undefined): MessageStore {
-  return {
-    async begin(): Promise<MessageReceipt> {
-      const receipt = await spool.beginReceipt();
-      const signing = dkim?.start();
-      return {
-        id: receipt.id,
-        write: (chunk) => {
-          signing?.update(chunk);
-          return receipt.write(chunk);
-        },
-        waitForDrain: () => receipt.waitForDrain(),
-        abort: () => receipt.abort(),
-        async commit(envelope) {
-          await receipt.commit(envelope, signing?.finish(envelope.client, receipt.id));
-          committed(receipt.id);
-        },
-      };
-    },
-  };
 }
 
 /** RFC 5321 §4.5.3.2: one timeout per command; "command" covers EHLO, MAIL, RCPT and DATA. */
