@@ -119,6 +119,7 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
     limits: serverLimits(config),
     tls,
     auth: authOf(config),
+    strictEnvelopes: config.smtp.strictEnvelopes,
     // A committed message wakes the worker and is announced; a captured one is never delivered.
     // Our users' mail is DKIM-signed on its way into the spool (src/dkim/).
     store: spoolStore(spool, { committed: received, signing: dkim }),
