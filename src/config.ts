@@ -72,6 +72,23 @@ export interface Config {
   /** Seconds a stopping relay gives to transactions and deliveries in flight. */
   shutdownTimeout: number;
   auth?: { users: Record<string, string>; requireTls: boolean };
+  /** How the SMTP server reads line ends: a bare LF refused (RFC 5321 §2.3.8) or taken as CRLF. */
+  smtp: { bareNewline: 'reject' | 'normalize' };
+  /** Annotated transcripts of SMTP sessions, both directions (src/trace/). */
+  trace: TraceConfig;
+}
+
+export interface TraceConfig {
+  /** Record transcripts: stored beside each message, refused sessions kept in a ring. */
+  enabled: boolean;
+  /** Also print each transcript live on stdout (`--trace`). */
+  live: boolean;
+  /** Show message bodies in transcripts (the header section, size and line count otherwise). */
+  bodies: boolean;
+  /** How many transcripts of sessions that queued nothing are kept in memory. */
+  sessions: number;
+  /** Largest transcript, in bytes; the rest is cut with a note. */
+  maxBytes: number;
 }
 
 const DEFAULT_LISTENER: ListenConfig = { host: '127.0.0.1', port: 2525, mode: 'relay', refuse: 'stay', tls: 'none' };
@@ -82,6 +99,8 @@ export function defaultConfig(): Config {
     listen: [{ ...DEFAULT_LISTENER }],
     spool: './var/spool',
     shutdownTimeout: 30,
+    smtp: { bareNewline: 'reject' },
+    trace: { enabled: false, live: false, bodies: false, sessions: 100, maxBytes: 65536 },
     dns: { servers: [], timeout: 5, cacheTtl: 60, checkRecipients: true, checkSenders: true },
     delivery: {
       port: 25,
@@ -147,6 +166,14 @@ function configCheck(defaults: Config) {
     }, DEFAULT_LISTENER), { nonEmpty: true }),
     spool: string,
     shutdownTimeout: number(0),
+    smtp: object({ bareNewline: oneOf('reject', 'normalize') }, defaults.smtp),
+    trace: object<TraceConfig>({
+      enabled: boolean,
+      live: boolean,
+      bodies: boolean,
+      sessions: integer(1, 100_000),
+      maxBytes: integer(1024),
+    }, defaults.trace),
     dns: object({
       servers: list((v, k) => { hostPort(53)(v, k); return v as string; }),
       timeout: number(0.01),

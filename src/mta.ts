@@ -150,6 +150,7 @@ function serverLimits(config: Config): ServerLimits {
   const { limits } = config;
   return {
     maxLineOctets: limits.maxLineLength,
+    bareNewline: config.smtp.bareNewline,
     maxMessageSize: limits.maxMessageSize,
     idleTimeoutMs: ms(limits.idleTimeout),
     minDataRate: limits.minDataRate,

@@ -10,13 +10,15 @@ import type { Socket } from 'node:net';
 import tls from 'node:tls';
 import { formatReply, type Reply } from '../../reply-codes/index.js';
 import { DataReader } from './data-reader.js';
-import { LineReader } from './line-reader.js';
+import { LineReader, type BareNewlinePolicy } from './line-reader.js';
 import type { MessageReceipt, Session, Step } from './session.js';
 import type { Logger } from '../../log.js';
 
 export interface ConnectionLimits {
   /** Longest command line, CRLF included (RFC 5321 §4.5.3.1.4). */
   maxLineOctets: number;
+  /** A bare LF: refused, or taken as CRLF (smtp.bareNewline; line-reader.ts). */
+  bareNewline?: BareNewlinePolicy;
   maxMessageSize: number;
   /** Idle time before 421 4.4.2 (RFC 5321 §4.5.3.2.7). */
   idleTimeoutMs: number;
@@ -64,7 +66,7 @@ export class SmtpConnection {
     private readonly onFinished: () => void,
     private readonly tlsContext?: tls.SecureContext,
   ) {
-    this.lines = new LineReader(limits.maxLineOctets);
+    this.lines = new LineReader(limits.maxLineOctets, limits.bareNewline);
     this.goneSignal = new Promise((resolve) => { this.signalGone = resolve; });
   }
 
@@ -249,7 +251,7 @@ export class SmtpConnection {
     const phase: DataPhase = { receipt, startedAt: Date.now(), received: 0, needsDrain: false, reader: undefined! };
     phase.reader = new DataReader(this.limits.maxMessageSize, (chunk) => {
       if (!receipt.write(chunk)) phase.needsDrain = true;
-    });
+    }, this.limits.bareNewline);
     if (!receipt.write(header)) phase.needsDrain = true;
     this.data = phase;
     // The 354 must reach the client before it sends the message.
