@@ -9,6 +9,7 @@ import { LineReader, type BareNewlinePolicy, type LineEvent } from '../src/proto
 import { DataReader, type DataOutcome } from '../src/protocol/server/data-reader.js';
 import { WireClient } from './helpers/wire-client.js';
 import { startTestRelay, type TestRelay } from './helpers/test-relay.js';
+import { validateConfig } from '../src/config.js';
 
 function lines(input: string, chunk = input.length): string[] {
   const reader = new LineReader(512, 'normalize');
@@ -33,6 +34,11 @@ function data(input: string, chunk = input.length): { body: string; outcome?: Da
 }
 
 describe('smtp.bareNewline "normalize": framing', () => {
+  it('is "reject" unless configured; anything but reject or normalize is a config error', () => {
+    expect(validateConfig({}).smtp.bareNewline).to.equal('reject');
+    expect(() => validateConfig({ smtp: { bareNewline: 'allow' } })).to.throw('smtp.bareNewline: must be one of "reject", "normalize"');
+  });
+
   it('takes a bare LF as the end of a command line, counted as CRLF', () => {
     for (const chunk of [1, 3, 100]) expect(lines('EHLO a\nNOOP\r\nQUIT\n', chunk)).to.deep.equal(['EHLO a/8', 'NOOP/6', 'QUIT/6']);
   });
