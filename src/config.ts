@@ -48,8 +48,12 @@ export interface Config {
     timeouts: { connect: number; greeting: number; command: number; dataBlock: number; dataEnd: number };
   };
   relay: { networks: string[]; domains: string[] };
-  /** MAIL and RCPT only as "<mailbox>" (RFC 5321 §4.1.2); false accepts what Postfix accepts by default. */
-  smtp: { strictEnvelopes: boolean };
+  smtp: {
+    /** MAIL and RCPT only as "<mailbox>" (RFC 5321 §4.1.2); false accepts what Postfix accepts by default. */
+    strictEnvelopes: boolean;
+    /** A bare LF: refused (RFC 5321 §2.3.8), or taken as CRLF (line-reader.ts, data-reader.ts). */
+    bareNewline: 'reject' | 'normalize';
+  };
   smarthost?: SmarthostConfig;
   limits: {
     maxMessageSize: number;
@@ -74,8 +78,6 @@ export interface Config {
   /** Seconds a stopping relay gives to transactions and deliveries in flight. */
   shutdownTimeout: number;
   auth?: { users: Record<string, string>; requireTls: boolean };
-  /** How the SMTP server reads line ends: a bare LF refused (RFC 5321 §2.3.8) or taken as CRLF. */
-  smtp: { bareNewline: 'reject' | 'normalize' };
   /** Annotated transcripts of SMTP sessions, both directions (src/trace/). */
   trace: TraceConfig;
 }
@@ -101,7 +103,6 @@ export function defaultConfig(): Config {
     listen: [{ ...DEFAULT_LISTENER }],
     spool: './var/spool',
     shutdownTimeout: 30,
-    smtp: { bareNewline: 'reject' },
     trace: { enabled: false, live: false, bodies: false, sessions: 100, maxBytes: 65536 },
     dns: { servers: [], timeout: 5, cacheTtl: 60, checkRecipients: true, checkSenders: true },
     delivery: {
@@ -119,7 +120,7 @@ export function defaultConfig(): Config {
       timeouts: { connect: 30, greeting: 300, command: 300, dataBlock: 180, dataEnd: 600 },
     },
     relay: { networks: ['127.0.0.0/8', '::1/128'], domains: [] },
-    smtp: { strictEnvelopes: false },
+    smtp: { strictEnvelopes: false, bareNewline: 'reject' },
     limits: {
       maxMessageSize: 10 * 1024 * 1024,
       maxRecipients: 100,
@@ -169,7 +170,6 @@ function configCheck(defaults: Config) {
     }, DEFAULT_LISTENER), { nonEmpty: true }),
     spool: string,
     shutdownTimeout: number(0),
-    smtp: object({ bareNewline: oneOf('reject', 'normalize') }, defaults.smtp),
     trace: object<TraceConfig>({
       enabled: boolean,
       live: boolean,
@@ -198,7 +198,7 @@ function configCheck(defaults: Config) {
       }, defaults.delivery.timeouts),
     }, defaults.delivery),
     relay: object({ networks: list(cidr), domains: list(hostname) }, defaults.relay),
-    smtp: object({ strictEnvelopes: boolean }, defaults.smtp),
+    smtp: object({ strictEnvelopes: boolean, bareNewline: oneOf('reject', 'normalize') }, defaults.smtp),
     smarthost: optional(object<SmarthostConfig>({
       host: string,
       port,
