@@ -4,7 +4,7 @@
 //   SmtpServer ─(session, RelayPolicy ─ DNS)─▶ Spool ─▶ QueueWorker ─(DNS, client)─▶ next hop
 //                                                 ▲              └─ failures ─▶ bounces ─┘
 
-import { SmtpServer, type BoundListener, type ServerLimits, type ServerOptions } from './protocol/server/server.js';
+import { SmtpServer, type BoundListener, type ServerOptions } from './protocol/server/server.js';
 import { deliverMessage, type ClientTimeouts } from './protocol/client/smtp-client.js';
 import { RelayPolicy } from './policy/relay-policy.js';
 import { Spool, checkSpoolOwnership } from './queue/spool/spool.js';
@@ -13,7 +13,7 @@ import { checkCredentials } from './auth/credentials.js';
 import { QueueWorker, type FailureReporter } from './queue/delivery/worker.js';
 import { BounceQueue } from './queue/dsn/bounce-queue.js';
 import { DestinationResolver } from './dns/index.js';
-import { postmasterAddress, type Config } from './config.js';
+import { limitsOf, postmasterAddress, type Config } from './config.js';
 import { printableLogger, type Logger } from './log.js';
 import { loadTlsCredentials } from './tls-context.js';
 import { ControlServer, assertSpoolFree } from './control/control-server.js';
@@ -108,10 +108,11 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
     hostname: config.hostname,
     postmaster: postmasterAddress(config),
     listeners: config.listen.map(({ host, port, mode, refuse, tls: listenerTls }) => ({ host, port, mode, refuse, tls: listenerTls })),
-    limits: serverLimits(config),
+    limits: limitsOf(config),
     tls,
     auth: authOf(config),
     strictEnvelopes: config.smtp.strictEnvelopes,
+    bareNewline: config.smtp.bareNewline,
     // A committed message wakes the worker and is announced; a captured one is never delivered.
     store: spoolStore(spool, { committed: received }),
     captureStore: spoolStore(spool, { capture: true, committed: received }),
@@ -147,30 +148,6 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
   };
 }
 
-function serverLimits(config: Config): ServerLimits {
-  const { limits } = config;
-  return {
-    maxLineOctets: limits.maxLineLength,
-    bareNewline: config.smtp.bareNewline,
-    maxMessageSize: limits.maxMessageSize,
-    idleTimeoutMs: ms(limits.idleTimeout),
-    minDataRate: limits.minDataRate,
-    dataGraceMs: ms(limits.dataGracePeriod),
-    maxRecipients: limits.maxRecipients,
-    maxConnections: limits.maxConnections,
-    maxConnectionsPerIp: limits.maxConnectionsPerIp,
-    maxErrors: limits.maxErrors,
-    softErrorLimit: limits.softErrorLimit,
-    errorDelayMs: ms(limits.errorDelay),
-    maxJunkCommands: limits.maxJunkCommands,
-    maxHops: limits.maxHops,
-    refuseIdleTimeoutMs: ms(limits.refuseIdleTimeout),
-    refuseMaxCommands: limits.refuseMaxCommands,
-    tlsHandshakeTimeoutMs: ms(limits.tlsHandshakeTimeout),
-    maxAuthFailures: limits.maxAuthFailures,
-  };
-}
-
 function policyFor(config: Config, resolver: DestinationResolver): RelayPolicy {
   return new RelayPolicy({
     networks: config.relay.networks,
@@ -199,7 +176,8 @@ function reloadInto(current: Config, next: Config, server: SmtpServer, policy: R
     policy,
     auth: authOf(next),
     tls: next.tls ? loadTlsCredentials(next.tls) : undefined,
-    limits: serverLimits(next),
+    limits: limitsOf(next),
+    bareNewline: next.smtp.bareNewline,
     postmaster: postmasterAddress(next),
   });
   const needRestart = (['listen', 'spool', 'hostname', 'dns', 'delivery', 'smarthost'] as const)

@@ -5,7 +5,9 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { formatReply, reply } from '../../reply-codes/index.js';
-import { SmtpConnection, type ConnectionLimits } from './connection.js';
+import { SmtpConnection } from './connection.js';
+import type { Limits } from './limits.js';
+import type { BareNewlinePolicy } from './line-reader.js';
 import { ACCEPT_ALL, Session, type ListenerMode, type MessageStore, type SessionDeps, type SessionPolicy, type SessionSettings } from './session.js';
 import type { Logger } from '../../log.js';
 import { MIN_TLS_VERSION, type TlsCredentials } from '../../tls-context.js';
@@ -19,26 +21,11 @@ export interface ListenerOptions {
   tls: 'none' | 'starttls' | 'implicit';
 }
 
-export interface ServerLimits extends ConnectionLimits {
-  maxRecipients: number;
-  maxConnections: number;
-  maxConnectionsPerIp: number;
-  maxErrors: number;
-  softErrorLimit: number;
-  errorDelayMs: number;
-  maxJunkCommands: number;
-  maxHops: number;
-  /** refuse listeners: a short idle time and a cap on commands (RFC 1846 §4.2). */
-  refuseIdleTimeoutMs: number;
-  refuseMaxCommands: number;
-  maxAuthFailures: number;
-}
-
 export interface ServerOptions {
   hostname: string;
   postmaster: string;
   listeners: ListenerOptions[];
-  limits: ServerLimits;
+  limits: Limits;
   /** Where relay listeners put what they accept. */
   store: MessageStore;
   /** Where capture listeners put what they accept: kept, never delivered. */
@@ -51,6 +38,8 @@ export interface ServerOptions {
   auth?: { authenticate: SessionDeps['authenticate']; requireTls: boolean };
   /** smtp.strictEnvelopes: MAIL and RCPT paths only with angle brackets. */
   strictEnvelopes?: boolean;
+  /** smtp.bareNewline: a bare LF refused (default) or taken as CRLF. */
+  bareNewline?: BareNewlinePolicy;
 }
 
 export interface BoundListener extends ListenerOptions {
@@ -102,7 +91,7 @@ export class SmtpServer {
   }
 
   /** New settings for the connections that come from now on (SIGHUP). */
-  reconfigure(changes: Pick<ServerOptions, 'policy' | 'auth' | 'tls' | 'limits' | 'postmaster'>): void {
+  reconfigure(changes: Pick<ServerOptions, 'policy' | 'auth' | 'tls' | 'limits' | 'postmaster' | 'bareNewline'>): void {
     Object.assign(this.options, changes);
     for (const server of this.servers) {
       if (server instanceof tls.Server && changes.tls) server.setSecureContext({ cert: changes.tls.cert, key: changes.tls.key, minVersion: MIN_TLS_VERSION });
@@ -151,6 +140,7 @@ export class SmtpServer {
       ...limits,
       maxLineOctets: Session.longestLine(settings),
       idleTimeoutMs: refusing ? limits.refuseIdleTimeoutMs : limits.idleTimeoutMs,
+      bareNewline: this.options.bareNewline,
     };
     const connection = new SmtpConnection(socket, session, connectionLimits, log, ip, () => {
       this.connections.delete(connection);
@@ -176,25 +166,15 @@ export class SmtpServer {
   }
 
   private sessionSettings(listener: ListenerOptions): SessionSettings {
-    const { limits } = this.options;
     return {
+      ...this.options.limits,
       hostname: this.options.hostname,
       mode: listener.mode,
       refuse: listener.refuse,
-      maxMessageSize: limits.maxMessageSize,
-      maxRecipients: limits.maxRecipients,
-      maxErrors: limits.maxErrors,
-      softErrorLimit: limits.softErrorLimit,
-      errorDelayMs: limits.errorDelayMs,
-      maxJunkCommands: limits.maxJunkCommands,
-      refuseMaxCommands: limits.refuseMaxCommands,
       postmaster: this.options.postmaster,
-      maxHops: limits.maxHops,
       starttls: listener.tls === 'starttls' && this.options.tls !== undefined,
       auth: this.options.auth !== undefined,
       authRequiresTls: this.options.auth?.requireTls ?? true,
-      maxAuthFailures: limits.maxAuthFailures,
-      maxLineOctets: limits.maxLineOctets,
       strictEnvelopes: this.options.strictEnvelopes ?? false,
     };
   }
