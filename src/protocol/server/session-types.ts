@@ -64,7 +64,8 @@ export interface MessageReceipt {
   readonly id: string;
   write(chunk: Buffer): boolean;
   waitForDrain(): Promise<void>;
-  commit(envelope: Omit<Envelope, 'size'>): Promise<void>;
+  /** Durable once it resolves (with what the store made of it). */
+  commit(envelope: Omit<Envelope, 'size'>): Promise<unknown>;
   abort(): Promise<void>;
 }
 
