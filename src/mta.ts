@@ -6,10 +6,11 @@
 
 import { SmtpServer, type BoundListener, type ServerLimits, type ServerOptions } from './protocol/server/server.js';
 import type { MessageReceipt, MessageStore } from './protocol/server/session.js';
-import { deliverMessage, type ClientTimeouts } from './protocol/client/smtp-client.js';
+import { deliverToHost, SessionCache, type ClientTimeouts } from './protocol/client/smtp-client.js';
 import { RelayPolicy } from './policy/relay-policy.js';
 import { Spool } from './queue/spool/spool.js';
 import { QueueWorker, type FailureReporter } from './queue/delivery/worker.js';
+import { LiveQueue } from './queue/delivery/live-queue.js';
 import { BounceQueue } from './queue/dsn/bounce-queue.js';
 import { DestinationResolver } from './dns/index.js';
 import { postmasterAddress, type Config } from './config.js';
@@ -58,7 +59,9 @@ export async function startMta(config: Config, log: Logger, parts: MtaParts = {}
     localNames: [config.hostname],
     log,
   });
-  const bounces = new BounceQueue({ spool, hostname: config.hostname, log, queued: () => worker.wake() });
+  const bounces = new BounceQueue({ spool, hostname: config.hostname, log, queued: (envelope) => worker.queued(envelope) });
+  // Sessions to next hops kept open between messages (connection reuse).
+  const sessions = new SessionCache();
   const worker: QueueWorker = new QueueWorker({
     spool,
     retry: {
@@ -70,9 +73,9 @@ export async function startMta(config: Config, log: Logger, parts: MtaParts = {}
     concurrency: config.delivery.concurrency,
     pollIntervalMs: ms(config.delivery.pollInterval),
     smarthost: config.smarthost?.host,
-    attempt: {
+    destination: {
       findHosts: config.smarthost ? (host) => resolver.resolveHost(host) : (domain) => resolver.resolveDestination(domain),
-      deliver: deliverMessage,
+      deliverToHost: (request) => deliverToHost(request, sessions),
       port: config.smarthost?.port ?? config.delivery.port,
       heloName: config.hostname,
       timeouts: clientTimeouts(config),
@@ -91,18 +94,21 @@ export async function startMta(config: Config, log: Logger, parts: MtaParts = {}
     limits: serverLimits(config),
     tls,
     auth: authOf(config),
-    store: wakingStore(spool, () => worker.wake()),
+    store: schedulingStore(spool, worker),
     policy: policyFor(config, resolver, log),
     log,
   });
   const listeners = await server.listen();
+  const delivering = parts.deliver ?? true;
   // The queue commands' way in (src/control/); a second relay on this spool stops here.
+  // Without delivery the worker's schedule is never loaded: the commands work on the spool.
   const control = await ControlServer.start({
     socketPath: controlSocketPath(spool.dir),
-    queue: new QueueAdmin(spool, { wake: () => worker.wake() }),
+    queue: delivering ? new LiveQueue(spool, worker) : new QueueAdmin(spool, { wake: () => undefined }),
     log,
   }).catch(async (err: unknown) => { await server.close(); throw err; });
-  if (parts.deliver ?? true) worker.start();
+  // The spool is read in the background: the listeners already greet.
+  if (delivering) void worker.start();
   return {
     listeners,
     spool,
@@ -115,6 +121,7 @@ export async function startMta(config: Config, log: Logger, parts: MtaParts = {}
     async stop(graceMs = 0) {
       await control.close();
       await Promise.all([server.close(graceMs), worker.stop(graceMs)]);
+      await sessions.close();
     },
   };
 }
@@ -179,8 +186,8 @@ function reloadInto(current: Config, next: Config, server: SmtpServer, policy: R
   return notes;
 }
 
-/** The spool as the session sees it; a committed message wakes the worker. */
-function wakingStore(spool: Spool, wake: () => void): MessageStore {
+/** The spool as the session sees it; a committed message goes to the worker's schedule. */
+function schedulingStore(spool: Spool, worker: QueueWorker): MessageStore {
   return {
     async begin(): Promise<MessageReceipt> {
       const receipt = await spool.beginReceipt();
@@ -190,8 +197,7 @@ function wakingStore(spool: Spool, wake: () => void): MessageStore {
         waitForDrain: () => receipt.waitForDrain(),
         abort: () => receipt.abort(),
         async commit(envelope) {
-          await receipt.commit(envelope);
-          wake();
+          worker.queued(await receipt.commit(envelope));
         },
       };
     },

@@ -52,6 +52,8 @@ describe('bounces from the queue (RFC 3464, RFC 5321 §6.1)', function () {
     const inbox = await senderMailbox();
     const { id } = await world.send('alice@sender.test', ['u@broken.test']);
     await inbox.waitForMessages(1, 8000);
+    // The bounce is queued before the message leaves the spool, and may arrive before the attempt is reported.
+    await waitFor(() => world.attempts.get(id)?.at(-1)?.done === true, 5000);
     const attempts = world.attempts.get(id)!;
     expect(attempts.at(-1)!.done).to.equal(true);
     expect(attempts.length).to.be.greaterThan(1);

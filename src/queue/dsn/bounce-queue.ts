@@ -13,8 +13,8 @@ export interface BounceQueueOptions {
   spool: Spool;
   hostname: string;
   log: Logger;
-  /** Called once a bounce is queued, so the worker picks it up. */
-  queued: () => void;
+  /** Called once a bounce is queued, so the worker schedules it. */
+  queued: (envelope: Envelope) => void;
   now?: () => Date;
 }
 
@@ -40,19 +40,20 @@ export class BounceQueue implements FailureReporter {
     const { spool, hostname, log } = this.options;
     const now = this.options.now?.() ?? new Date();
     const receipt = await spool.beginReceipt();
+    let stored: Envelope;
     try {
       const bounce = buildBounce({
         hostname,
         original: envelope,
         failed: recipients,
         action,
-        originalHeaders: await spool.readMessageHead(envelope.id),
+        originalHeaders: await spool.readMessageHead(envelope.id, undefined, envelope.size),
         now,
         messageId: `<${receipt.id}@${hostname}>`,
         willRetryUntil,
       });
       receipt.write(bounce.message);
-      await receipt.commit(newEnvelope({
+      stored = await receipt.commit(newEnvelope({
         id: receipt.id,
         arrivedAt: now,
         client: { ip: '127.0.0.1', ehlo: hostname, protocol: 'local' },
@@ -68,6 +69,6 @@ export class BounceQueue implements FailureReporter {
       await receipt.abort();
       throw err;
     }
-    this.options.queued();
+    this.options.queued(stored);
   }
 }
