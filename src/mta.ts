@@ -5,20 +5,26 @@
 //                                                 ▲              └─ failures ─▶ bounces ─┘
 
 import { SmtpServer, type BoundListener, type ServerLimits, type ServerOptions } from './protocol/server/server.js';
-import type { MessageReceipt, MessageStore } from './protocol/server/session.js';
 import { deliverToHost, SessionCache, type ClientTimeouts } from './protocol/client/smtp-client.js';
 import { RelayPolicy } from './policy/relay-policy.js';
-import { Spool } from './queue/spool/spool.js';
+import { Spool, checkSpoolOwnership } from './queue/spool/spool.js';
+import { spoolStore } from './queue/spool/message-store.js';
+import { checkCredentials } from './auth/credentials.js';
 import { QueueWorker, type FailureReporter } from './queue/delivery/worker.js';
 import { LiveQueue } from './queue/delivery/live-queue.js';
 import { BounceQueue } from './queue/dsn/bounce-queue.js';
 import { DestinationResolver } from './dns/index.js';
 import { postmasterAddress, type Config } from './config.js';
-import type { Logger } from './log.js';
+import { printableLogger, type Logger } from './log.js';
 import { loadTlsCredentials } from './tls-context.js';
 import { ControlServer, assertSpoolFree } from './control/control-server.js';
 import { controlSocketPath } from './control/control-protocol.js';
-import { QueueAdmin } from './queue/spool/queue-admin.js';
+import { QueueAdmin, type QueueOperations } from './queue/spool/queue-admin.js';
+import { MtaEvents } from './inbox/mta-events.js';
+import { Mailbox } from './inbox/mailbox.js';
+import type { RecipientOutcome } from './queue/delivery/destination.js';
+import type { Envelope } from './queue/spool/envelope.js';
+import { replyToString } from './reply-codes/index.js';
 
 export interface RunningMta {
   listeners: BoundListener[];
@@ -26,6 +32,12 @@ export interface RunningMta {
   server: SmtpServer;
   worker: QueueWorker;
   resolver: DestinationResolver;
+  /** The queue operations (list, show, flush, retry, delete, purge, hold, release). */
+  queue: QueueOperations;
+  /** Messages received, delivered, deferred, bounced, deleted. */
+  events: MtaEvents;
+  /** The spool as a test author reads it (the JS API and the HTTP API). */
+  mailbox: Mailbox;
   /**
    * Stops: no new connections, idle sessions get 421 4.3.2, transactions and
    * deliveries in flight get up to `graceMs` to finish. The spool is the
@@ -45,8 +57,12 @@ export interface MtaParts {
 
 const ms = (seconds: number): number => Math.round(seconds * 1000);
 
-export async function startMta(config: Config, log: Logger, parts: MtaParts = {}): Promise<RunningMta> {
+export async function startMta(config: Config, logTo: Logger, parts: MtaParts = {}): Promise<RunningMta> {
+  // Log lines quote client text: escaped once here, whatever writes them.
+  const log = printableLogger(logTo);
   const tls = config.tls ? loadTlsCredentials(config.tls) : undefined;
+  // Whose spool it is comes first: a control socket in a planted spool may be anyone's.
+  await checkSpoolOwnership(config.spool);
   // Before the spool is opened (which clears tmp/): a relay already on it keeps it.
   await assertSpoolFree(config.spool);
   const { spool, cleaned } = await Spool.open(config.spool);
@@ -59,6 +75,7 @@ export async function startMta(config: Config, log: Logger, parts: MtaParts = {}
     localNames: [config.hostname],
     log,
   });
+  const events = new MtaEvents();
   const bounces = new BounceQueue({ spool, hostname: config.hostname, log, queued: (envelope) => worker.queued(envelope) });
   // Sessions to next hops kept open between messages (connection reuse).
   const sessions = new SessionCache();
@@ -87,6 +104,10 @@ export async function startMta(config: Config, log: Logger, parts: MtaParts = {}
     failures: parts.failures ?? bounces,
     log,
   });
+  const received = (envelope: Envelope): void => {
+    worker.queued(envelope);
+    events.publish({ type: 'received', id: envelope.id });
+  };
   const server = new SmtpServer({
     hostname: config.hostname,
     postmaster: postmasterAddress(config),
@@ -94,17 +115,21 @@ export async function startMta(config: Config, log: Logger, parts: MtaParts = {}
     limits: serverLimits(config),
     tls,
     auth: authOf(config),
-    store: schedulingStore(spool, worker),
-    policy: policyFor(config, resolver, log),
+    // A committed message wakes the worker and is announced; a captured one is never delivered.
+    store: spoolStore(spool, { committed: received }),
+    captureStore: spoolStore(spool, { capture: true, committed: received }),
+    policy: policyFor(config, resolver),
     log,
   });
-  const listeners = await server.listen();
+  worker.on('attempted', (id, outcomes) => publishOutcomes(events, id, outcomes));
   const delivering = parts.deliver ?? true;
-  // The queue commands' way in (src/control/); a second relay on this spool stops here.
   // Without delivery the worker's schedule is never loaded: the commands work on the spool.
+  const queue: QueueOperations = delivering ? new LiveQueue(spool, worker) : new QueueAdmin(spool, { wake: () => undefined });
+  const listeners = await server.listen();
+  // The queue commands' way in (src/control/); a second relay on this spool stops here.
   const control = await ControlServer.start({
     socketPath: controlSocketPath(spool.dir),
-    queue: delivering ? new LiveQueue(spool, worker) : new QueueAdmin(spool, { wake: () => undefined }),
+    queue,
     log,
   }).catch(async (err: unknown) => { await server.close(); throw err; });
   // The spool is read in the background: the listeners already greet.
@@ -115,8 +140,11 @@ export async function startMta(config: Config, log: Logger, parts: MtaParts = {}
     server,
     worker,
     resolver,
+    queue,
+    events,
+    mailbox: new Mailbox(spool, queue, events),
     reload(next: Config) {
-      return reloadInto(config, next, server, policyFor(next, resolver, log), log);
+      return reloadInto(config, next, server, policyFor(next, resolver), log);
     },
     async stop(graceMs = 0) {
       await control.close();
@@ -149,7 +177,7 @@ function serverLimits(config: Config): ServerLimits {
   };
 }
 
-function policyFor(config: Config, resolver: DestinationResolver, log: Logger): RelayPolicy {
+function policyFor(config: Config, resolver: DestinationResolver): RelayPolicy {
   return new RelayPolicy({
     networks: config.relay.networks,
     domains: config.relay.domains,
@@ -157,12 +185,14 @@ function policyFor(config: Config, resolver: DestinationResolver, log: Logger): 
     resolver,
     checkRecipients: config.dns.checkRecipients,
     checkSenders: config.dns.checkSenders,
-    log,
   });
 }
 
+/** AUTH is offered when users are configured; each exchange is checked against them. */
 function authOf(config: Config): ServerOptions['auth'] {
-  return config.auth ? { users: config.auth.users, requireTls: config.auth.requireTls } : undefined;
+  const users = config.auth?.users ?? {};
+  if (!config.auth || Object.keys(users).length === 0) return undefined;
+  return { authenticate: (credentials) => checkCredentials(users, credentials), requireTls: config.auth.requireTls };
 }
 
 /**
@@ -186,22 +216,12 @@ function reloadInto(current: Config, next: Config, server: SmtpServer, policy: R
   return notes;
 }
 
-/** The spool as the session sees it; a committed message goes to the worker's schedule. */
-function schedulingStore(spool: Spool, worker: QueueWorker): MessageStore {
-  return {
-    async begin(): Promise<MessageReceipt> {
-      const receipt = await spool.beginReceipt();
-      return {
-        id: receipt.id,
-        write: (chunk) => receipt.write(chunk),
-        waitForDrain: () => receipt.waitForDrain(),
-        abort: () => receipt.abort(),
-        async commit(envelope) {
-          worker.queued(await receipt.commit(envelope));
-        },
-      };
-    },
-  };
+const EVENT_OF_OUTCOME = { delivered: 'delivered', failed: 'bounced', deferred: 'deferred' } as const;
+
+function publishOutcomes(events: MtaEvents, id: string, outcomes: RecipientOutcome[]): void {
+  for (const outcome of outcomes) {
+    events.publish({ type: EVENT_OF_OUTCOME[outcome.kind], id, recipient: outcome.address, reply: replyToString(outcome.reply) });
+  }
 }
 
 /** RFC 5321 §4.5.3.2: one timeout per command; "command" covers EHLO, MAIL, RCPT and DATA. */

@@ -54,6 +54,16 @@ export class LiveQueue implements QueueOperations {
     return { id };
   }
 
+  /** Each message leaves as in delete(); one that is already gone is not counted. */
+  async purge(): Promise<{ ids: string[] }> {
+    await this.worker.loaded();
+    const ids: string[] = [];
+    for (const envelope of this.worker.envelopes()) {
+      if (await this.worker.remove(envelope.id)) ids.push(envelope.id);
+    }
+    return { ids };
+  }
+
   hold(id: string): Promise<Envelope> {
     return this.change(id, (env) => { env.held = true; });
   }

@@ -43,7 +43,7 @@ export class GroupSync {
 
 /** Flushes a directory's entries (new, renamed or removed names) to disk. */
 export async function fsyncDirectory(path: string): Promise<void> {
-  const dir = await open(path, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+  const dir = await open(path, constants.O_RDONLY | constants.O_DIRECTORY);
   try {
     await dir.sync();
   } finally {

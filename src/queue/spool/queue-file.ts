@@ -18,12 +18,13 @@ import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { validateEnvelope, type Envelope } from './envelope.js';
 import { SPOOL_CODES, SpoolError } from './spool-error.js';
+import { UnsafeSpoolError, fileProblem } from './spool-safety.js';
 
 const NEWLINE = 0x0a;
 /** Enough for the envelope of a message with a few dozen recipients; read again if not. */
 const FIRST_TAIL_READ = 4096;
 /** Opens never follow a symbolic link planted in the spool. */
-export const READ_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW;
+const READ_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW;
 
 /** The bytes that end a queue file: a separating newline if the message needs one, then the envelope line. */
 export function envelopeTrailer(env: Envelope, messageEndsWithNewline: boolean): Buffer {
@@ -53,10 +54,14 @@ export function parseEnvelope(text: string, id: string, where: string): Envelope
  * envelope line whose size matches is corrupt: EBADENVELOPE.
  */
 export async function readTrailer(path: string, id: string, where: string): Promise<Envelope> {
-  const file = await open(path, READ_FLAGS);
+  // As openSpoolFile (spool-safety.ts) opens a file, with the fstat's size kept.
+  const file = await open(path, READ_FLAGS).catch((err: NodeJS.ErrnoException) => {
+    throw err.code === 'ELOOP' ? new UnsafeSpoolError(`refusing the spool file ${path}: it is a symbolic link`) : err;
+  });
   try {
     const stats = await file.stat();
-    if (!stats.isFile()) throw new SpoolError(SPOOL_CODES.badEnvelope, `spool: ${where} is not a regular file`);
+    const problem = fileProblem(stats);
+    if (problem) throw new UnsafeSpoolError(`refusing the spool file ${path}: it ${problem}; spool files must be regular files of the user minimta runs as`);
     const fileSize = stats.size;
     for (let want = FIRST_TAIL_READ; ; want *= 4) {
       const length = Math.min(want, fileSize);

@@ -4,12 +4,12 @@
 // <id>" (RFC 5321 §4.1.1.4, §6.1).
 //
 // The path to the 250 (docs/queue.md): the envelope line is appended, the
-// file's data is flushed with one fdatasync, the file is linked into queue/,
+// file's data is flushed with one fdatasync, the file is renamed into queue/,
 // and queue/ is fsynced by a group sync that every message committing at that
 // moment shares.
 
 import type { FileHandle } from 'node:fs/promises';
-import { link, rm, unlink } from 'node:fs/promises';
+import { rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { validateEnvelope, type Envelope } from './envelope.js';
 import { FileWriter } from './file-writer.js';
@@ -112,11 +112,9 @@ export class Receipt {
       throw new SpoolError(SPOOL_CODES.badEnvelope, `spool: envelope id ${env.id} given to receipt ${this.id}`);
     }
     await this.flushFile(envelopeTrailer(env, this.writer.lastByteWritten === NEWLINE));
-    // link, unlike rename, never replaces a queue/<id> that is already there.
-    await fsStep(`move tmp/${this.id} to queue/${this.id}`, () => link(this.tmpPath, this.queuePath));
+    // Ids are unique (queue-id.ts), so the rename never replaces a queued message.
+    await fsStep(`rename tmp/${this.id} to queue/${this.id}`, () => rename(this.tmpPath, this.queuePath));
     await this.syncQueue();
-    // The tmp/ name needs no sync: a leftover there is deleted at the next start.
-    await unlink(this.tmpPath).catch(() => undefined);
     return env;
   }
 
@@ -135,7 +133,7 @@ export class Receipt {
 
   /**
    * Until queue/ is synced the new name may not survive a crash, so we must
-   * not report success. Taking the name back keeps the message invisible: the
+   * not report success. Moving it back keeps the message invisible: the
    * client gets 451 and sends it again. If even that fails it stays queued,
    * and a duplicate is possible, which RFC 5321 §6.1 prefers to a loss.
    */
@@ -145,7 +143,7 @@ export class Receipt {
     } catch (err) {
       const error = SpoolError.fromFs(err, `fsync the spool after queueing ${this.id}`);
       try {
-        await unlink(this.queuePath);
+        await rename(this.queuePath, this.tmpPath);
       } catch (undoErr) {
         error.message += `; it stays queued (${(undoErr as Error).message})`;
       }

@@ -13,17 +13,19 @@
 // (RFC 5321 §6.1).
 
 import { constants } from 'node:fs';
-import { chmod, mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
+import { chmod, mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { validateEnvelope, type Envelope } from './envelope.js';
 import { GroupSync, fsyncDirectory } from './group-sync.js';
 import { isQueueId, newQueueId } from './queue-id.js';
-import { READ_FLAGS, envelopeLine, parseEnvelope, readTrailer } from './queue-file.js';
+import { envelopeLine, parseEnvelope, readTrailer } from './queue-file.js';
 import { Receipt } from './receipt.js';
 import { SPOOL_CODES, SpoolError, fsStep } from './spool-error.js';
+import { checkSpoolOwnership, openSpoolFile } from './spool-safety.js';
 
 export { Receipt } from './receipt.js';
 export { SPOOL_CODES, SpoolError } from './spool-error.js';
+export { UnsafeSpoolError, checkSpoolOwnership } from './spool-safety.js';
 
 /** Owner only: queued mail is private (and may hold AUTH identities). */
 const DIR_MODE = 0o700;
@@ -72,11 +74,15 @@ export class Spool {
   /**
    * Opens (creating if needed) the spool at `dir` and deletes what interrupted
    * receipts and removals left behind. `cleaned` is how many leftovers were
-   * deleted, for the caller to log.
+   * deleted, for the caller to log. A spool that is not ours alone is
+   * refused with UnsafeSpoolError (spool-safety.ts).
    */
   static async open(dir: string): Promise<{ spool: Spool; cleaned: number }> {
     const spool = new Spool(resolve(dir));
     return fsStep(`open the spool at ${spool.dir}`, async () => {
+      await mkdir(spool.dir, { recursive: true, mode: DIR_MODE });
+      // Before anything is created in it or changed: someone else's directory stays untouched.
+      await checkSpoolOwnership(spool.dir);
       for (const path of [spool.dir, spool.tmpDir, spool.queueDir, spool.stateDir]) {
         await mkdir(path, { recursive: true, mode: DIR_MODE });
         await chmod(path, DIR_MODE);
@@ -172,8 +178,8 @@ export class Spool {
 
   private async readEnvelopeOf(id: string, hasState: boolean): Promise<Envelope> {
     if (!hasState) return fsStep(`read queue/${id}`, () => readTrailer(join(this.queueDir, id), id, `queue/${id}`));
-    const text = await fsStep(`read state/${id}`, () => readFile(this.statePath(id), { encoding: 'utf8', flag: READ_FLAGS }));
-    return parseEnvelope(text, id, `state/${id}`);
+    const text = await fsStep(`read state/${id}`, () => readSpoolFile(this.statePath(id)));
+    return parseEnvelope(text.toString('utf8'), id, `state/${id}`);
   }
 
   /**
@@ -232,7 +238,7 @@ export class Spool {
   /** The whole message as stored (tests, `queue show`): its bytes without the envelope. */
   async readMessage(id: string): Promise<Buffer> {
     const env = await this.readEnvelope(id);
-    const bytes = await fsStep(`read queue/${id}`, () => readFile(this.messagePath(id), { flag: READ_FLAGS }));
+    const bytes = await fsStep(`read queue/${id}`, () => readSpoolFile(this.messagePath(id)));
     return bytes.subarray(0, env.size);
   }
 
@@ -246,7 +252,7 @@ export class Spool {
     const path = this.messagePath(id);
     const size = knownSize ?? (await this.readEnvelope(id)).size;
     const limit = Math.min(maxBytes, size);
-    const file = await fsStep(`open queue/${id}`, () => open(path, READ_FLAGS));
+    const file = await fsStep(`open queue/${id}`, () => openSpoolFile(path));
     try {
       const head = Buffer.alloc(limit);
       let length = 0;
@@ -362,9 +368,19 @@ export class Spool {
   }
 }
 
+/** A whole spool file, opened as openSpoolFile opens one (no symbolic link, a regular file of ours). */
+async function readSpoolFile(path: string): Promise<Buffer> {
+  const file = await openSpoolFile(path);
+  try {
+    return await file.readFile();
+  } finally {
+    await file.close();
+  }
+}
+
 /** The first `size` bytes of a file, in chunks of at most MESSAGE_READ_BYTES. */
 async function* readPrefix(path: string, size: number, name: string): AsyncGenerator<Buffer> {
-  const file = await fsStep(`open ${name}`, () => open(path, READ_FLAGS));
+  const file = await fsStep(`open ${name}`, () => openSpoolFile(path));
   try {
     for (let position = 0; position < size;) {
       const chunk = Buffer.allocUnsafe(Math.min(MESSAGE_READ_BYTES, size - position));
