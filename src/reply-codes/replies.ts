@@ -117,10 +117,16 @@ export const REPLIES = {
     when: 'The client sent VRFY: minimta never tells which addresses exist.',
     advice: 'Just send the message (MAIL, RCPT, DATA).',
   },
+  // The text lines come from src/protocol/server/help.ts.
   help: {
-    code: 214, enhanced: '2.0.0', text: 'See https://www.rfc-editor.org/rfc/rfc5321', rfc: 'RFC 5321 §4.1.1.8',
-    when: 'The client sent HELP or HELP <verb>.',
+    code: 214, enhanced: '2.0.0', text: 'Commands: see HELP <command>', rfc: 'RFC 5321 §4.1.1.8',
+    when: 'The client sent HELP (the list of commands) or HELP <command> (its syntax and RFC section).',
     advice: 'Read the syntax shown and send the command.',
+  },
+  helpUnknownTopic: {
+    code: 504, enhanced: '5.5.4', text: 'HELP: no such command {topic}', rfc: 'RFC 5321 §4.1.1.8, §4.2.4',
+    when: 'The client asked HELP about a word that is no SMTP command minimta knows.',
+    advice: 'Send HELP alone for the list of commands.',
   },
 
   // ---- Sequence and syntax errors --------------------------------------
@@ -272,6 +278,12 @@ export const REPLIES = {
     code: 550, enhanced: '5.7.1', text: '<{address}>: Relay access denied', rfc: 'RFC 5321 §3.6.2, §7.9; RFC 2505 §2.1',
     when: 'RCPT TO names another domain and the client may not relay: its address is not in relay.networks and it has not authenticated.',
     advice: 'Authenticate (AUTH), or send from an allowed network, or send to the domain\'s own MX.',
+  },
+  // Postfix allow_untrusted_routing = no: u%them@ours, them!u@ours, "u@them"@ours.
+  senderRoutingDenied: {
+    code: 550, enhanced: '5.7.1', text: '<{address}>: Relay access denied: sender-specified routing', rfc: 'RFC 2505 §2.1; RFC 5321 §3.6.1, §7.9',
+    when: 'RCPT TO names a relay.domains domain with "%" or "!" in the local part, or a quoted local part holding "@", "%" or "!", and the client is neither in relay.networks nor authenticated.',
+    advice: 'Send to the final address itself (user@final-domain), or authenticate (AUTH).',
   },
   noLocalMailbox: {
     code: 550, enhanced: '5.1.1', text: '<{address}>: Recipient address rejected: this host delivers no mail locally (only postmaster)', rfc: 'RFC 5321 §4.5.1; RFC 3463 §3.2',

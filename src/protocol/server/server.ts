@@ -49,6 +49,8 @@ export interface ServerOptions {
   tls?: TlsCredentials;
   /** AUTH (RFC 4954): how credentials are checked; absent, AUTH is not offered. */
   auth?: { authenticate: SessionDeps['authenticate']; requireTls: boolean };
+  /** smtp.strictEnvelopes: MAIL and RCPT paths only with angle brackets. */
+  strictEnvelopes?: boolean;
 }
 
 export interface BoundListener extends ListenerOptions {
@@ -193,6 +195,7 @@ export class SmtpServer {
       authRequiresTls: this.options.auth?.requireTls ?? true,
       maxAuthFailures: limits.maxAuthFailures,
       maxLineOctets: limits.maxLineOctets,
+      strictEnvelopes: this.options.strictEnvelopes ?? false,
     };
   }
 }

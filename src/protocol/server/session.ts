@@ -32,6 +32,7 @@ import { reply, withLines, type Reply, ReplyError, replyToString } from '../../r
 import { parseMailArguments, parseRcptArguments, splitCommand, type MailParameters } from './commands.js';
 import type { DataOutcome } from './data-reader.js';
 import { protocolName, receivedHeader } from './received.js';
+import { helpReply } from './help.js';
 import { SASL_MECHANISMS, startAuth, type SaslExchange, type SaslStep } from '../../auth/sasl.js';
 import type {
   SessionSettings, ClientInfo, PolicyContext, MessageReceipt, SessionDeps, Step, WireContext, AcceptedMessage,
@@ -128,7 +129,7 @@ export class Session {
     RSET: command(anyState, (_, arg) => this.rset(arg), { junk: true }),
     NOOP: command(anyState, () => answer(reply('ok')), { junk: true }),
     VRFY: command(anyState, (_, arg) => answer(arg ? reply('cannotVrfy') : reply('syntax', { usage: 'VRFY address' })), { junk: true }),
-    HELP: command(anyState, () => answer(reply('help')), { junk: true }),
+    HELP: command(anyState, (_, arg) => answer(helpReply(arg)), { junk: true }),
     STARTTLS: command((arg) => this.checkStartTls(arg), () => ({ replies: [reply('tlsReady')], startTls: true })),
     // Only the verb is logged: an AUTH line carries credentials.
     AUTH: command(() => this.checkAuth(), (ready, arg) => this.auth(ready, arg), { logAs: () => 'AUTH' }),
@@ -338,7 +339,7 @@ export class Session {
   // ---- The mail transaction: MAIL, RCPT, DATA ---------------------------------
 
   private async mail(ready: Ready, arg: string): Promise<Step> {
-    const { path, params } = parseMailArguments(arg, { extended: ready.hello.verb === 'EHLO', authAdvertised: this.authOffered() });
+    const { path, params } = parseMailArguments(arg, { extended: ready.hello.verb === 'EHLO', authAdvertised: this.authOffered(), strictEnvelopes: this.settings.strictEnvelopes ?? false });
     // RFC 1870 §6.1: a declared size above the fixed maximum is refused at once.
     if (params.size !== undefined && params.size > this.settings.maxMessageSize) throw refusal(reply('sizeExceedsLimit'));
     const sender = path.kind === 'mailbox' ? path.address : '';
@@ -351,7 +352,7 @@ export class Session {
   private async rcpt(mail: Mail, arg: string): Promise<Step> {
     const { hello, transaction } = mail;
     transaction.rcptCommands++;
-    const { path } = parseRcptArguments(arg, { extended: hello.verb === 'EHLO', authAdvertised: this.authOffered(), utf8: transaction.params.smtputf8 });
+    const { path } = parseRcptArguments(arg, { extended: hello.verb === 'EHLO', authAdvertised: this.authOffered(), utf8: transaction.params.smtputf8, strictEnvelopes: this.settings.strictEnvelopes ?? false });
     // RFC 5321 §4.5.3.1.10: an implementation limit on recipients is a 452.
     if (transaction.recipients.length >= this.settings.maxRecipients) throw refusal(reply('tooManyRecipients'));
     if (path.kind === 'null') throw refusal(reply('badRecipientSyntax'));
