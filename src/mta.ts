@@ -4,7 +4,7 @@
 //   SmtpServer ─(session, RelayPolicy ─ DNS)─▶ Spool ─▶ QueueWorker ─(DNS, client)─▶ next hop
 //                                                 ▲              └─ failures ─▶ bounces ─┘
 
-import { SmtpServer, type BoundListener, type ServerLimits, type ServerOptions } from './protocol/server/server.js';
+import { SmtpServer, type BoundListener, type ServerOptions } from './protocol/server/server.js';
 import { deliverToHost, SessionCache, type ClientTimeouts } from './protocol/client/smtp-client.js';
 import { RelayPolicy } from './policy/relay-policy.js';
 import { Spool, checkSpoolOwnership } from './queue/spool/spool.js';
@@ -14,7 +14,7 @@ import { QueueWorker, type FailureReporter } from './queue/delivery/worker.js';
 import { LiveQueue } from './queue/delivery/live-queue.js';
 import { BounceQueue } from './queue/dsn/bounce-queue.js';
 import { DestinationResolver } from './dns/index.js';
-import { postmasterAddress, type Config } from './config.js';
+import { limitsOf, postmasterAddress, type Config } from './config.js';
 import { printableLogger, type Logger } from './log.js';
 import { loadTlsCredentials } from './tls-context.js';
 import { ControlServer, assertSpoolFree } from './control/control-server.js';
@@ -112,7 +112,7 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
     hostname: config.hostname,
     postmaster: postmasterAddress(config),
     listeners: config.listen.map(({ host, port, mode, refuse, tls: listenerTls }) => ({ host, port, mode, refuse, tls: listenerTls })),
-    limits: serverLimits(config),
+    limits: limitsOf(config),
     tls,
     auth: authOf(config),
     strictEnvelopes: config.smtp.strictEnvelopes,
@@ -155,29 +155,6 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
   };
 }
 
-function serverLimits(config: Config): ServerLimits {
-  const { limits } = config;
-  return {
-    maxLineOctets: limits.maxLineLength,
-    maxMessageSize: limits.maxMessageSize,
-    idleTimeoutMs: ms(limits.idleTimeout),
-    minDataRate: limits.minDataRate,
-    dataGraceMs: ms(limits.dataGracePeriod),
-    maxRecipients: limits.maxRecipients,
-    maxConnections: limits.maxConnections,
-    maxConnectionsPerIp: limits.maxConnectionsPerIp,
-    maxErrors: limits.maxErrors,
-    softErrorLimit: limits.softErrorLimit,
-    errorDelayMs: ms(limits.errorDelay),
-    maxJunkCommands: limits.maxJunkCommands,
-    maxHops: limits.maxHops,
-    refuseIdleTimeoutMs: ms(limits.refuseIdleTimeout),
-    refuseMaxCommands: limits.refuseMaxCommands,
-    tlsHandshakeTimeoutMs: ms(limits.tlsHandshakeTimeout),
-    maxAuthFailures: limits.maxAuthFailures,
-  };
-}
-
 function policyFor(config: Config, resolver: DestinationResolver): RelayPolicy {
   return new RelayPolicy({
     networks: config.relay.networks,
@@ -206,7 +183,7 @@ function reloadInto(current: Config, next: Config, server: SmtpServer, policy: R
     policy,
     auth: authOf(next),
     tls: next.tls ? loadTlsCredentials(next.tls) : undefined,
-    limits: serverLimits(next),
+    limits: limitsOf(next),
     postmaster: postmasterAddress(next),
   });
   const needRestart = (['listen', 'spool', 'hostname', 'dns', 'delivery', 'smarthost'] as const)
