@@ -21,6 +21,7 @@ import { DeliverySlots } from './concurrency.js';
 import { Schedule } from './schedule.js';
 import { isExpired, nextAttemptAt, type RetryPolicy } from './scheduler.js';
 import type { Logger } from '../../log.js';
+import { needsSmtputf8 } from '../../protocol/client/smtputf8.js';
 
 /** Writes each outcome into the recipient's record; deferred ones stay pending. */
 function recordOutcomes(envelope: Envelope, outcomes: RecipientOutcome[], now: Date): void {
@@ -308,7 +309,13 @@ export class QueueWorker extends EventEmitter<WorkerEvents> {
         sender: envelope.sender,
         size: envelope.size,
         body: envelope.body,
-        smtputf8: envelope.smtputf8,
+        // Said SMTPUTF8, but needs it only with UTF-8 in the envelope or header (RFC 6531 §3.4);
+        // the whole header section is read, however long.
+        smtputf8: envelope.smtputf8 && needsSmtputf8({
+          sender: envelope.sender,
+          recipients: addresses,
+          header: await this.options.spool.readMessageHead(envelope.id, envelope.size, envelope.size),
+        }),
         openMessage: () => this.options.spool.openMessage(envelope.id, envelope.size),
       }, this.options.destination);
     } finally {
