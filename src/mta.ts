@@ -20,6 +20,9 @@ import { loadTlsCredentials } from './tls-context.js';
 import { ControlServer, assertSpoolFree } from './control/control-server.js';
 import { controlSocketPath } from './control/control-protocol.js';
 import { QueueAdmin, type QueueOperations } from './queue/spool/queue-admin.js';
+import { DkimSigner } from './dkim/signer.js';
+import { OutboundSigning } from './dkim/outbound-signing.js';
+import { loadDkimKeys } from './dkim/dkim-config.js';
 import { MtaEvents } from './inbox/mta-events.js';
 import { Mailbox } from './inbox/mailbox.js';
 import type { RecipientOutcome } from './queue/delivery/destination.js';
@@ -76,7 +79,12 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
     log,
   });
   const events = new MtaEvents();
-  const bounces = new BounceQueue({ spool, hostname: config.hostname, log, queued: (envelope) => worker.queued(envelope) });
+  // DKIM (RFC 6376): our users' mail and our bounces are signed before they are queued.
+  const dkim = dkimSigning(config, log);
+  const bounces = new BounceQueue({
+    spool, hostname: config.hostname, log, queued: (envelope) => worker.queued(envelope),
+    sign: dkim && ((message, id) => dkim.signOwn(message, id)),
+  });
   // Sessions to next hops kept open between messages (connection reuse).
   const sessions = new SessionCache();
   const worker: QueueWorker = new QueueWorker({
@@ -117,7 +125,8 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
     auth: authOf(config),
     strictEnvelopes: config.smtp.strictEnvelopes,
     // A committed message wakes the worker and is announced; a captured one is never delivered.
-    store: spoolStore(spool, { committed: received }),
+    // Our users' mail is DKIM-signed on its way into the spool (src/dkim/).
+    store: spoolStore(spool, { committed: received, signing: dkim }),
     captureStore: spoolStore(spool, { capture: true, committed: received }),
     policy: policyFor(config, resolver),
     log,
@@ -186,7 +195,7 @@ function reloadInto(current: Config, next: Config, server: SmtpServer, policy: R
     limits: limitsOf(next),
     postmaster: postmasterAddress(next),
   });
-  const needRestart = (['listen', 'spool', 'hostname', 'dns', 'delivery', 'smarthost'] as const)
+  const needRestart = (['listen', 'spool', 'hostname', 'dns', 'delivery', 'smarthost', 'dkim'] as const)
     .filter((key) => JSON.stringify(current[key]) !== JSON.stringify(next[key]));
   const notes = needRestart.map((key) => `config key "${key}" changed: it takes effect at the next restart`);
   for (const note of notes) log('main', note);
@@ -200,6 +209,11 @@ function publishOutcomes(events: MtaEvents, id: string, outcomes: RecipientOutco
   for (const outcome of outcomes) {
     events.publish({ type: EVENT_OF_OUTCOME[outcome.kind], id, recipient: outcome.address, reply: replyToString(outcome.reply) });
   }
+}
+
+function dkimSigning(config: Config, log: Logger): OutboundSigning | undefined {
+  const keys = loadDkimKeys(config.dkim);
+  return keys.length > 0 ? new OutboundSigning(new DkimSigner(keys), config.relay.networks, log) : undefined;
 }
 
 /** RFC 5321 §4.5.3.2: one timeout per command; "command" covers EHLO, MAIL, RCPT and DATA. */

@@ -16,6 +16,8 @@ export interface BounceQueueOptions {
   /** Called once a bounce is queued, so the worker schedules it. */
   queued: (envelope: Envelope) => void;
   now?: () => Date;
+  /** Header fields to put in front of a bounce (a DKIM-Signature, src/dkim/), or undefined. */
+  sign?: (message: Buffer, id: string) => Buffer | undefined;
 }
 
 export class BounceQueue implements FailureReporter {
@@ -52,7 +54,8 @@ export class BounceQueue implements FailureReporter {
         messageId: `<${receipt.id}@${hostname}>`,
         willRetryUntil,
       });
-      receipt.write(bounce.message);
+      const signature = this.options.sign?.(bounce.message, receipt.id);
+      receipt.write(signature ? Buffer.concat([signature, bounce.message]) : bounce.message);
       stored = await receipt.commit(newEnvelope({
         id: receipt.id,
         arrivedAt: now,

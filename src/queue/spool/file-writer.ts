@@ -24,6 +24,7 @@ export class FileWriter {
   private drainWaiters: (() => void)[] = [];
   private firstError?: SpoolError;
   private lastByte = -1;
+  private startedWriting = false;
 
   constructor(
     private readonly file: FileHandle,
@@ -51,6 +52,17 @@ export class FileWriter {
     return this.unwritten < HIGH_WATER_MARK;
   }
 
+  /**
+   * Puts bytes in front of everything written so far, if none of it has
+   * reached the file yet (true); false once some has.
+   */
+  prepend(prefix: Buffer): boolean {
+    if (this.startedWriting) return false;
+    this.gathered.unshift(prefix);
+    this.gatheredBytes += prefix.length;
+    return true;
+  }
+
   /** Resolves once write() would accept more (or writing has failed). */
   waitForDrain(): Promise<void> {
     if (this.unwritten < HIGH_WATER_MARK || this.firstError) return Promise.resolve();
@@ -74,6 +86,7 @@ export class FileWriter {
   }
 
   private writeGathered(): void {
+    this.startedWriting = true;
     const buffers = this.gathered;
     const bytes = this.gatheredBytes;
     this.gathered = [];

@@ -23,6 +23,9 @@ import { UnsafeSpoolError, fileProblem } from './spool-safety.js';
 const NEWLINE = 0x0a;
 /** Enough for the envelope of a message with a few dozen recipients; read again if not. */
 const FIRST_TAIL_READ = 4096;
+/** A new spool file: never through a symbolic link, never over an existing name; owner only. */
+export const CREATE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+export const FILE_MODE = 0o600;
 /** Opens never follow a symbolic link planted in the spool. */
 const READ_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW;
 

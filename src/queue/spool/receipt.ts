@@ -9,13 +9,15 @@
 // moment shares.
 
 import type { FileHandle } from 'node:fs/promises';
-import { rename, rm } from 'node:fs/promises';
+import { open, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { validateEnvelope, type Envelope } from './envelope.js';
 import { FileWriter } from './file-writer.js';
 import type { GroupSync } from './group-sync.js';
 import { envelopeTrailer } from './queue-file.js';
 import { SPOOL_CODES, SpoolError, fsStep } from './spool-error.js';
+import { openSpoolFile } from './spool-safety.js';
+import { CREATE_FLAGS, FILE_MODE } from './queue-file.js';
 
 /** Where a receipt goes: the spool's two directories, absolute, and the group sync of queue/. */
 export interface ReceiptDirs {
@@ -27,6 +29,33 @@ export interface ReceiptDirs {
 type ReceiptState = 'receiving' | 'committing' | 'committed' | 'failed' | 'aborted';
 
 const NEWLINE = 0x0a;
+const COPY_BYTES = 64 * 1024;
+
+/**
+ * Writes `prefix`, the bytes of `source` and `trailer` to a new file
+ * `target`, and flushes it (the message's one data sync on this path).
+ */
+async function copyWithPrefix(source: string, target: string, prefix: Buffer, trailer: Buffer): Promise<void> {
+  const input = await openSpoolFile(source);
+  try {
+    const output = await open(target, CREATE_FLAGS, FILE_MODE);
+    try {
+      await output.write(prefix);
+      const chunk = Buffer.allocUnsafe(COPY_BYTES);
+      for (;;) {
+        const { bytesRead } = await input.read(chunk, 0, chunk.length, null);
+        if (bytesRead === 0) break;
+        await output.write(chunk, 0, bytesRead);
+      }
+      await output.write(trailer);
+      await output.datasync();
+    } finally {
+      await output.close();
+    }
+  } finally {
+    await input.close();
+  }
+}
 
 export class Receipt {
   private state: ReceiptState = 'receiving';
@@ -77,11 +106,13 @@ export class Receipt {
    * durable and visible as queue/<id>. Resolves with the envelope as stored,
    * once the message is durable and visible; when it rejects (SpoolError)
    * nothing is visible in queue/ and the caller should abort().
+   * `prefix`: header fields that go in front of the message, known only now
+   * that it is complete (DKIM-Signature fields, src/dkim/).
    */
-  commit(envelope: Omit<Envelope, 'size'>): Promise<Envelope> {
+  commit(envelope: Omit<Envelope, 'size'>, prefix?: Buffer): Promise<Envelope> {
     if (this.state !== 'receiving') return Promise.reject(this.closedError('commit'));
     this.state = 'committing';
-    this.committing = this.store(envelope).then(
+    this.committing = this.store(envelope, prefix).then(
       (stored) => { this.state = 'committed'; return stored; },
       (err: unknown) => { this.state = 'failed'; throw err; },
     );
@@ -106,23 +137,36 @@ export class Receipt {
     return join(this.dirs.queue, this.id);
   }
 
-  private async store(envelope: Omit<Envelope, 'size'>): Promise<Envelope> {
-    const env = validateEnvelope({ ...envelope, size: this.bytes });
+  private get prefixedPath(): string {
+    return join(this.dirs.tmp, `${this.id}.prefixed`);
+  }
+
+  private async store(envelope: Omit<Envelope, 'size'>, prefix: Buffer | undefined): Promise<Envelope> {
+    const env = validateEnvelope({ ...envelope, size: this.bytes + (prefix?.length ?? 0) });
     if (env.id !== this.id) {
       throw new SpoolError(SPOOL_CODES.badEnvelope, `spool: envelope id ${env.id} given to receipt ${this.id}`);
     }
-    await this.flushFile(envelopeTrailer(env, this.writer.lastByteWritten === NEWLINE));
+    const lastByte = this.bytes > 0 ? this.writer.lastByteWritten : prefix?.[prefix.length - 1];
+    const trailer = envelopeTrailer(env, lastByte === NEWLINE);
     // Ids are unique (queue-id.ts), so the rename never replaces a queued message.
-    await fsStep(`rename tmp/${this.id} to queue/${this.id}`, () => rename(this.tmpPath, this.queuePath));
+    if (!prefix?.length || this.writer.prepend(prefix)) {
+      await this.flushFile(trailer);
+      await fsStep(`rename tmp/${this.id} to queue/${this.id}`, () => rename(this.tmpPath, this.queuePath));
+    } else {
+      // Part of the message is on disk already: a copy with the prefix in front takes its place.
+      await this.flushFile(Buffer.alloc(0), false);
+      await fsStep(`prefix tmp/${this.id}`, () => copyWithPrefix(this.tmpPath, this.prefixedPath, prefix, trailer));
+      await fsStep(`rename tmp/${this.id}.prefixed to queue/${this.id}`, () => rename(this.prefixedPath, this.queuePath));
+    }
     await this.syncQueue();
     return env;
   }
 
-  /** Every byte and the envelope written, on disk (the one data sync), and the file closed. */
-  private async flushFile(trailer: Buffer): Promise<void> {
+  /** Every byte and the envelope written, on disk (the one data sync, unless `sync` is false), and the file closed. */
+  private async flushFile(trailer: Buffer, sync = true): Promise<void> {
     try {
       await this.writer.finish(trailer);
-      await fsStep(`fsync tmp/${this.id}`, () => this.file.datasync());
+      if (sync) await fsStep(`fsync tmp/${this.id}`, () => this.file.datasync());
     } catch (err) {
       // The write or fsync error is the one to report (ENOSPC → 452), not a close error after it.
       await this.closeFile().catch(() => undefined);
@@ -163,7 +207,7 @@ export class Receipt {
     await this.writer.idle();
     // A close error here concerns bytes we are throwing away: nothing to report.
     await this.closeFile().catch(() => undefined);
-    await fsStep(`remove tmp/${this.id}`, () => rm(this.tmpPath, { force: true }));
+    await fsStep(`remove tmp/${this.id}`, () => Promise.all([rm(this.tmpPath, { force: true }), rm(this.prefixedPath, { force: true })]));
   }
 
   private closedError(doing: string): SpoolError {

@@ -12,13 +12,12 @@
 // commit), so a crash at any point leaves either the old state or the new one
 // (RFC 5321 §6.1).
 
-import { constants } from 'node:fs';
 import { chmod, mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { validateEnvelope, type Envelope } from './envelope.js';
 import { GroupSync, fsyncDirectory } from './group-sync.js';
 import { isQueueId, newQueueId } from './queue-id.js';
-import { envelopeLine, parseEnvelope, readTrailer } from './queue-file.js';
+import { CREATE_FLAGS, FILE_MODE, envelopeLine, parseEnvelope, readTrailer } from './queue-file.js';
 import { Receipt } from './receipt.js';
 import { SPOOL_CODES, SpoolError, fsStep } from './spool-error.js';
 import { checkSpoolOwnership, openSpoolFile } from './spool-safety.js';
@@ -29,9 +28,6 @@ export { UnsafeSpoolError, checkSpoolOwnership } from './spool-safety.js';
 
 /** Owner only: queued mail is private (and may hold AUTH identities). */
 const DIR_MODE = 0o700;
-const FILE_MODE = 0o600;
-/** A new file, never through a symbolic link, never over an existing one. */
-const CREATE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 /** How far readMessageHead looks for the end of the header section by default. */
 const DEFAULT_HEAD_BYTES = 64 * 1024;
 const HEAD_READ_BYTES = 16 * 1024;
