@@ -72,6 +72,20 @@ export interface Config {
   /** Seconds a stopping relay gives to transactions and deliveries in flight. */
   shutdownTimeout: number;
   auth?: { users: Record<string, string>; requireTls: boolean };
+  /** The HTTP API and web inbox (src/http/); off when absent. */
+  http?: HttpConfig;
+}
+
+export interface HttpConfig {
+  /** "HOST:PORT", or a bare port on 127.0.0.1 (loopback unless told otherwise). */
+  listen: string;
+  /** When set, /api/ requests need `Authorization: Bearer <token>`. */
+  token?: string;
+}
+
+/** "8025" → 127.0.0.1:8025; "HOST:PORT" and "[v6]:PORT" as they are. */
+export function httpAddress(listen: string, key = 'http.listen'): { host: string; port: number } {
+  return /^\d+$/.test(listen) ? { host: '127.0.0.1', port: port(Number(listen), key) } : hostPort()(listen, key);
 }
 
 const DEFAULT_LISTENER: ListenConfig = { host: '127.0.0.1', port: 2525, mode: 'relay', refuse: 'stay', tls: 'none' };
@@ -205,6 +219,10 @@ function configCheck(defaults: Config) {
       },
       requireTls: boolean,
     }, { users: {} as Record<string, string>, requireTls: true as boolean })),
+    http: optional(object<HttpConfig>({
+      listen: (value, key) => { httpAddress(string(value, key), key); return value as string; },
+      token: optional(string),
+    }, { listen: '127.0.0.1:8025' })),
   }, defaults);
 }
 
@@ -249,6 +267,7 @@ export interface ConfigFlags {
   dnsServers?: string[];
   deliveryPort?: string;
   smarthost?: string;
+  http?: string;
 }
 
 export function applyFlags(config: Config, flags: ConfigFlags): Config {
@@ -266,6 +285,10 @@ export function applyFlags(config: Config, flags: ConfigFlags): Config {
     result.dns.servers = flags.dnsServers.map((s) => { hostPort(53)(s, '--dns-server'); return s; });
   }
   if (flags.deliveryPort !== undefined) result.delivery.port = port(Number(flags.deliveryPort), '--delivery-port');
+  if (flags.http !== undefined) {
+    httpAddress(string(flags.http, '--http'), '--http');
+    result.http = { ...result.http, listen: flags.http };
+  }
   if (flags.smarthost !== undefined) {
     result.smarthost = { ...hostPort(25)(flags.smarthost, '--smarthost'), tls: result.smarthost?.tls ?? 'opportunistic' };
   }

@@ -12,7 +12,8 @@ import { Spool } from './queue/spool/spool.js';
 import { QueueWorker, type FailureReporter } from './queue/delivery/worker.js';
 import { BounceQueue } from './queue/dsn/bounce-queue.js';
 import { DestinationResolver } from './dns/index.js';
-import { postmasterAddress, type Config } from './config.js';
+import { httpAddress, postmasterAddress, type Config } from './config.js';
+import { HttpApi } from './http/http-server.js';
 import type { Logger } from './log.js';
 import { loadTlsCredentials } from './tls-context.js';
 import { ControlServer, assertSpoolFree } from './control/control-server.js';
@@ -35,6 +36,8 @@ export interface RunningMta {
   events: MtaEvents;
   /** The spool as a test author reads it (the JS API and the HTTP API). */
   mailbox: Mailbox;
+  /** The HTTP API and web inbox, when configured. */
+  http?: HttpApi;
   /**
    * Stops: no new connections, idle sessions get 421 4.3.2, transactions and
    * deliveries in flight get up to `graceMs` to finish. The spool is the
@@ -115,6 +118,12 @@ export async function startMta(config: Config, log: Logger, parts: MtaParts = {}
     queue,
     log,
   }).catch(async (err: unknown) => { await server.close(); throw err; });
+  const mailbox = new Mailbox(spool, queue, events);
+  let stopping = false;
+  const http = config.http
+    ? await HttpApi.start({ ...httpAddress(config.http.listen), token: config.http.token, mailbox, queue, events, ready: () => !stopping, log })
+      .catch(async (err: unknown) => { await control.close(); await server.close(); throw err; })
+    : undefined;
   if (parts.deliver ?? true) worker.start();
   return {
     listeners,
@@ -124,12 +133,15 @@ export async function startMta(config: Config, log: Logger, parts: MtaParts = {}
     resolver,
     queue,
     events,
-    mailbox: new Mailbox(spool, queue, events),
+    mailbox,
+    http,
     reload(next: Config) {
       return reloadInto(config, next, server, policyFor(next, resolver, log), log);
     },
     async stop(graceMs = 0) {
+      stopping = true;
       await control.close();
+      await http?.close();
       await Promise.all([server.close(graceMs), worker.stop(graceMs)]);
     },
   };
@@ -187,7 +199,7 @@ function reloadInto(current: Config, next: Config, server: SmtpServer, policy: R
     limits: serverLimits(next),
     postmaster: postmasterAddress(next),
   });
-  const needRestart = (['listen', 'spool', 'hostname', 'dns', 'delivery', 'smarthost'] as const)
+  const needRestart = (['listen', 'spool', 'hostname', 'dns', 'delivery', 'smarthost', 'http'] as const)
     .filter((key) => JSON.stringify(current[key]) !== JSON.stringify(next[key]));
   const notes = needRestart.map((key) => `config key "${key}" changed: it takes effect at the next restart`);
   for (const note of notes) log('main', note);

@@ -25,6 +25,8 @@ export interface StartMinimtaOptions {
   hostname?: string;
   /** Any other config-file keys (`limits`, `relay`, `dns`, `delivery` …), validated as the file is. */
   config?: Record<string, unknown>;
+  /** The HTTP API and web inbox: true for 127.0.0.1 on port 0, or `{listen, token}` as in the config. */
+  http?: boolean | { listen?: string; token?: string };
   /** true: the mail log on stdout; a function: your own logger; default silent. */
   log?: boolean | Logger;
 }
@@ -42,6 +44,8 @@ export interface Minimta {
   /** Every listener, in the order configured. */
   readonly listeners: MinimtaListener[];
   readonly spool: string;
+  /** Where the HTTP API and web inbox listen, when asked for: `url` is e.g. http://127.0.0.1:40123 */
+  readonly http?: { url: string; host: string; port: number };
   /** received, delivered, deferred, bounced, deleted: each with an MtaEvent. */
   readonly events: MtaEvents;
   /** Messages in the spool matching the filter, newest first. */
@@ -70,6 +74,7 @@ export async function startMinimta(options: StartMinimtaOptions = {}): Promise<M
     ...(options.hostname !== undefined ? { hostname: options.hostname } : {}),
     listen: (options.listeners ?? [{}]).map((l) => ({ host: '127.0.0.1', port: 0, mode, ...l })),
     spool,
+    ...(options.http ? { http: { listen: '127.0.0.1:0', ...(options.http === true ? {} : options.http) } } : {}),
   });
   const log: Logger = typeof options.log === 'function' ? options.log : options.log ? stdoutLogger : silentLogger;
   let mta: RunningMta;
@@ -86,6 +91,7 @@ export async function startMinimta(options: StartMinimtaOptions = {}): Promise<M
     port: listeners[0]!.port,
     listeners,
     spool,
+    ...(mta.http ? { http: { url: mta.http.url, host: mta.http.host, port: mta.http.port } } : {}),
     events: mta.events,
     mta,
     messages: (filter) => mta.mailbox.list(filter),
