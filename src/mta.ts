@@ -14,7 +14,7 @@ import { BounceQueue } from './queue/dsn/bounce-queue.js';
 import { DestinationResolver } from './dns/index.js';
 import { httpAddress, postmasterAddress, type Config } from './config.js';
 import { HttpApi } from './http/http-server.js';
-import type { Logger } from './log.js';
+import { printableLogger, type Logger } from './log.js';
 import { loadTlsCredentials } from './tls-context.js';
 import { ControlServer, assertSpoolFree } from './control/control-server.js';
 import { controlSocketPath } from './control/control-protocol.js';
@@ -57,7 +57,9 @@ export interface MtaParts {
 
 const ms = (seconds: number): number => Math.round(seconds * 1000);
 
-export async function startMta(config: Config, log: Logger, parts: MtaParts = {}): Promise<RunningMta> {
+export async function startMta(config: Config, logTo: Logger, parts: MtaParts = {}): Promise<RunningMta> {
+  // Log lines quote client text: escaped once here, whatever writes them.
+  const log = printableLogger(logTo);
   const tls = config.tls ? loadTlsCredentials(config.tls) : undefined;
   // Before the spool is opened (which clears tmp/): a relay already on it keeps it.
   await assertSpoolFree(config.spool);

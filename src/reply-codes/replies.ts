@@ -80,6 +80,8 @@ export const REPLIES = {
   // ---- STARTTLS (RFC 3207) --------------------------------------------------
   tlsReady: { code: 220, enhanced: '2.0.0', text: 'Ready to start TLS', rfc: 'RFC 3207 §4' },
   tlsNotAvailable: { code: 454, enhanced: '4.7.0', text: 'TLS not available due to temporary reason', rfc: 'RFC 3207 §4' },
+  // A handshake would wipe the transaction (RFC 3207 §4.2), so it is refused, as Postfix does.
+  tlsDuringTransaction: { code: 503, enhanced: '5.5.1', text: 'Error: MAIL transaction in progress', rfc: 'RFC 3207 §4.2; RFC 5321 §4.1.4' },
   tlsAlreadyActive: { code: 503, enhanced: '5.5.1', text: 'Error: TLS already active', rfc: 'RFC 3207 §4; checklist §4.7 policy' },
   tlsRequired: { code: 530, enhanced: '5.7.0', text: 'Must issue a STARTTLS command first', rfc: 'RFC 3207 §4' },
 

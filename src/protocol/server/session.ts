@@ -265,7 +265,7 @@ export class Session {
     if (!this.settings.starttls && !this.tls) return reply('notImplemented');
     if (arg) return reply('syntax', { usage: 'STARTTLS' });
     if (this.tls) return reply('tlsAlreadyActive');
-    return this.requireNoTransaction();
+    return this.transaction ? reply('tlsDuringTransaction') : undefined;
   }
 
   private startTls(): Step {

@@ -161,7 +161,7 @@ function isLocalPart(text: string): boolean {
 }
 
 /** Dot-separated labels; no empty label, so no leading, trailing or double dot. */
-function isDomain(text: string): boolean {
+export function isDomain(text: string): boolean {
   return text.split('.').every(isLabel);
 }
 
@@ -178,6 +178,11 @@ function isULabel(label: string): boolean {
   if (!U_LABEL_CHARACTERS.test(label) || label.startsWith('-') || label.endsWith('-')) return false;
   const aLabel = domainToASCII(label);
   return aLabel.length <= MAX_OCTETS.label && LDH_LABEL.test(aLabel);
+}
+
+/** `[1.2.3.4]` or `[IPv6:...]` (RFC 5321 §4.1.3). */
+export function isAddressLiteral(text: string): boolean {
+  return text.startsWith('[') && readAddressLiteral(text) !== null;
 }
 
 /** `[1.2.3.4]` or `[IPv6:...]`; other general literals are refused (RFC 5321 §4.1.3). */
