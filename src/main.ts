@@ -11,6 +11,7 @@ import { processIo, type CommandIo } from './cli/command-io.js';
 import { queueCommand } from './cli/queue-command.js';
 import { sendmailCommand } from './cli/sendmail-command.js';
 import { resolveCommand } from './cli/resolve-command.js';
+import { UnsafeSpoolError } from './queue/spool/spool.js';
 
 const USAGE = `usage: minimta <command> [options]
 
@@ -166,7 +167,7 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => { if (code >= 0) process.exitCode = code; },
   (err) => {
-    if (err instanceof ConfigError || err instanceof UsageError) {
+    if (err instanceof ConfigError || err instanceof UsageError || err instanceof UnsafeSpoolError) {
       process.stderr.write(`minimta: ${err.message}\n`);
       if (err instanceof UsageError) process.stderr.write(USAGE);
       process.exit(2);

@@ -8,7 +8,7 @@ import { SmtpServer, type BoundListener, type ServerLimits, type ServerOptions }
 import type { MessageReceipt, MessageStore } from './protocol/server/session.js';
 import { deliverMessage, type ClientTimeouts } from './protocol/client/smtp-client.js';
 import { RelayPolicy } from './policy/relay-policy.js';
-import { Spool } from './queue/spool/spool.js';
+import { Spool, checkSpoolOwnership } from './queue/spool/spool.js';
 import { QueueWorker, type FailureReporter } from './queue/delivery/worker.js';
 import { BounceQueue } from './queue/dsn/bounce-queue.js';
 import { DestinationResolver } from './dns/index.js';
@@ -61,6 +61,8 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
   // Log lines quote client text: escaped once here, whatever writes them.
   const log = printableLogger(logTo);
   const tls = config.tls ? loadTlsCredentials(config.tls) : undefined;
+  // Whose spool it is comes first: a control socket in a planted spool may be anyone's.
+  await checkSpoolOwnership(config.spool);
   // Before the spool is opened (which clears tmp/): a relay already on it keeps it.
   await assertSpoolFree(config.spool);
   const { spool, cleaned } = await Spool.open(config.spool);

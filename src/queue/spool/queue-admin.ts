@@ -8,7 +8,7 @@
 import { mkdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { isQueueId } from './queue-id.js';
-import { SpoolError, Spool } from './spool.js';
+import { SpoolError, Spool, checkSpoolOwnership } from './spool.js';
 import { pendingRecipients, type Envelope } from './envelope.js';
 
 export const QUEUE_ADMIN_CODES = {
@@ -193,6 +193,8 @@ export function countPending(envelopes: readonly Envelope[]): number {
  * empty spool) and deletes everything in tmp/, which is only safe for the
  * process that owns the spool — a running relay may be receiving there.
  * (Spool.attach, unlike Spool.open, creates and deletes nothing.)
+ * A spool that is not ours alone is refused (UnsafeSpoolError), as the relay
+ * refuses it: run as root, a queue command must not act on a planted queue.
  */
 export async function attachSpool(dir: string): Promise<Spool> {
   const absolute = resolve(dir);
@@ -207,6 +209,7 @@ export async function attachSpool(dir: string): Promise<Spool> {
     }
     if (!isDir) throw new QueueAdminError(QUEUE_ADMIN_CODES.noSpool, `cannot use the spool at ${absolute}: ${sub} is not a directory`);
   }
+  await checkSpoolOwnership(absolute);
   return Spool.attach(absolute);
 }
 
