@@ -9,6 +9,7 @@ import {
   ConfigError, boolean, cidr, hostPort, integer, list, number, object, oneOf, optional, port, string,
 } from './config-schema.js';
 import { checkUserTable } from './auth/credentials.js';
+import { checkFaultRules, FaultRuleError, type FaultRuleSpec } from './faults/fault-rule.js';
 
 export { ConfigError };
 
@@ -74,6 +75,8 @@ export interface Config {
   auth?: { users: Record<string, string>; requireTls: boolean };
   /** The HTTP API and web inbox (src/http/); off when absent. */
   http?: HttpConfig;
+  /** Fault rules for tests (src/faults/fault-rule.ts); none by default. */
+  faults: FaultRuleSpec[];
 }
 
 export interface HttpConfig {
@@ -96,6 +99,7 @@ export function defaultConfig(): Config {
     listen: [{ ...DEFAULT_LISTENER }],
     spool: './var/spool',
     shutdownTimeout: 30,
+    faults: [],
     dns: { servers: [], timeout: 5, cacheTtl: 60, checkRecipients: true, checkSenders: true },
     delivery: {
       port: 25,
@@ -219,6 +223,15 @@ function configCheck(defaults: Config) {
       },
       requireTls: boolean,
     }, { users: {} as Record<string, string>, requireTls: true as boolean })),
+    faults: (value, key) => {
+      try {
+        checkFaultRules(value, key);
+      } catch (err) {
+        if (err instanceof FaultRuleError) throw new ConfigError(err.key, err.message.slice(err.key.length + 2));
+        throw err;
+      }
+      return value as FaultRuleSpec[];
+    },
     http: optional(object<HttpConfig>({
       listen: (value, key) => { httpAddress(string(value, key), key); return value as string; },
       token: optional(string),

@@ -14,6 +14,8 @@ import { BounceQueue } from './queue/dsn/bounce-queue.js';
 import { DestinationResolver } from './dns/index.js';
 import { httpAddress, postmasterAddress, type Config } from './config.js';
 import { HttpApi } from './http/http-server.js';
+import { FaultRules } from './faults/fault-engine.js';
+import { checkFaultRules } from './faults/fault-rule.js';
 import { printableLogger, type Logger } from './log.js';
 import { loadTlsCredentials } from './tls-context.js';
 import { ControlServer, assertSpoolFree } from './control/control-server.js';
@@ -38,6 +40,8 @@ export interface RunningMta {
   mailbox: Mailbox;
   /** The HTTP API and web inbox, when configured. */
   http?: HttpApi;
+  /** The fault rules in force (config `faults`; changed at run time by the APIs). */
+  faults: FaultRules;
   /**
    * Stops: no new connections, idle sessions get 421 4.3.2, transactions and
    * deliveries in flight get up to `graceMs` to finish. The spool is the
@@ -76,6 +80,13 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
     log,
   });
   const events = new MtaEvents();
+  const faults = new FaultRules(checkFaultRules(config.faults), config.hostname);
+  faults.onFired = (decision, stage) => events.publish({
+    type: 'fault',
+    rule: decision.rule.description,
+    ...(decision.reply ? { reply: replyToString(decision.reply) } : {}),
+    stage,
+  });
   const bounces = new BounceQueue({ spool, hostname: config.hostname, log, queued: () => worker.wake() });
   const worker: QueueWorker = new QueueWorker({
     spool,
@@ -112,6 +123,7 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
     store: wakingStore(spool, (id) => { worker.wake(); events.publish({ type: 'received', id }); }),
     policy: policyFor(config, resolver, log),
     log,
+    faults,
   });
   worker.on('attempted', (id, outcomes) => publishOutcomes(events, id, outcomes));
   const queue = new QueueAdmin(spool, { wake: () => worker.wake() });
@@ -125,7 +137,7 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
   const mailbox = new Mailbox(spool, queue, events);
   let stopping = false;
   const http = config.http
-    ? await HttpApi.start({ ...httpAddress(config.http.listen), token: config.http.token, mailbox, queue, events, ready: () => !stopping, log })
+    ? await HttpApi.start({ ...httpAddress(config.http.listen), token: config.http.token, mailbox, queue, events, faults, ready: () => !stopping, log })
       .catch(async (err: unknown) => { await control.close(); await server.close(); throw err; })
     : undefined;
   if (parts.deliver ?? true) worker.start();
@@ -139,7 +151,10 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
     events,
     mailbox,
     http,
+    faults,
     reload(next: Config) {
+      // Fault rules from the file apply at once, replacing those set through the APIs.
+      faults.set(checkFaultRules(next.faults));
       return reloadInto(config, next, server, policyFor(next, resolver, log), log);
     },
     async stop(graceMs = 0) {

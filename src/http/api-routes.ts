@@ -5,6 +5,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Mailbox } from '../inbox/mailbox.js';
 import type { MtaEvents } from '../inbox/mta-events.js';
 import type { QueueOperations } from '../queue/spool/queue-admin.js';
+import type { FaultRules } from '../faults/fault-engine.js';
 import { filterFromQuery } from '../inbox/message-filter.js';
 import { streamEvents } from './event-stream.js';
 import { HttpError } from './http-error.js';
@@ -13,6 +14,7 @@ export interface ApiDeps {
   mailbox: Mailbox;
   queue: QueueOperations;
   events: MtaEvents;
+  faults: FaultRules;
   /** Whether the MTA is up and its listeners bound (GET /readyz). */
   ready: () => boolean;
 }
@@ -51,7 +53,7 @@ function waitSeconds(query: URLSearchParams): number {
 }
 
 export function apiRoutes(deps: ApiDeps): Route[] {
-  const { mailbox, queue, events } = deps;
+  const { mailbox, queue, events, faults } = deps;
   const json = (value: unknown, status?: number): RouteResult => ({ json: value, ...(status ? { status } : {}) });
   return [
     { method: 'GET', path: /^\/readyz$/, handle: async () => (deps.ready() ? json({ ready: true }) : json({ ready: false }, 503)) },
@@ -73,6 +75,9 @@ export function apiRoutes(deps: ApiDeps): Route[] {
       path: new RegExp(`^/api/messages/${ID}$`),
       handle: async ({ params }) => { await mailbox.delete(params[0]!); return json({ deleted: params[0] }); },
     },
+    { method: 'GET', path: /^\/api\/faults$/, handle: async () => json(faults.specs()) },
+    { method: 'PUT', path: /^\/api\/faults$/, handle: async ({ body }) => json(faults.setFromJson(await body())) },
+    { method: 'DELETE', path: /^\/api\/faults$/, handle: async () => json(faults.setFromJson([])) },
     { method: 'GET', path: /^\/api\/events$/, handle: async ({ response }) => { streamEvents(events, response); return { streamed: true }; } },
     // The control socket's operations (minimta queue …), by the same names.
     { method: 'GET', path: /^\/api\/queue$/, handle: async () => json(await queue.list()) },

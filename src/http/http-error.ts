@@ -3,6 +3,7 @@
 
 import { QUEUE_ADMIN_CODES, QueueAdminError } from '../queue/spool/queue-admin.js';
 import { WaitTimeoutError } from '../inbox/mailbox.js';
+import { FaultRuleError } from '../faults/fault-rule-error.js';
 
 export class HttpError extends Error {
   constructor(readonly status: number, readonly code: string, message: string) {
@@ -14,6 +15,7 @@ export class HttpError extends Error {
 /** What an error thrown by a handler becomes; anything unexpected is a 500 with its message. */
 export function httpErrorOf(err: unknown): HttpError {
   if (err instanceof HttpError) return err;
+  if (err instanceof FaultRuleError) return new HttpError(400, 'EBADRULE', err.message);
   if (err instanceof WaitTimeoutError) return new HttpError(408, 'ETIMEOUT', err.message);
   if (err instanceof QueueAdminError) {
     if (err.code === QUEUE_ADMIN_CODES.noMessage) return new HttpError(404, err.code, err.message);

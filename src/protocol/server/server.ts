@@ -6,6 +6,8 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { formatReply, reply } from '../../reply-codes/index.js';
 import { SmtpConnection, type ConnectionLimits } from './connection.js';
+import { withFaults } from '../../faults/faulty-session.js';
+import type { FaultRules } from '../../faults/fault-engine.js';
 import { Session, type ListenerMode, type MessageStore, type SessionPolicy, type SessionSettings } from './session.js';
 import type { Logger } from '../../log.js';
 import { MIN_TLS_VERSION, type TlsCredentials } from '../../tls-context.js';
@@ -47,6 +49,8 @@ export interface ServerOptions {
   tls?: TlsCredentials;
   /** Users for AUTH; absent or empty: AUTH is not offered. */
   auth?: { users: UserTable; requireTls: boolean };
+  /** Fault rules for tests (src/faults/): every session is wrapped so they can act. */
+  faults?: FaultRules;
 }
 
 export interface BoundListener extends ListenerOptions {
@@ -143,12 +147,16 @@ export class SmtpServer {
     const refusing = listener.mode === 'refuse';
     const settings = this.sessionSettings(listener);
     const users = this.options.auth?.users ?? {};
-    const session = new Session(settings, { ip, tls: listener.tls === 'implicit' }, {
+    const makeSession = (store: MessageStore) => new Session(settings, { ip, tls: listener.tls === 'implicit' }, {
       policy: this.options.policy,
-      store: this.options.store,
+      store,
       now: () => new Date(),
       authenticate: (credentials) => checkCredentials(users, credentials),
     });
+    // Fault rules (src/faults/) act around the session, at this one seam.
+    const session = this.options.faults
+      ? withFaults(makeSession, this.options.store, this.options.faults, { clientIp: ip, listenerPort: socket.localPort ?? 0, drop: () => socket.destroy() })
+      : makeSession(this.options.store);
     const connectionLimits = {
       ...limits,
       maxLineOctets: Session.longestLine(settings),
