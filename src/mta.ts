@@ -5,10 +5,11 @@
 //                                                 ▲              └─ failures ─▶ bounces ─┘
 
 import { SmtpServer, type BoundListener, type ServerLimits, type ServerOptions } from './protocol/server/server.js';
-import type { MessageReceipt, MessageStore } from './protocol/server/session.js';
 import { deliverMessage, type ClientTimeouts } from './protocol/client/smtp-client.js';
 import { RelayPolicy } from './policy/relay-policy.js';
 import { Spool, checkSpoolOwnership } from './queue/spool/spool.js';
+import { spoolStore } from './queue/spool/message-store.js';
+import { checkCredentials } from './auth/credentials.js';
 import { QueueWorker, type FailureReporter } from './queue/delivery/worker.js';
 import { BounceQueue } from './queue/dsn/bounce-queue.js';
 import { DestinationResolver } from './dns/index.js';
@@ -113,6 +114,10 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
     failures: parts.failures ?? bounces,
     log,
   });
+  const received = (id: string): void => {
+    worker.wake();
+    events.publish({ type: 'received', id });
+  };
   const server = new SmtpServer({
     hostname: config.hostname,
     postmaster: postmasterAddress(config),
@@ -120,8 +125,10 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
     limits: serverLimits(config),
     tls,
     auth: authOf(config),
-    store: wakingStore(spool, (id) => { worker.wake(); events.publish({ type: 'received', id }); }),
-    policy: policyFor(config, resolver, log),
+    // A committed message wakes the worker and is announced; a captured one is never delivered.
+    store: spoolStore(spool, { committed: received }),
+    captureStore: spoolStore(spool, { capture: true, committed: received }),
+    policy: policyFor(config, resolver),
     log,
     faults,
   });
@@ -155,7 +162,7 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
     reload(next: Config) {
       // Fault rules from the file apply at once, replacing those set through the APIs.
       faults.set(checkFaultRules(next.faults));
-      return reloadInto(config, next, server, policyFor(next, resolver, log), log);
+      return reloadInto(config, next, server, policyFor(next, resolver), log);
     },
     async stop(graceMs = 0) {
       stopping = true;
@@ -189,7 +196,7 @@ function serverLimits(config: Config): ServerLimits {
   };
 }
 
-function policyFor(config: Config, resolver: DestinationResolver, log: Logger): RelayPolicy {
+function policyFor(config: Config, resolver: DestinationResolver): RelayPolicy {
   return new RelayPolicy({
     networks: config.relay.networks,
     domains: config.relay.domains,
@@ -197,12 +204,14 @@ function policyFor(config: Config, resolver: DestinationResolver, log: Logger): 
     resolver,
     checkRecipients: config.dns.checkRecipients,
     checkSenders: config.dns.checkSenders,
-    log,
   });
 }
 
+/** AUTH is offered when users are configured; each exchange is checked against them. */
 function authOf(config: Config): ServerOptions['auth'] {
-  return config.auth ? { users: config.auth.users, requireTls: config.auth.requireTls } : undefined;
+  const users = config.auth?.users ?? {};
+  if (!config.auth || Object.keys(users).length === 0) return undefined;
+  return { authenticate: (credentials) => checkCredentials(users, credentials), requireTls: config.auth.requireTls };
 }
 
 /**
@@ -232,25 +241,6 @@ function publishOutcomes(events: MtaEvents, id: string, outcomes: RecipientOutco
   for (const outcome of outcomes) {
     events.publish({ type: EVENT_OF_OUTCOME[outcome.kind], id, recipient: outcome.address, reply: replyToString(outcome.reply) });
   }
-}
-
-/** The spool as the session sees it; a committed message wakes the worker and is announced. */
-function wakingStore(spool: Spool, committed: (id: string) => void): MessageStore {
-  return {
-    async begin(): Promise<MessageReceipt> {
-      const receipt = await spool.beginReceipt();
-      return {
-        id: receipt.id,
-        write: (chunk) => receipt.write(chunk),
-        waitForDrain: () => receipt.waitForDrain(),
-        abort: () => receipt.abort(),
-        async commit(envelope) {
-          await receipt.commit(envelope);
-          committed(receipt.id);
-        },
-      };
-    },
-  };
 }
 
 /** RFC 5321 §4.5.3.2: one timeout per command; "command" covers EHLO, MAIL, RCPT and DATA. */

@@ -69,7 +69,7 @@ describe('relay access: never an open relay (RFC 5321 §3.6.2, §7.9; RFC 2505)'
   });
 
   it('logs every denial with the client address, sender and recipient', async () => {
-    expect(relay.logs.some((l) => l.includes('[127.0.0.1]') && l.includes('relay access denied') && l.includes('from=<someone@outside.test>') && l.includes('to=<u@normal.test>'))).to.equal(true);
+    expect(relay.logs.some((l) => l.includes('[127.0.0.1]') && /relay access denied/i.test(l) && l.includes('from=<someone@outside.test>') && l.includes('to=<u@normal.test>'))).to.equal(true);
   });
 
   it('lets the same client relay after AUTH under TLS', async () => {

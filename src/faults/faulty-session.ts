@@ -206,11 +206,8 @@ class FaultySession implements ConnectionSession {
     switch (decision.action.kind) {
       case 'reply':
       case 'rate':
-        if (stage === 'end-of-data') {
-          // The session commits through our receipt, which refuses: it aborts and answers.
-          const step = await normal();
-          return delayed({ ...step, replies: [decision.reply!] });
-        }
+        // The session commits through our receipt, which refuses with the reply: the session aborts and answers it.
+        if (stage === 'end-of-data') return delayed(await normal());
         // RFC 5321 §3.8: 421 means the service is closing the channel.
         return delayed({ replies: [decision.reply!], ...(decision.reply!.code === 421 ? { close: true } : {}) });
       case 'close':

@@ -127,10 +127,16 @@ export const REPLIES = {
     when: 'The client sent VRFY: minimta never tells which addresses exist.',
     advice: 'Just send the message (MAIL, RCPT, DATA).',
   },
+  // The text lines come from src/protocol/server/help.ts.
   help: {
-    code: 214, enhanced: '2.0.0', text: 'See https://www.rfc-editor.org/rfc/rfc5321', rfc: 'RFC 5321 §4.1.1.8',
-    when: 'The client sent HELP or HELP <verb>.',
+    code: 214, enhanced: '2.0.0', text: 'Commands: see HELP <command>', rfc: 'RFC 5321 §4.1.1.8',
+    when: 'The client sent HELP (the list of commands) or HELP <command> (its syntax and RFC section).',
     advice: 'Read the syntax shown and send the command.',
+  },
+  helpUnknownTopic: {
+    code: 504, enhanced: '5.5.4', text: 'HELP: no such command {topic}', rfc: 'RFC 5321 §4.1.1.8, §4.2.4',
+    when: 'The client asked HELP about a word that is no SMTP command minimta knows.',
+    advice: 'Send HELP alone for the list of commands.',
   },
 
   // ---- Sequence and syntax errors --------------------------------------

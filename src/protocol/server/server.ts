@@ -8,10 +8,9 @@ import { formatReply, reply } from '../../reply-codes/index.js';
 import { SmtpConnection, type ConnectionLimits } from './connection.js';
 import { withFaults } from '../../faults/faulty-session.js';
 import type { FaultRules } from '../../faults/fault-engine.js';
-import { Session, type ListenerMode, type MessageStore, type SessionPolicy, type SessionSettings } from './session.js';
+import { ACCEPT_ALL, Session, type ListenerMode, type MessageStore, type SessionDeps, type SessionPolicy, type SessionSettings } from './session.js';
 import type { Logger } from '../../log.js';
 import { MIN_TLS_VERSION, type TlsCredentials } from '../../tls-context.js';
-import { checkCredentials, type UserTable } from '../../auth/credentials.js';
 
 export interface ListenerOptions {
   host: string;
@@ -42,13 +41,16 @@ export interface ServerOptions {
   postmaster: string;
   listeners: ListenerOptions[];
   limits: ServerLimits;
+  /** Where relay listeners put what they accept. */
   store: MessageStore;
+  /** Where capture listeners put what they accept: kept, never delivered. */
+  captureStore: MessageStore;
   policy: SessionPolicy;
   log: Logger;
   /** Certificate and key for STARTTLS and implicit-TLS listeners. */
   tls?: TlsCredentials;
-  /** Users for AUTH; absent or empty: AUTH is not offered. */
-  auth?: { users: UserTable; requireTls: boolean };
+  /** AUTH (RFC 4954): how credentials are checked; absent, AUTH is not offered. */
+  auth?: { authenticate: SessionDeps['authenticate']; requireTls: boolean };
   /** Fault rules for tests (src/faults/): every session is wrapped so they can act. */
   faults?: FaultRules;
 }
@@ -146,17 +148,12 @@ export class SmtpServer {
     this.perIp.set(ip, fromIp + 1);
     const refusing = listener.mode === 'refuse';
     const settings = this.sessionSettings(listener);
-    const users = this.options.auth?.users ?? {};
-    const makeSession = (store: MessageStore) => new Session(settings, { ip, tls: listener.tls === 'implicit' }, {
-      policy: this.options.policy,
-      store,
-      now: () => new Date(),
-      authenticate: (credentials) => checkCredentials(users, credentials),
-    });
+    const deps = this.sessionDeps(listener);
+    const makeSession = (store: MessageStore) => new Session(settings, { ip, tls: listener.tls === 'implicit' }, { ...deps, store });
     // Fault rules (src/faults/) act around the session, at this one seam.
     const session = this.options.faults
-      ? withFaults(makeSession, this.options.store, this.options.faults, { clientIp: ip, listenerPort: socket.localPort ?? 0, drop: () => socket.destroy() })
-      : makeSession(this.options.store);
+      ? withFaults(makeSession, deps.store, this.options.faults, { clientIp: ip, listenerPort: socket.localPort ?? 0, drop: () => socket.destroy() })
+      : makeSession(deps.store);
     const connectionLimits = {
       ...limits,
       maxLineOctets: Session.longestLine(settings),
@@ -171,6 +168,18 @@ export class SmtpServer {
     }, this.options.tls?.context);
     this.connections.add(connection);
     connection.start();
+  }
+
+  /** A capture listener judges no one and keeps what it gets apart from the mail to deliver. */
+  private sessionDeps(listener: ListenerOptions): SessionDeps {
+    const capture = listener.mode === 'capture';
+    const auth = this.options.auth;
+    return {
+      policy: capture ? ACCEPT_ALL : this.options.policy,
+      store: capture ? this.options.captureStore : this.options.store,
+      now: () => new Date(),
+      authenticate: auth ? auth.authenticate : () => { throw new Error('AUTH is not offered on this server'); },
+    };
   }
 
   private sessionSettings(listener: ListenerOptions): SessionSettings {
@@ -189,7 +198,7 @@ export class SmtpServer {
       postmaster: this.options.postmaster,
       maxHops: limits.maxHops,
       starttls: listener.tls === 'starttls' && this.options.tls !== undefined,
-      auth: Object.keys(this.options.auth?.users ?? {}).length > 0,
+      auth: this.options.auth !== undefined,
       authRequiresTls: this.options.auth?.requireTls ?? true,
       maxAuthFailures: limits.maxAuthFailures,
       maxLineOctets: limits.maxLineOctets,
