@@ -125,6 +125,7 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
     limits: serverLimits(config),
     tls,
     auth: authOf(config),
+    strictEnvelopes: config.smtp.strictEnvelopes,
     // A committed message wakes the worker and is announced; a captured one is never delivered.
     store: spoolStore(spool, { committed: received }),
     captureStore: spoolStore(spool, { capture: true, committed: received }),

@@ -230,7 +230,7 @@ class FaultySession implements ConnectionSession {
 function addressIn(arg: string, prefix: RegExp, role: 'sender' | 'recipient'): string | undefined {
   if (!prefix.test(arg)) return undefined;
   try {
-    const path = parsePath(splitPathAndParams(arg.replace(prefix, '').trimStart()).pathText, role, { utf8: true });
+    const path = parsePath(splitPathAndParams(arg.replace(prefix, '').trimStart()).pathText, role, { utf8: true, strict: false });
     return path.kind === 'mailbox' ? path.address : path.kind === 'postmaster' ? 'postmaster' : '';
   } catch {
     return undefined;

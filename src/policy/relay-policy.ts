@@ -59,6 +59,10 @@ export class RelayPolicy implements SessionPolicy {
       throw new ReplyError(reply('noLocalMailbox', { address }));
     }
     if (!this.domains.has(domain) && !this.mayRelay(context)) throw new ReplyError(reply('relayDenied', { address }));
+    // A relay.domains host behind us may still route on "%", "!" or "@" in the
+    // local part (RFC 2505 §2.1); only trusted clients may ask it to, as with
+    // Postfix's allow_untrusted_routing = no.
+    if (hasSenderRouting(address) && !this.mayRelay(context)) throw new ReplyError(reply('senderRoutingDenied', { address }));
     if (!this.options.checkRecipients || !this.options.resolver || isLiteral(domain)) return;
     const destination = await this.options.resolver.resolveDestination(domain);
     switch (destination.kind) {
@@ -77,6 +81,16 @@ export class RelayPolicy implements SessionPolicy {
 
 function isLiteral(domain: string): boolean {
   return domain.startsWith('[');
+}
+
+/**
+ * "user%host", "host!user", or a quoted local part holding '@' (or either of
+ * the others) once unquoted: the forms a next hop may read as a route.
+ */
+function hasSenderRouting(address: string): boolean {
+  const localPart = address.slice(0, address.lastIndexOf('@'));
+  const unquoted = localPart.startsWith('"') ? localPart.slice(1, -1).replace(/\\(.)/g, '$1') : localPart;
+  return /[@%!]/.test(unquoted);
 }
 
 /** RFC 5321 §4.5.1: "Postmaster" is case-insensitive. */

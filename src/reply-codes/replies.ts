@@ -289,6 +289,12 @@ export const REPLIES = {
     when: 'RCPT TO names another domain and the client may not relay: its address is not in relay.networks and it has not authenticated.',
     advice: 'Authenticate (AUTH), or send from an allowed network, or send to the domain\'s own MX.',
   },
+  // Postfix allow_untrusted_routing = no: u%them@ours, them!u@ours, "u@them"@ours.
+  senderRoutingDenied: {
+    code: 550, enhanced: '5.7.1', text: '<{address}>: Relay access denied: sender-specified routing', rfc: 'RFC 2505 §2.1; RFC 5321 §3.6.1, §7.9',
+    when: 'RCPT TO names a relay.domains domain with "%" or "!" in the local part, or a quoted local part holding "@", "%" or "!", and the client is neither in relay.networks nor authenticated.',
+    advice: 'Send to the final address itself (user@final-domain), or authenticate (AUTH).',
+  },
   noLocalMailbox: {
     code: 550, enhanced: '5.1.1', text: '<{address}>: Recipient address rejected: this host delivers no mail locally (only postmaster)', rfc: 'RFC 5321 §4.5.1; RFC 3463 §3.2',
     when: 'RCPT TO names a mailbox at minimta\'s own host name other than postmaster: minimta has no local mailboxes.',

@@ -53,6 +53,8 @@ export interface ServerOptions {
   auth?: { authenticate: SessionDeps['authenticate']; requireTls: boolean };
   /** Fault rules for tests (src/faults/): every session is wrapped so they can act. */
   faults?: FaultRules;
+  /** smtp.strictEnvelopes: MAIL and RCPT paths only with angle brackets. */
+  strictEnvelopes?: boolean;
 }
 
 export interface BoundListener extends ListenerOptions {
@@ -202,6 +204,7 @@ export class SmtpServer {
       authRequiresTls: this.options.auth?.requireTls ?? true,
       maxAuthFailures: limits.maxAuthFailures,
       maxLineOctets: limits.maxLineOctets,
+      strictEnvelopes: this.options.strictEnvelopes ?? false,
     };
   }
 }

@@ -40,6 +40,8 @@ export interface SessionSettings {
   maxAuthFailures: number;
   /** Longest command line, CRLF included; AUTH lines may be longer (RFC 4954 §4). */
   maxLineOctets: number;
+  /** smtp.strictEnvelopes: MAIL and RCPT paths only as "<mailbox>" (default false, as Postfix). */
+  strictEnvelopes?: boolean;
 }
 
 export interface ClientInfo {

@@ -339,7 +339,7 @@ export class Session {
   // ---- The mail transaction: MAIL, RCPT, DATA ---------------------------------
 
   private async mail(ready: Ready, arg: string): Promise<Step> {
-    const { path, params } = parseMailArguments(arg, { extended: ready.hello.verb === 'EHLO', authAdvertised: this.authOffered() });
+    const { path, params } = parseMailArguments(arg, { extended: ready.hello.verb === 'EHLO', authAdvertised: this.authOffered(), strictEnvelopes: this.settings.strictEnvelopes ?? false });
     // RFC 1870 §6.1: a declared size above the fixed maximum is refused at once.
     if (params.size !== undefined && params.size > this.settings.maxMessageSize) throw refusal(reply('sizeExceedsLimit'));
     const sender = path.kind === 'mailbox' ? path.address : '';
@@ -352,7 +352,7 @@ export class Session {
   private async rcpt(mail: Mail, arg: string): Promise<Step> {
     const { hello, transaction } = mail;
     transaction.rcptCommands++;
-    const { path } = parseRcptArguments(arg, { extended: hello.verb === 'EHLO', authAdvertised: this.authOffered(), utf8: transaction.params.smtputf8 });
+    const { path } = parseRcptArguments(arg, { extended: hello.verb === 'EHLO', authAdvertised: this.authOffered(), utf8: transaction.params.smtputf8, strictEnvelopes: this.settings.strictEnvelopes ?? false });
     // RFC 5321 §4.5.3.1.10: an implementation limit on recipients is a 452.
     if (transaction.recipients.length >= this.settings.maxRecipients) throw refusal(reply('tooManyRecipients'));
     if (path.kind === 'null') throw refusal(reply('badRecipientSyntax'));
