@@ -10,6 +10,7 @@ import {
 } from './config-schema.js';
 import { checkUserTable } from './auth/credentials.js';
 import { checkFaultRules, FaultRuleError, type FaultRuleSpec } from './faults/fault-rule.js';
+import type { Limits } from './protocol/server/limits.js';
 
 export { ConfigError };
 
@@ -315,4 +316,22 @@ export function applyFlags(config: Config, flags: ConfigFlags): Config {
 /** The address that <Postmaster> goes to (RFC 5321 §4.5.1). */
 export function postmasterAddress(config: Config): string {
   return config.postmaster ?? `postmaster@${config.hostname}`;
+}
+
+/**
+ * The limits as the server uses them (src/protocol/server/limits.ts): the one
+ * place where the config's seconds become milliseconds.
+ */
+export function limitsOf(config: Config): Limits {
+  const { maxLineLength, idleTimeout, dataGracePeriod, errorDelay, refuseIdleTimeout, tlsHandshakeTimeout, ...counts } = config.limits;
+  const ms = (seconds: number): number => Math.round(seconds * 1000);
+  return {
+    ...counts,
+    maxLineOctets: maxLineLength,
+    idleTimeoutMs: ms(idleTimeout),
+    dataGraceMs: ms(dataGracePeriod),
+    errorDelayMs: ms(errorDelay),
+    refuseIdleTimeoutMs: ms(refuseIdleTimeout),
+    tlsHandshakeTimeoutMs: ms(tlsHandshakeTimeout),
+  };
 }

@@ -4,7 +4,7 @@
 //   SmtpServer ─(session, RelayPolicy ─ DNS)─▶ Spool ─▶ QueueWorker ─(DNS, client)─▶ next hop
 //                                                 ▲              └─ failures ─▶ bounces ─┘
 
-import { SmtpServer, type BoundListener, type ServerLimits, type ServerOptions } from './protocol/server/server.js';
+import { SmtpServer, type BoundListener, type ServerOptions } from './protocol/server/server.js';
 import { deliverMessage, type ClientTimeouts } from './protocol/client/smtp-client.js';
 import { RelayPolicy } from './policy/relay-policy.js';
 import { Spool, checkSpoolOwnership } from './queue/spool/spool.js';
@@ -13,7 +13,7 @@ import { checkCredentials } from './auth/credentials.js';
 import { QueueWorker, type FailureReporter } from './queue/delivery/worker.js';
 import { BounceQueue } from './queue/dsn/bounce-queue.js';
 import { DestinationResolver } from './dns/index.js';
-import { httpAddress, postmasterAddress, type Config } from './config.js';
+import { httpAddress, limitsOf, postmasterAddress, type Config } from './config.js';
 import { HttpApi } from './http/http-server.js';
 import { FaultRules } from './faults/fault-engine.js';
 import { checkFaultRules } from './faults/fault-rule.js';
@@ -122,7 +122,7 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
     hostname: config.hostname,
     postmaster: postmasterAddress(config),
     listeners: config.listen.map(({ host, port, mode, refuse, tls: listenerTls }) => ({ host, port, mode, refuse, tls: listenerTls })),
-    limits: serverLimits(config),
+    limits: limitsOf(config),
     tls,
     auth: authOf(config),
     strictEnvelopes: config.smtp.strictEnvelopes,
@@ -174,29 +174,6 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
   };
 }
 
-function serverLimits(config: Config): ServerLimits {
-  const { limits } = config;
-  return {
-    maxLineOctets: limits.maxLineLength,
-    maxMessageSize: limits.maxMessageSize,
-    idleTimeoutMs: ms(limits.idleTimeout),
-    minDataRate: limits.minDataRate,
-    dataGraceMs: ms(limits.dataGracePeriod),
-    maxRecipients: limits.maxRecipients,
-    maxConnections: limits.maxConnections,
-    maxConnectionsPerIp: limits.maxConnectionsPerIp,
-    maxErrors: limits.maxErrors,
-    softErrorLimit: limits.softErrorLimit,
-    errorDelayMs: ms(limits.errorDelay),
-    maxJunkCommands: limits.maxJunkCommands,
-    maxHops: limits.maxHops,
-    refuseIdleTimeoutMs: ms(limits.refuseIdleTimeout),
-    refuseMaxCommands: limits.refuseMaxCommands,
-    tlsHandshakeTimeoutMs: ms(limits.tlsHandshakeTimeout),
-    maxAuthFailures: limits.maxAuthFailures,
-  };
-}
-
 function policyFor(config: Config, resolver: DestinationResolver): RelayPolicy {
   return new RelayPolicy({
     networks: config.relay.networks,
@@ -225,7 +202,7 @@ function reloadInto(current: Config, next: Config, server: SmtpServer, policy: R
     policy,
     auth: authOf(next),
     tls: next.tls ? loadTlsCredentials(next.tls) : undefined,
-    limits: serverLimits(next),
+    limits: limitsOf(next),
     postmaster: postmasterAddress(next),
   });
   const needRestart = (['listen', 'spool', 'hostname', 'dns', 'delivery', 'smarthost', 'http'] as const)
