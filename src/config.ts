@@ -10,6 +10,7 @@ import {
 } from './config-schema.js';
 import { checkUserTable } from './auth/credentials.js';
 import { checkFaultRules, FaultRuleError, type FaultRuleSpec } from './faults/fault-rule.js';
+import { dkimConfig, type DkimConfig } from './dkim/dkim-config.js';
 import type { Limits } from './protocol/server/limits.js';
 
 export { ConfigError };
@@ -76,6 +77,8 @@ export interface Config {
   /** Seconds a stopping relay gives to transactions and deliveries in flight. */
   shutdownTimeout: number;
   auth?: { users: Record<string, string>; requireTls: boolean };
+  /** DKIM signing keys by domain (src/dkim/dkim-config.ts). */
+  dkim?: DkimConfig;
   /** The HTTP API and web inbox (src/http/); off when absent. */
   http?: HttpConfig;
   /** Fault rules for tests (src/faults/fault-rule.ts); none by default. */
@@ -241,6 +244,7 @@ function configCheck(defaults: Config) {
       listen: (value, key) => { httpAddress(string(value, key), key); return value as string; },
       token: optional(string),
     }, { listen: '127.0.0.1:8025' })),
+    dkim: optional(dkimConfig),
   }, defaults);
 }
 
