@@ -26,6 +26,10 @@ import { QueueAdmin, type QueueOperations } from './queue/spool/queue-admin.js';
 import { DkimSigner } from './dkim/signer.js';
 import { OutboundSigning } from './dkim/outbound-signing.js';
 import { loadDkimKeys } from './dkim/dkim-config.js';
+import { OutboundTls } from './mta-sts/tls-policy.js';
+import { mtaStsPolicies } from './mta-sts/policies-from-config.js';
+import type { DestinationDeps } from './queue/delivery/destination.js';
+import { readFileSync } from 'node:fs';
 import { MtaEvents } from './inbox/mta-events.js';
 import { Mailbox } from './inbox/mailbox.js';
 import type { RecipientOutcome } from './queue/delivery/destination.js';
@@ -70,7 +74,7 @@ const ms = (seconds: number): number => Math.round(seconds * 1000);
 export async function startMta(config: Config, logTo: Logger, parts: MtaParts = {}): Promise<RunningMta> {
   // Log lines quote client text: escaped once here, whatever writes them.
   const log = printableLogger(logTo);
-  const tls = config.tls ? loadTlsCredentials(config.tls) : undefined;
+  const tls = config.tls?.cert ? loadTlsCredentials(config.tls) : undefined;
   // Whose spool it is comes first: a control socket in a planted spool may be anyone's.
   await checkSpoolOwnership(config.spool);
   // Before the spool is opened (which clears tmp/): a relay already on it keeps it.
@@ -118,7 +122,10 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
       port: config.smarthost?.port ?? config.delivery.port,
       heloName: config.hostname,
       timeouts: clientTimeouts(config),
-      tls: config.smarthost?.tls ?? config.delivery.tls,
+      tls: config.smarthost?.tls ?? (config.delivery.tls === 'verify' ? 'required' : config.delivery.tls),
+      // Toward MX hosts (not a smarthost): delivery.tlsPolicies, MTA-STS and delivery.tls decide (src/mta-sts/).
+      secure: config.smarthost ? undefined : secureDestinations(config, resolver, log),
+      tlsCa: config.tls?.caFile ? readFileSync(config.tls.caFile, 'utf8') : undefined,
       auth: config.smarthost?.username !== undefined && config.smarthost.password !== undefined
         ? { username: config.smarthost.username, password: config.smarthost.password }
         : undefined,
@@ -219,7 +226,7 @@ function reloadInto(current: Config, next: Config, server: SmtpServer, policy: R
   server.reconfigure({
     policy,
     auth: authOf(next),
-    tls: next.tls ? loadTlsCredentials(next.tls) : undefined,
+    tls: next.tls?.cert ? loadTlsCredentials(next.tls) : undefined,
     limits: limitsOf(next),
     bareNewline: next.smtp.bareNewline,
     postmaster: postmasterAddress(next),
@@ -238,6 +245,16 @@ function publishOutcomes(events: MtaEvents, id: string, outcomes: RecipientOutco
   for (const outcome of outcomes) {
     events.publish({ type: EVENT_OF_OUTCOME[outcome.kind], id, recipient: outcome.address, reply: replyToString(outcome.reply) });
   }
+}
+
+function secureDestinations(config: Config, resolver: DestinationResolver, log: Logger): DestinationDeps['secure'] {
+  const outbound = new OutboundTls({
+    level: config.delivery.tls,
+    perDomain: config.delivery.tlsPolicies,
+    mtaSts: config.delivery.mtaSts ? mtaStsPolicies(config, resolver, log) : undefined,
+    log,
+  });
+  return (domain, hosts) => outbound.forDestination(domain, hosts);
 }
 
 function dkimSigning(config: Config, log: Logger): OutboundSigning | undefined {

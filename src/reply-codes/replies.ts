@@ -493,6 +493,11 @@ export const REPLIES = {
     when: 'Recorded when the TLS handshake with the next hop failed.',
     advice: 'Nothing: minimta retries; check certificates and TLS versions.',
   },
+  mtaStsNoMatchingMx: {
+    code: 451, enhanced: '4.7.5', text: 'MTA-STS policy of {domain} (mode enforce) allows none of its MX hosts: {hosts}', rfc: 'RFC 8461 §4.1, §5',
+    when: 'Recorded when the destination publishes an MTA-STS policy in enforce mode and no MX host matches its mx patterns.',
+    advice: 'Nothing: minimta retries; the destination must fix its MX records or its policy.',
+  },
   passwordNeedsTls: {
     code: 451, enhanced: '4.7.10', text: 'Will not send the password to {host} in plaintext: {detail}', rfc: 'RFC 4954 §4, §9; RFC 5248 (X.7.10 encryption needed)',
     when: 'Recorded when the smarthost password would go over an unencrypted connection.',
