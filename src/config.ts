@@ -328,7 +328,7 @@ export function readConfigFile(file: string): Config {
   return validateConfig(raw);
 }
 
-/** Command-line flags that override the file (design.md: the user contract). */
+/** Command-line flags that override the file (README, "Command line"). */
 export interface ConfigFlags {
   listen?: string;
   mode?: string;
