@@ -27,6 +27,7 @@ export const REPLIES = {
   tooManyErrors: { code: 421, enhanced: '4.7.0', text: '{host} Error: too many errors', rfc: 'RFC 5321 §7.8' },
   tooManyConnections: { code: 421, enhanced: '4.7.0', text: '{host} Error: too many connections', rfc: 'RFC 5321 §3.8, §4.2.2' },
   tooManyConnectionsFromIp: { code: 421, enhanced: '4.7.0', text: '{host} Error: too many connections from your address', rfc: 'RFC 5321 §3.8, §4.2.2' },
+  unreadReplies: { code: 421, enhanced: '4.7.0', text: '{host} Error: too many unread replies', rfc: 'RFC 2920 §3.1 (the client reads while it writes); RFC 5321 §3.8' },
   internalError: { code: 421, enhanced: '4.3.0', text: '{host} Error: internal error, closing connection', rfc: 'RFC 5321 §3.8' },
   shuttingDown: { code: 421, enhanced: '4.3.2', text: '{host} Service shutting down', rfc: 'RFC 5321 §3.8; RFC 3463 §3.4' },
 

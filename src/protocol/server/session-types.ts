@@ -21,7 +21,7 @@ export interface SessionSettings {
   /** From this many errors on, each reply is delayed (errorDelayMs). */
   softErrorLimit: number;
   errorDelayMs: number;
-  /** NOOP, RSET, VRFY and HELP commands allowed in one session. */
+  /** NOOP, RSET, VRFY, HELP and repeated HELO/EHLO commands allowed in one session. */
   maxJunkCommands: number;
   /** refuse mode: commands answered before the connection is closed. */
   refuseMaxCommands: number;
