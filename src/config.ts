@@ -9,6 +9,7 @@ import {
   ConfigError, boolean, cidr, hostPort, integer, list, number, object, oneOf, optional, port, string,
 } from './config-schema.js';
 import { checkUserTable } from './auth/credentials.js';
+import type { Limits } from './protocol/server/limits.js';
 
 export { ConfigError };
 
@@ -48,6 +49,8 @@ export interface Config {
     timeouts: { connect: number; greeting: number; command: number; dataBlock: number; dataEnd: number };
   };
   relay: { networks: string[]; domains: string[] };
+  /** MAIL and RCPT only as "<mailbox>" (RFC 5321 §4.1.2); false accepts what Postfix accepts by default. */
+  smtp: { strictEnvelopes: boolean };
   smarthost?: SmarthostConfig;
   limits: {
     maxMessageSize: number;
@@ -98,6 +101,7 @@ export function defaultConfig(): Config {
       timeouts: { connect: 30, greeting: 300, command: 300, dataBlock: 180, dataEnd: 600 },
     },
     relay: { networks: ['127.0.0.0/8', '::1/128'], domains: [] },
+    smtp: { strictEnvelopes: false },
     limits: {
       maxMessageSize: 10 * 1024 * 1024,
       maxRecipients: 100,
@@ -168,6 +172,7 @@ function configCheck(defaults: Config) {
       }, defaults.delivery.timeouts),
     }, defaults.delivery),
     relay: object({ networks: list(cidr), domains: list(hostname) }, defaults.relay),
+    smtp: object({ strictEnvelopes: boolean }, defaults.smtp),
     smarthost: optional(object<SmarthostConfig>({
       host: string,
       port,
@@ -275,4 +280,22 @@ export function applyFlags(config: Config, flags: ConfigFlags): Config {
 /** The address that <Postmaster> goes to (RFC 5321 §4.5.1). */
 export function postmasterAddress(config: Config): string {
   return config.postmaster ?? `postmaster@${config.hostname}`;
+}
+
+/**
+ * The limits as the server uses them (src/protocol/server/limits.ts): the one
+ * place where the config's seconds become milliseconds.
+ */
+export function limitsOf(config: Config): Limits {
+  const { maxLineLength, idleTimeout, dataGracePeriod, errorDelay, refuseIdleTimeout, tlsHandshakeTimeout, ...counts } = config.limits;
+  const ms = (seconds: number): number => Math.round(seconds * 1000);
+  return {
+    ...counts,
+    maxLineOctets: maxLineLength,
+    idleTimeoutMs: ms(idleTimeout),
+    dataGraceMs: ms(dataGracePeriod),
+    errorDelayMs: ms(errorDelay),
+    refuseIdleTimeoutMs: ms(refuseIdleTimeout),
+    tlsHandshakeTimeoutMs: ms(tlsHandshakeTimeout),
+  };
 }

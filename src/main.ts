@@ -11,6 +11,8 @@ import { processIo, type CommandIo } from './cli/command-io.js';
 import { queueCommand } from './cli/queue-command.js';
 import { sendmailCommand } from './cli/sendmail-command.js';
 import { resolveCommand } from './cli/resolve-command.js';
+import { explainCommand } from './cli/explain-command.js';
+import { UnsafeSpoolError } from './queue/spool/spool.js';
 
 const USAGE = `usage: minimta <command> [options]
 
@@ -22,6 +24,7 @@ commands:
   sendmail [-f FROM] [-t] [RCPT...]
                    queue a message read on stdin (minimta sendmail --help)
   resolve DOMAIN   what delivery would do for a domain, from DNS
+  explain CODE     what a reply code means: 556, 5.1.10 or "556 5.1.10 text"
   help             show this text
 
 options for serve:
@@ -42,6 +45,7 @@ const CLI_COMMANDS: Record<string, (args: string[], io: CommandIo) => Promise<nu
   queue: queueCommand,
   sendmail: sendmailCommand,
   resolve: resolveCommand,
+  explain: explainCommand,
 };
 
 const OPTIONS = {
@@ -163,7 +167,7 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => { if (code >= 0) process.exitCode = code; },
   (err) => {
-    if (err instanceof ConfigError || err instanceof UsageError) {
+    if (err instanceof ConfigError || err instanceof UsageError || err instanceof UnsafeSpoolError) {
       process.stderr.write(`minimta: ${err.message}\n`);
       if (err instanceof UsageError) process.stderr.write(USAGE);
       process.exit(2);

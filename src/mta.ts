@@ -4,20 +4,25 @@
 //   SmtpServer ─(session, RelayPolicy ─ DNS)─▶ Spool ─▶ QueueWorker ─(DNS, client)─▶ next hop
 //                                                 ▲              └─ failures ─▶ bounces ─┘
 
-import { SmtpServer, type BoundListener, type ServerLimits, type ServerOptions } from './protocol/server/server.js';
-import type { MessageReceipt, MessageStore } from './protocol/server/session.js';
+import { SmtpServer, type BoundListener, type ServerOptions } from './protocol/server/server.js';
 import { deliverMessage, type ClientTimeouts } from './protocol/client/smtp-client.js';
 import { RelayPolicy } from './policy/relay-policy.js';
-import { Spool } from './queue/spool/spool.js';
+import { Spool, checkSpoolOwnership } from './queue/spool/spool.js';
+import { spoolStore } from './queue/spool/message-store.js';
+import { checkCredentials } from './auth/credentials.js';
 import { QueueWorker, type FailureReporter } from './queue/delivery/worker.js';
 import { BounceQueue } from './queue/dsn/bounce-queue.js';
 import { DestinationResolver } from './dns/index.js';
-import { postmasterAddress, type Config } from './config.js';
-import type { Logger } from './log.js';
+import { limitsOf, postmasterAddress, type Config } from './config.js';
+import { printableLogger, type Logger } from './log.js';
 import { loadTlsCredentials } from './tls-context.js';
 import { ControlServer, assertSpoolFree } from './control/control-server.js';
 import { controlSocketPath } from './control/control-protocol.js';
 import { QueueAdmin } from './queue/spool/queue-admin.js';
+import { MtaEvents } from './inbox/mta-events.js';
+import { Mailbox } from './inbox/mailbox.js';
+import type { RecipientOutcome } from './queue/delivery/delivery-attempt.js';
+import { replyToString } from './reply-codes/index.js';
 
 export interface RunningMta {
   listeners: BoundListener[];
@@ -25,6 +30,12 @@ export interface RunningMta {
   server: SmtpServer;
   worker: QueueWorker;
   resolver: DestinationResolver;
+  /** The queue operations (list, show, flush, retry, delete, purge, hold, release). */
+  queue: QueueAdmin;
+  /** Messages received, delivered, deferred, bounced, deleted. */
+  events: MtaEvents;
+  /** The spool as a test author reads it (the JS API and the HTTP API). */
+  mailbox: Mailbox;
   /**
    * Stops: no new connections, idle sessions get 421 4.3.2, transactions and
    * deliveries in flight get up to `graceMs` to finish. The spool is the
@@ -44,8 +55,12 @@ export interface MtaParts {
 
 const ms = (seconds: number): number => Math.round(seconds * 1000);
 
-export async function startMta(config: Config, log: Logger, parts: MtaParts = {}): Promise<RunningMta> {
+export async function startMta(config: Config, logTo: Logger, parts: MtaParts = {}): Promise<RunningMta> {
+  // Log lines quote client text: escaped once here, whatever writes them.
+  const log = printableLogger(logTo);
   const tls = config.tls ? loadTlsCredentials(config.tls) : undefined;
+  // Whose spool it is comes first: a control socket in a planted spool may be anyone's.
+  await checkSpoolOwnership(config.spool);
   // Before the spool is opened (which clears tmp/): a relay already on it keeps it.
   await assertSpoolFree(config.spool);
   const { spool, cleaned } = await Spool.open(config.spool);
@@ -58,6 +73,7 @@ export async function startMta(config: Config, log: Logger, parts: MtaParts = {}
     localNames: [config.hostname],
     log,
   });
+  const events = new MtaEvents();
   const bounces = new BounceQueue({ spool, hostname: config.hostname, log, queued: () => worker.wake() });
   const worker: QueueWorker = new QueueWorker({
     spool,
@@ -84,22 +100,31 @@ export async function startMta(config: Config, log: Logger, parts: MtaParts = {}
     failures: parts.failures ?? bounces,
     log,
   });
+  const received = (id: string): void => {
+    worker.wake();
+    events.publish({ type: 'received', id });
+  };
   const server = new SmtpServer({
     hostname: config.hostname,
     postmaster: postmasterAddress(config),
     listeners: config.listen.map(({ host, port, mode, refuse, tls: listenerTls }) => ({ host, port, mode, refuse, tls: listenerTls })),
-    limits: serverLimits(config),
+    limits: limitsOf(config),
     tls,
     auth: authOf(config),
-    store: wakingStore(spool, () => worker.wake()),
-    policy: policyFor(config, resolver, log),
+    strictEnvelopes: config.smtp.strictEnvelopes,
+    // A committed message wakes the worker and is announced; a captured one is never delivered.
+    store: spoolStore(spool, { committed: received }),
+    captureStore: spoolStore(spool, { capture: true, committed: received }),
+    policy: policyFor(config, resolver),
     log,
   });
+  worker.on('attempted', (id, outcomes) => publishOutcomes(events, id, outcomes));
+  const queue = new QueueAdmin(spool, { wake: () => worker.wake() });
   const listeners = await server.listen();
   // The queue commands' way in (src/control/); a second relay on this spool stops here.
   const control = await ControlServer.start({
     socketPath: controlSocketPath(spool.dir),
-    queue: new QueueAdmin(spool, { wake: () => worker.wake() }),
+    queue,
     log,
   }).catch(async (err: unknown) => { await server.close(); throw err; });
   if (parts.deliver ?? true) worker.start();
@@ -109,8 +134,11 @@ export async function startMta(config: Config, log: Logger, parts: MtaParts = {}
     server,
     worker,
     resolver,
+    queue,
+    events,
+    mailbox: new Mailbox(spool, queue, events),
     reload(next: Config) {
-      return reloadInto(config, next, server, policyFor(next, resolver, log), log);
+      return reloadInto(config, next, server, policyFor(next, resolver), log);
     },
     async stop(graceMs = 0) {
       await control.close();
@@ -119,30 +147,7 @@ export async function startMta(config: Config, log: Logger, parts: MtaParts = {}
   };
 }
 
-function serverLimits(config: Config): ServerLimits {
-  const { limits } = config;
-  return {
-    maxLineOctets: limits.maxLineLength,
-    maxMessageSize: limits.maxMessageSize,
-    idleTimeoutMs: ms(limits.idleTimeout),
-    minDataRate: limits.minDataRate,
-    dataGraceMs: ms(limits.dataGracePeriod),
-    maxRecipients: limits.maxRecipients,
-    maxConnections: limits.maxConnections,
-    maxConnectionsPerIp: limits.maxConnectionsPerIp,
-    maxErrors: limits.maxErrors,
-    softErrorLimit: limits.softErrorLimit,
-    errorDelayMs: ms(limits.errorDelay),
-    maxJunkCommands: limits.maxJunkCommands,
-    maxHops: limits.maxHops,
-    refuseIdleTimeoutMs: ms(limits.refuseIdleTimeout),
-    refuseMaxCommands: limits.refuseMaxCommands,
-    tlsHandshakeTimeoutMs: ms(limits.tlsHandshakeTimeout),
-    maxAuthFailures: limits.maxAuthFailures,
-  };
-}
-
-function policyFor(config: Config, resolver: DestinationResolver, log: Logger): RelayPolicy {
+function policyFor(config: Config, resolver: DestinationResolver): RelayPolicy {
   return new RelayPolicy({
     networks: config.relay.networks,
     domains: config.relay.domains,
@@ -150,12 +155,14 @@ function policyFor(config: Config, resolver: DestinationResolver, log: Logger): 
     resolver,
     checkRecipients: config.dns.checkRecipients,
     checkSenders: config.dns.checkSenders,
-    log,
   });
 }
 
+/** AUTH is offered when users are configured; each exchange is checked against them. */
 function authOf(config: Config): ServerOptions['auth'] {
-  return config.auth ? { users: config.auth.users, requireTls: config.auth.requireTls } : undefined;
+  const users = config.auth?.users ?? {};
+  if (!config.auth || Object.keys(users).length === 0) return undefined;
+  return { authenticate: (credentials) => checkCredentials(users, credentials), requireTls: config.auth.requireTls };
 }
 
 /**
@@ -168,7 +175,7 @@ function reloadInto(current: Config, next: Config, server: SmtpServer, policy: R
     policy,
     auth: authOf(next),
     tls: next.tls ? loadTlsCredentials(next.tls) : undefined,
-    limits: serverLimits(next),
+    limits: limitsOf(next),
     postmaster: postmasterAddress(next),
   });
   const needRestart = (['listen', 'spool', 'hostname', 'dns', 'delivery', 'smarthost'] as const)
@@ -179,23 +186,12 @@ function reloadInto(current: Config, next: Config, server: SmtpServer, policy: R
   return notes;
 }
 
-/** The spool as the session sees it; a committed message wakes the worker. */
-function wakingStore(spool: Spool, wake: () => void): MessageStore {
-  return {
-    async begin(): Promise<MessageReceipt> {
-      const receipt = await spool.beginReceipt();
-      return {
-        id: receipt.id,
-        write: (chunk) => receipt.write(chunk),
-        waitForDrain: () => receipt.waitForDrain(),
-        abort: () => receipt.abort(),
-        async commit(envelope) {
-          await receipt.commit(envelope);
-          wake();
-        },
-      };
-    },
-  };
+const EVENT_OF_OUTCOME = { delivered: 'delivered', failed: 'bounced', deferred: 'deferred' } as const;
+
+function publishOutcomes(events: MtaEvents, id: string, outcomes: RecipientOutcome[]): void {
+  for (const outcome of outcomes) {
+    events.publish({ type: EVENT_OF_OUTCOME[outcome.kind], id, recipient: outcome.address, reply: replyToString(outcome.reply) });
+  }
 }
 
 /** RFC 5321 §4.5.3.2: one timeout per command; "command" covers EHLO, MAIL, RCPT and DATA. */

@@ -51,7 +51,10 @@ describe('bounces from the queue (RFC 3464, RFC 5321 §6.1)', function () {
     world = await startDeliveryWorld(structuredClone(ZONES), { delivery: { maxQueueLifetime: 0.5 } });
     const inbox = await senderMailbox();
     const { id } = await world.send('alice@sender.test', ['u@broken.test']);
-    await inbox.waitForMessages(1, 8000);
+    // The worker queues the DSN (durably) before it removes the original, and
+    // the DSN's own delivery starts at once: it may reach the inbox before the
+    // worker has reported the original done. Both must happen; wait for both.
+    await Promise.all([inbox.waitForMessages(1, 8000), leftTheQueue(world, id, 8000)]);
     const attempts = world.attempts.get(id)!;
     expect(attempts.at(-1)!.done).to.equal(true);
     expect(attempts.length).to.be.greaterThan(1);
@@ -89,6 +92,25 @@ describe('bounces from the queue (RFC 3464, RFC 5321 §6.1)', function () {
     expect(await world.relay.spool.list()).to.deep.equal([]);
   });
 });
+
+/** Resolves once the worker reports message `id` done: it has left the spool. */
+function leftTheQueue(world: DeliveryWorld, id: string, timeoutMs: number): Promise<void> {
+  if (world.attempts.get(id)?.at(-1)?.done) return Promise.resolve();
+  const worker = world.relay.worker;
+  return new Promise((resolve, reject) => {
+    const listener = (seen: string, _outcomes: unknown, done: boolean) => {
+      if (seen !== id || !done) return;
+      clearTimeout(timer);
+      worker.off('attempted', listener);
+      resolve();
+    };
+    const timer = setTimeout(() => {
+      worker.off('attempted', listener);
+      reject(new Error(`${id} was not done within ${timeoutMs} ms (${world.attempts.get(id)?.length ?? 0} attempts)`));
+    }, timeoutMs);
+    worker.on('attempted', listener);
+  });
+}
 
 async function waitFor(condition: () => boolean, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;

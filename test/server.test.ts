@@ -4,7 +4,9 @@ import path from 'node:path';
 import { WireClient } from './helpers/wire-client.js';
 import { startTestRelay, type TestRelay } from './helpers/test-relay.js';
 import { SmtpServer } from '../src/protocol/server/server.js';
+import type { Limits } from '../src/protocol/server/limits.js';
 import { Spool } from '../src/queue/spool/spool.js';
+import { spoolStore } from '../src/queue/spool/message-store.js';
 
 async function greeted(relay: TestRelay, port = relay.port): Promise<WireClient> {
   const client = await WireClient.connect(port);
@@ -252,7 +254,8 @@ describe('server: SMTP over real sockets', function () {
       postmaster: 'postmaster@mx.minimta.test',
       listeners: [{ host: '127.0.0.1', port: 0, mode: 'relay', refuse: 'stay', tls: 'none' }],
       limits: { ...relayLimits(), maxConnections: 10 },
-      store: { begin: () => spool.beginReceipt() },
+      store: spoolStore(spool),
+      captureStore: spoolStore(spool, { capture: true }),
       policy: { checkSender: async () => undefined, checkRecipient: async () => { throw new TypeError('boom'); } },
       log: () => {},
     });
@@ -309,7 +312,7 @@ describe('server: SMTP over real sockets', function () {
   });
 });
 
-function relayLimits() {
+function relayLimits(): Limits {
   return {
     maxLineOctets: 512, maxMessageSize: 100_000, idleTimeoutMs: 5000, minDataRate: 0, dataGraceMs: 0,
     maxRecipients: 100, maxConnections: 100, maxConnectionsPerIp: 10, maxErrors: 20, softErrorLimit: 100,

@@ -47,6 +47,16 @@ describe('STARTTLS and implicit TLS (RFC 3207, RFC 8314)', () => {
     expect(await client.command('STARTTLS')).to.equal('503 5.5.1');
   });
 
+  it('refuses STARTTLS inside a mail transaction with 503 5.5.1, saying so, and keeps the transaction', async () => {
+    const client = await connect();
+    await ehloLines(client);
+    expect(await client.command('MAIL FROM:<a@b.test>')).to.equal('250 2.1.0');
+    client.send('STARTTLS\r\n');
+    const refused = await client.reply();
+    expect(`${refused.code} ${refused.enhanced} ${refused.lines.join(' ')}`).to.equal('503 5.5.1 Error: MAIL transaction in progress');
+    expect(await client.command('RCPT TO:<u@normal.test>')).to.equal('250 2.1.5');
+  });
+
   it('refuses STARTTLS with an argument with 501 5.5.4 (vector 34)', async () => {
     const client = await connect();
     await ehloLines(client);

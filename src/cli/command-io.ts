@@ -8,7 +8,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ConfigError } from '../config.js';
 import { ControlError } from '../control/control-protocol.js';
 import { QUEUE_ADMIN_CODES, QueueAdminError } from '../queue/spool/queue-admin.js';
-import { SpoolError } from '../queue/spool/spool.js';
+import { SpoolError, UnsafeSpoolError } from '../queue/spool/spool.js';
 
 export interface CommandIo {
   stdout: { write(text: string): unknown };
@@ -36,7 +36,7 @@ export class CliFailure extends Error {
 
 /** Which errors a command reports as a message, and with which exit code; anything else is a bug. */
 function exitCodeOf(err: unknown): number | undefined {
-  if (err instanceof CliUsageError || err instanceof ConfigError) return 2;
+  if (err instanceof CliUsageError || err instanceof ConfigError || err instanceof UnsafeSpoolError) return 2;
   if (err instanceof CliFailure) return err.exitCode;
   if (err instanceof QueueAdminError) return err.code === QUEUE_ADMIN_CODES.badId ? 2 : 1;
   if (err instanceof ControlError || err instanceof SpoolError) return 1;
@@ -55,14 +55,17 @@ export async function runCommand(name: string, usage: string, io: CommandIo, bod
     const code = exitCodeOf(err);
     if (code === undefined) throw err;
     const message = (err as Error).message;
-    io.stderr.write(err instanceof ConfigError ? `minimta: ${message}\n` : `minimta: ${name}: ${message}\n`);
+    io.stderr.write(err instanceof ConfigError || err instanceof UnsafeSpoolError ? `minimta: ${message}\n` : `minimta: ${name}: ${message}\n`);
     if (err instanceof CliUsageError) io.stderr.write(usage);
     return code;
   }
 }
 
 /** node:util parseArgs, strict, with its complaints as usage errors. */
-export function parseCommandArgs<T extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: T) {
+export function parseCommandArgs<T extends NonNullable<ParseArgsConfig['options']>>(
+  args: string[],
+  options: T,
+): ReturnType<typeof parseArgs<{ args: string[]; options: T; allowPositionals: true; strict: true }>> {
   try {
     return parseArgs({ args, options, allowPositionals: true, strict: true });
   } catch (err) {

@@ -25,6 +25,7 @@ export const CONTROL_COMMANDS = {
   show: { takesId: true },
   retry: { takesId: true },
   delete: { takesId: true },
+  purge: { takesId: false },
   hold: { takesId: true },
   release: { takesId: true },
 } as const satisfies Record<string, { takesId: boolean }>;

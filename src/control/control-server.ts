@@ -50,6 +50,7 @@ const HANDLERS: Record<ControlRequest['command'], Handler> = {
   show: (queue, id) => queue.show(id),
   retry: (queue, id) => queue.retry(id),
   delete: (queue, id) => queue.delete(id),
+  purge: (queue) => queue.purge(),
   hold: (queue, id) => queue.hold(id),
   release: (queue, id) => queue.release(id),
 };

@@ -31,6 +31,10 @@ export class RemoteQueue implements QueueOperations {
     return this.ask({ command: 'delete', id }) as Promise<{ id: string }>;
   }
 
+  purge(): Promise<{ ids: string[] }> {
+    return this.ask({ command: 'purge' }) as Promise<{ ids: string[] }>;
+  }
+
   hold(id: string): Promise<Envelope> {
     return this.ask({ command: 'hold', id }) as Promise<Envelope>;
   }

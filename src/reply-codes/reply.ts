@@ -1,6 +1,8 @@
 // A reply as it travels between the SMTP layers: a basic code, an optional
 // enhanced status code (RFC 3463) and one or more lines of text.
 
+import { printable } from '../protocol/shared/printable.js';
+
 export interface Reply {
   /** Three-digit basic code (RFC 5321 §4.2). */
   readonly code: number;
@@ -34,14 +36,15 @@ export const isPermanent = (r: Reply): boolean => classOf(r.code) === 'permanent
 /**
  * Wire form of a reply (RFC 5321 §4.2.1): every line but the last is
  * "code-text", the last "code SP text", the same code on each. The enhanced
- * code, when present, starts the text of every line (RFC 2034 §4).
+ * code, when present, starts the text of every line (RFC 2034 §4). Text
+ * may echo the client's words, so it is made printable (see printable.ts).
  */
 export function formatReply(reply: Reply): string {
   const lines = reply.lines.length > 0 ? reply.lines : [''];
   const prefix = reply.enhanced ? `${reply.enhanced} ` : '';
   return lines
     // No trimming: "334 " with an empty challenge keeps its space (RFC 4954 §4).
-    .map((text, i) => `${reply.code}${i < lines.length - 1 ? '-' : ' '}${prefix}${text}\r\n`)
+    .map((text, i) => `${reply.code}${i < lines.length - 1 ? '-' : ' '}${prefix}${printable(text)}\r\n`)
     .join('');
 }
 

@@ -5,11 +5,11 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { formatReply, reply, type Reply } from '../../reply-codes/index.js';
-import { SmtpConnection, type ConnectionLimits } from './connection.js';
-import { Session, type ListenerMode, type MessageStore, type SessionPolicy, type SessionSettings } from './session.js';
+import { SmtpConnection } from './connection.js';
+import type { Limits } from './limits.js';
+import { ACCEPT_ALL, Session, type ListenerMode, type MessageStore, type SessionDeps, type SessionPolicy, type SessionSettings } from './session.js';
 import type { Logger } from '../../log.js';
 import { MIN_TLS_VERSION, type TlsCredentials } from '../../tls-context.js';
-import { checkCredentials, type UserTable } from '../../auth/credentials.js';
 
 /** How long a client refused for a connection limit may keep the connection before it is cut. */
 const REFUSAL_LINGER_MS = 2000;
@@ -23,33 +23,23 @@ export interface ListenerOptions {
   tls: 'none' | 'starttls' | 'implicit';
 }
 
-export interface ServerLimits extends ConnectionLimits {
-  maxRecipients: number;
-  maxConnections: number;
-  maxConnectionsPerIp: number;
-  maxErrors: number;
-  softErrorLimit: number;
-  errorDelayMs: number;
-  maxJunkCommands: number;
-  maxHops: number;
-  /** refuse listeners: a short idle time and a cap on commands (RFC 1846 §4.2). */
-  refuseIdleTimeoutMs: number;
-  refuseMaxCommands: number;
-  maxAuthFailures: number;
-}
-
 export interface ServerOptions {
   hostname: string;
   postmaster: string;
   listeners: ListenerOptions[];
-  limits: ServerLimits;
+  limits: Limits;
+  /** Where relay listeners put what they accept. */
   store: MessageStore;
+  /** Where capture listeners put what they accept: kept, never delivered. */
+  captureStore: MessageStore;
   policy: SessionPolicy;
   log: Logger;
   /** Certificate and key for STARTTLS and implicit-TLS listeners. */
   tls?: TlsCredentials;
-  /** Users for AUTH; absent or empty: AUTH is not offered. */
-  auth?: { users: UserTable; requireTls: boolean };
+  /** AUTH (RFC 4954): how credentials are checked; absent, AUTH is not offered. */
+  auth?: { authenticate: SessionDeps['authenticate']; requireTls: boolean };
+  /** smtp.strictEnvelopes: MAIL and RCPT paths only with angle brackets. */
+  strictEnvelopes?: boolean;
 }
 
 export interface BoundListener extends ListenerOptions {
@@ -148,13 +138,7 @@ export class SmtpServer {
     this.perIp.set(ip, fromIp + 1);
     const refusing = listener.mode === 'refuse';
     const settings = this.sessionSettings(listener);
-    const users = this.options.auth?.users ?? {};
-    const session = new Session(settings, { ip, tls: listener.tls === 'implicit' }, {
-      policy: this.options.policy,
-      store: this.options.store,
-      now: () => new Date(),
-      authenticate: (credentials) => checkCredentials(users, credentials),
-    });
+    const session = new Session(settings, { ip, tls: listener.tls === 'implicit' }, this.sessionDeps(listener));
     const connectionLimits = {
       ...limits,
       maxLineOctets: Session.longestLine(settings),
@@ -187,26 +171,29 @@ export class SmtpServer {
     socket.end(formatReply(limitReply));
   }
 
-  private sessionSettings(listener: ListenerOptions): SessionSettings {
-    const { limits } = this.options;
+  /** A capture listener judges no one and keeps what it gets apart from the mail to deliver. */
+  private sessionDeps(listener: ListenerOptions): SessionDeps {
+    const capture = listener.mode === 'capture';
+    const auth = this.options.auth;
     return {
+      policy: capture ? ACCEPT_ALL : this.options.policy,
+      store: capture ? this.options.captureStore : this.options.store,
+      now: () => new Date(),
+      authenticate: auth ? auth.authenticate : () => { throw new Error('AUTH is not offered on this server'); },
+    };
+  }
+
+  private sessionSettings(listener: ListenerOptions): SessionSettings {
+    return {
+      ...this.options.limits,
       hostname: this.options.hostname,
       mode: listener.mode,
       refuse: listener.refuse,
-      maxMessageSize: limits.maxMessageSize,
-      maxRecipients: limits.maxRecipients,
-      maxErrors: limits.maxErrors,
-      softErrorLimit: limits.softErrorLimit,
-      errorDelayMs: limits.errorDelayMs,
-      maxJunkCommands: limits.maxJunkCommands,
-      refuseMaxCommands: limits.refuseMaxCommands,
       postmaster: this.options.postmaster,
-      maxHops: limits.maxHops,
       starttls: listener.tls === 'starttls' && this.options.tls !== undefined,
-      auth: Object.keys(this.options.auth?.users ?? {}).length > 0,
+      auth: this.options.auth !== undefined,
       authRequiresTls: this.options.auth?.requireTls ?? true,
-      maxAuthFailures: limits.maxAuthFailures,
-      maxLineOctets: limits.maxLineOctets,
+      strictEnvelopes: this.options.strictEnvelopes ?? false,
     };
   }
 }

@@ -2,7 +2,9 @@
 // file; its name (creation, rename, removal) only after fsync on the directory
 // that holds it. RFC 5321 §6.1: once we said 250, a crash must not lose it.
 
+import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
+import { openSpoolFile } from './spool-safety.js';
 
 /** Flushes a directory's entries (new, renamed or removed names) to disk. */
 export async function fsyncDir(path: string): Promise<void> {
@@ -14,12 +16,18 @@ export async function fsyncDir(path: string): Promise<void> {
   }
 }
 
+const OPEN_FLAGS = {
+  w: constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC,
+  wx: constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL,
+} as const;
+
 /**
  * Writes a new file and flushes its data to disk. `flags` is 'wx' for a file
- * that must not exist yet, 'w' to replace one. The caller fsyncs the directory.
+ * that must not exist yet, 'w' to replace one; either way never through a
+ * symbolic link (spool-safety.ts). The caller fsyncs the directory.
  */
 export async function writeFileDurably(path: string, data: string | Buffer, flags: 'w' | 'wx'): Promise<void> {
-  const file = await open(path, flags, 0o600);
+  const file = await openSpoolFile(path, OPEN_FLAGS[flags]);
   try {
     await file.writeFile(data);
     await file.sync();

@@ -8,7 +8,7 @@
 import { mkdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { isQueueId } from './queue-id.js';
-import { SpoolError, Spool } from './spool.js';
+import { SpoolError, Spool, checkSpoolOwnership } from './spool.js';
 import { pendingRecipients, type Envelope } from './envelope.js';
 
 export const QUEUE_ADMIN_CODES = {
@@ -52,6 +52,8 @@ export interface QueueOperations {
   flush(): Promise<{ ids: string[] }>;
   retry(id: string): Promise<Envelope>;
   delete(id: string): Promise<{ id: string }>;
+  /** Deletes every message (captured, queued and held alike); returns their ids. */
+  purge(): Promise<{ ids: string[] }>;
   hold(id: string): Promise<Envelope>;
   release(id: string): Promise<Envelope>;
   /** Asks the worker to look at the queue now (after a message was put into the spool). */
@@ -113,6 +115,20 @@ export class QueueAdmin implements QueueOperations {
   async delete(id: string): Promise<{ id: string }> {
     await this.onMessage(id, () => this.spool.remove(id));
     return { id };
+  }
+
+  /** Each message leaves as in delete(); one that is already gone is not counted. */
+  async purge(): Promise<{ ids: string[] }> {
+    const ids: string[] = [];
+    for (const id of await this.spool.list()) {
+      try {
+        await this.spool.remove(id);
+        ids.push(id);
+      } catch (err) {
+        if (!(err instanceof SpoolError && err.code === 'ENOENT')) throw err;
+      }
+    }
+    return { ids };
   }
 
   /** The worker checks `held` before each destination, so a delivery under way finishes only its current host. */
@@ -177,6 +193,8 @@ export function countPending(envelopes: readonly Envelope[]): number {
  * empty spool) and deletes everything in tmp/, which is only safe for the
  * process that owns the spool — a running relay may be receiving there.
  * (Spool.attach, unlike Spool.open, creates and deletes nothing.)
+ * A spool that is not ours alone is refused (UnsafeSpoolError), as the relay
+ * refuses it: run as root, a queue command must not act on a planted queue.
  */
 export async function attachSpool(dir: string): Promise<Spool> {
   const absolute = resolve(dir);
@@ -191,6 +209,7 @@ export async function attachSpool(dir: string): Promise<Spool> {
     }
     if (!isDir) throw new QueueAdminError(QUEUE_ADMIN_CODES.noSpool, `cannot use the spool at ${absolute}: ${sub} is not a directory`);
   }
+  await checkSpoolOwnership(absolute);
   return Spool.attach(absolute);
 }
 

@@ -17,6 +17,8 @@ export const SPOOL_CODES = {
   badEnvelope: 'EBADENVELOPE',
   /** A receipt used after commit() or abort(). */
   closed: 'ECLOSED',
+  /** A spool directory or file not ours alone (spool-safety.ts). */
+  unsafe: 'EUNSAFE',
 } as const;
 
 const STORAGE_FULL_CODES: ReadonlySet<string> = new Set(['ENOSPC', 'EDQUOT']);

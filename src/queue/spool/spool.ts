@@ -8,17 +8,19 @@
 //   <spool>/tmp/<id>.removed/                  a message being removed
 //   <spool>/queue/<id>/message, envelope.json  a committed message
 
-import { createReadStream, type ReadStream } from 'node:fs';
-import { chmod, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import type { ReadStream } from 'node:fs';
+import { chmod, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { validateEnvelope, type Envelope } from './envelope.js';
 import { fsyncDir, writeFileDurably } from './fsync.js';
 import { isQueueId, newQueueId } from './queue-id.js';
 import { Receipt } from './receipt.js';
 import { SPOOL_CODES, SpoolError, fsStep } from './spool-error.js';
+import { checkSpoolOwnership, createSpoolReadStream, openSpoolFile } from './spool-safety.js';
 
 export { Receipt } from './receipt.js';
 export { SPOOL_CODES, SpoolError } from './spool-error.js';
+export { UnsafeSpoolError, checkSpoolOwnership } from './spool-safety.js';
 
 /** Owner only: queued mail is private (and may hold AUTH identities). */
 const DIR_MODE = 0o700;
@@ -54,11 +56,15 @@ export class Spool {
   /**
    * Opens (creating if needed) the spool at `dir` and deletes what interrupted
    * receipts and removals left in tmp/. `cleaned` is how many entries of tmp/
-   * were deleted, for the caller to log.
+   * were deleted, for the caller to log. A spool that is not ours alone is
+   * refused with UnsafeSpoolError (spool-safety.ts).
    */
   static async open(dir: string): Promise<{ spool: Spool; cleaned: number }> {
     const spool = new Spool(resolve(dir));
     return fsStep(`open the spool at ${spool.dir}`, async () => {
+      await mkdir(spool.dir, { recursive: true, mode: DIR_MODE });
+      // Before anything is created in it or changed: someone else's directory stays untouched.
+      await checkSpoolOwnership(spool.dir);
       for (const path of [spool.dir, spool.tmpDir, spool.queueDir]) {
         await mkdir(path, { recursive: true, mode: DIR_MODE });
         await chmod(path, DIR_MODE);
@@ -137,7 +143,7 @@ export class Spool {
   /** The envelope of a committed message. SpoolError 'ENOENT' if it is not queued, 'EBADENVELOPE' if unreadable. */
   async readEnvelope(id: string): Promise<Envelope> {
     const path = `queue/${checkId(id)}/envelope.json`;
-    const text = await fsStep(`read ${path}`, () => readFile(join(this.dir, path), 'utf8'));
+    const text = await fsStep(`read ${path}`, () => readSpoolFile(join(this.dir, path)));
     try {
       const env = validateEnvelope(JSON.parse(text));
       if (env.id !== id) throw new SpoolError(SPOOL_CODES.badEnvelope, `spool: bad envelope: id is ${env.id}`);
@@ -193,9 +199,9 @@ export class Spool {
     return join(this.queueDir, checkId(id), 'message');
   }
 
-  /** The message bytes, for delivery. A missing message shows as the stream's 'error'. */
+  /** The message bytes, for delivery. A missing (or unsafe) message shows as the stream's 'error'. */
   openMessage(id: string): ReadStream {
-    return createReadStream(this.messagePath(id));
+    return createSpoolReadStream(this.messagePath(id));
   }
 
   /**
@@ -205,7 +211,7 @@ export class Spool {
    */
   async readMessageHead(id: string, maxBytes: number = DEFAULT_HEAD_BYTES): Promise<Buffer> {
     const path = this.messagePath(id);
-    const file = await fsStep(`open queue/${id}/message`, () => open(path, 'r'));
+    const file = await fsStep(`open queue/${id}/message`, () => openSpoolFile(path));
     try {
       const head = Buffer.alloc(maxBytes);
       let length = 0;
@@ -273,6 +279,15 @@ export class Spool {
     for (const name of names) await rm(join(this.tmpDir, name), { recursive: true, force: true });
     if (names.length > 0) await fsyncDir(this.tmpDir);
     return names.length;
+  }
+}
+
+async function readSpoolFile(path: string): Promise<string> {
+  const file = await openSpoolFile(path);
+  try {
+    return await file.readFile('utf8');
+  } finally {
+    await file.close();
   }
 }
 
