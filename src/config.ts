@@ -9,6 +9,7 @@ import {
   ConfigError, boolean, cidr, hostPort, integer, list, number, object, oneOf, optional, port, string,
 } from './config-schema.js';
 import { checkUserTable } from './auth/credentials.js';
+import { dkimConfig, type DkimConfig } from './dkim/dkim-config.js';
 import type { Limits } from './protocol/server/limits.js';
 
 export { ConfigError };
@@ -75,6 +76,8 @@ export interface Config {
   /** Seconds a stopping relay gives to transactions and deliveries in flight. */
   shutdownTimeout: number;
   auth?: { users: Record<string, string>; requireTls: boolean };
+  /** DKIM signing keys by domain (src/dkim/dkim-config.ts). */
+  dkim?: DkimConfig;
 }
 
 const DEFAULT_LISTENER: ListenConfig = { host: '127.0.0.1', port: 2525, mode: 'relay', refuse: 'stay', tls: 'none' };
@@ -210,6 +213,7 @@ function configCheck(defaults: Config) {
       },
       requireTls: boolean,
     }, { users: {} as Record<string, string>, requireTls: true as boolean })),
+    dkim: optional(dkimConfig),
   }, defaults);
 }
 

@@ -19,6 +19,9 @@ import { loadTlsCredentials } from './tls-context.js';
 import { ControlServer, assertSpoolFree } from './control/control-server.js';
 import { controlSocketPath } from './control/control-protocol.js';
 import { QueueAdmin } from './queue/spool/queue-admin.js';
+import { DkimSigner } from './dkim/signer.js';
+import { OutboundSigning } from './dkim/outbound-signing.js';
+import { loadDkimKeys } from './dkim/dkim-config.js';
 import { MtaEvents } from './inbox/mta-events.js';
 import { Mailbox } from './inbox/mailbox.js';
 import type { RecipientOutcome } from './queue/delivery/delivery-attempt.js';
@@ -74,7 +77,12 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
     log,
   });
   const events = new MtaEvents();
-  const bounces = new BounceQueue({ spool, hostname: config.hostname, log, queued: () => worker.wake() });
+  // DKIM (RFC 6376): our users' mail and our bounces are signed before they are queued.
+  const dkim = dkimSigning(config, log);
+  const bounces = new BounceQueue({
+    spool, hostname: config.hostname, log, queued: () => worker.wake(),
+    sign: dkim && ((message, id) => dkim.signOwn(message, id)),
+  });
   const worker: QueueWorker = new QueueWorker({
     spool,
     retry: {
@@ -113,7 +121,8 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
     auth: authOf(config),
     strictEnvelopes: config.smtp.strictEnvelopes,
     // A committed message wakes the worker and is announced; a captured one is never delivered.
-    store: spoolStore(spool, { committed: received }),
+    // Our users' mail is DKIM-signed on its way into the spool (src/dkim/).
+    store: spoolStore(spool, { committed: received, signing: dkim }),
     captureStore: spoolStore(spool, { capture: true, committed: received }),
     policy: policyFor(config, resolver),
     log,
@@ -178,7 +187,7 @@ function reloadInto(current: Config, next: Config, server: SmtpServer, policy: R
     limits: limitsOf(next),
     postmaster: postmasterAddress(next),
   });
-  const needRestart = (['listen', 'spool', 'hostname', 'dns', 'delivery', 'smarthost'] as const)
+  const needRestart = (['listen', 'spool', 'hostname', 'dns', 'delivery', 'smarthost', 'dkim'] as const)
     .filter((key) => JSON.stringify(current[key]) !== JSON.stringify(next[key]));
   const notes = needRestart.map((key) => `config key "${key}" changed: it takes effect at the next restart`);
   for (const note of notes) log('main', note);
@@ -192,6 +201,11 @@ function publishOutcomes(events: MtaEvents, id: string, outcomes: RecipientOutco
   for (const outcome of outcomes) {
     events.publish({ type: EVENT_OF_OUTCOME[outcome.kind], id, recipient: outcome.address, reply: replyToString(outcome.reply) });
   }
+}
+
+function dkimSigning(config: Config, log: Logger): OutboundSigning | undefined {
+  const keys = loadDkimKeys(config.dkim);
+  return keys.length > 0 ? new OutboundSigning(new DkimSigner(keys), config.relay.networks, log) : undefined;
 }
 
 /** RFC 5321 §4.5.3.2: one timeout per command; "command" covers EHLO, MAIL, RCPT and DATA. */
