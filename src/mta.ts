@@ -120,6 +120,7 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
     tls,
     auth: authOf(config),
     strictEnvelopes: config.smtp.strictEnvelopes,
+    bareNewline: config.smtp.bareNewline,
     // A committed message wakes the worker and is announced; a captured one is never delivered.
     // Our users' mail is DKIM-signed on its way into the spool (src/dkim/).
     store: spoolStore(spool, { committed: received, signing: dkim }),
@@ -185,6 +186,7 @@ function reloadInto(current: Config, next: Config, server: SmtpServer, policy: R
     auth: authOf(next),
     tls: next.tls ? loadTlsCredentials(next.tls) : undefined,
     limits: limitsOf(next),
+    bareNewline: next.smtp.bareNewline,
     postmaster: postmasterAddress(next),
   });
   const needRestart = (['listen', 'spool', 'hostname', 'dns', 'delivery', 'smarthost', 'dkim'] as const)

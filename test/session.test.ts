@@ -1,3 +1,5 @@
+// "vector N" in a title is row N of docs/test-vectors.md.
+
 import { expect } from 'chai';
 import { reply, ReplyError } from '../src/reply-codes/index.js';
 import { SpoolError } from '../src/queue/spool/spool-error.js';
