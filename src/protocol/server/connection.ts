@@ -48,6 +48,11 @@ const LINGER_MS = 10_000;
 /** The same for a peer that had stopped reading: it is not waited for long. */
 const STALLED_LINGER_MS = 1000;
 
+/** The session as a connection drives it: the Session itself, or a decorator around it (src/faults/). */
+export type ConnectionSession = Pick<Session,
+  'command' | 'endData' | 'lineTooLong' | 'bareLineEnd' | 'timeout' | 'tooSlow' | 'crashed' | 'shutdown'
+  | 'busy' | 'disconnected' | 'tlsStarted'> & { open(): Step | Promise<Step> };
+
 interface DataPhase {
   reader: DataReader;
   receipt: MessageReceipt;
@@ -83,7 +88,7 @@ export class SmtpConnection {
 
   constructor(
     private socket: Socket,
-    private readonly session: Session,
+    private readonly session: ConnectionSession,
     private readonly limits: ConnectionLimits,
     private readonly log: Logger,
     private readonly clientIp: string,
