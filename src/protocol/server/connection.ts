@@ -50,7 +50,7 @@ const STALLED_LINGER_MS = 1000;
 
 /** The session as a connection drives it: the Session itself, or a decorator around it (src/faults/). */
 export type ConnectionSession = Pick<Session,
-  'command' | 'endData' | 'lineTooLong' | 'bareLineEnd' | 'timeout' | 'tooSlow' | 'crashed' | 'shutdown'
+  'command' | 'endData' | 'lineTooLong' | 'bareLineEnd' | 'timeout' | 'tooSlow' | 'unreadReplies' | 'crashed' | 'shutdown'
   | 'busy' | 'disconnected' | 'tlsStarted'> & { open(): Step | Promise<Step> };
 
 interface DataPhase {
