@@ -5,12 +5,13 @@
 //                                                 ▲              └─ failures ─▶ bounces ─┘
 
 import { SmtpServer, type BoundListener, type ServerOptions } from './protocol/server/server.js';
-import { deliverMessage, type ClientTimeouts } from './protocol/client/smtp-client.js';
+import { deliverToHost, SessionCache, type ClientTimeouts } from './protocol/client/smtp-client.js';
 import { RelayPolicy } from './policy/relay-policy.js';
 import { Spool, checkSpoolOwnership } from './queue/spool/spool.js';
 import { spoolStore } from './queue/spool/message-store.js';
 import { checkCredentials } from './auth/credentials.js';
 import { QueueWorker, type FailureReporter } from './queue/delivery/worker.js';
+import { LiveQueue } from './queue/delivery/live-queue.js';
 import { BounceQueue } from './queue/dsn/bounce-queue.js';
 import { DestinationResolver } from './dns/index.js';
 import { limitsOf, postmasterAddress, type Config } from './config.js';
@@ -18,13 +19,14 @@ import { printableLogger, type Logger } from './log.js';
 import { loadTlsCredentials } from './tls-context.js';
 import { ControlServer, assertSpoolFree } from './control/control-server.js';
 import { controlSocketPath } from './control/control-protocol.js';
-import { QueueAdmin } from './queue/spool/queue-admin.js';
+import { QueueAdmin, type QueueOperations } from './queue/spool/queue-admin.js';
 import { DkimSigner } from './dkim/signer.js';
 import { OutboundSigning } from './dkim/outbound-signing.js';
 import { loadDkimKeys } from './dkim/dkim-config.js';
 import { MtaEvents } from './inbox/mta-events.js';
 import { Mailbox } from './inbox/mailbox.js';
-import type { RecipientOutcome } from './queue/delivery/delivery-attempt.js';
+import type { RecipientOutcome } from './queue/delivery/destination.js';
+import type { Envelope } from './queue/spool/envelope.js';
 import { replyToString } from './reply-codes/index.js';
 
 export interface RunningMta {
@@ -34,7 +36,7 @@ export interface RunningMta {
   worker: QueueWorker;
   resolver: DestinationResolver;
   /** The queue operations (list, show, flush, retry, delete, purge, hold, release). */
-  queue: QueueAdmin;
+  queue: QueueOperations;
   /** Messages received, delivered, deferred, bounced, deleted. */
   events: MtaEvents;
   /** The spool as a test author reads it (the JS API and the HTTP API). */
@@ -80,9 +82,11 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
   // DKIM (RFC 6376): our users' mail and our bounces are signed before they are queued.
   const dkim = dkimSigning(config, log);
   const bounces = new BounceQueue({
-    spool, hostname: config.hostname, log, queued: () => worker.wake(),
+    spool, hostname: config.hostname, log, queued: (envelope) => worker.queued(envelope),
     sign: dkim && ((message, id) => dkim.signOwn(message, id)),
   });
+  // Sessions to next hops kept open between messages (connection reuse).
+  const sessions = new SessionCache();
   const worker: QueueWorker = new QueueWorker({
     spool,
     retry: {
@@ -94,9 +98,9 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
     concurrency: config.delivery.concurrency,
     pollIntervalMs: ms(config.delivery.pollInterval),
     smarthost: config.smarthost?.host,
-    attempt: {
+    destination: {
       findHosts: config.smarthost ? (host) => resolver.resolveHost(host) : (domain) => resolver.resolveDestination(domain),
-      deliver: deliverMessage,
+      deliverToHost: (request) => deliverToHost(request, sessions),
       port: config.smarthost?.port ?? config.delivery.port,
       heloName: config.hostname,
       timeouts: clientTimeouts(config),
@@ -108,9 +112,9 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
     failures: parts.failures ?? bounces,
     log,
   });
-  const received = (id: string): void => {
-    worker.wake();
-    events.publish({ type: 'received', id });
+  const received = (envelope: Envelope): void => {
+    worker.queued(envelope);
+    events.publish({ type: 'received', id: envelope.id });
   };
   const server = new SmtpServer({
     hostname: config.hostname,
@@ -129,7 +133,9 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
     log,
   });
   worker.on('attempted', (id, outcomes) => publishOutcomes(events, id, outcomes));
-  const queue = new QueueAdmin(spool, { wake: () => worker.wake() });
+  const delivering = parts.deliver ?? true;
+  // Without delivery the worker's schedule is never loaded: the commands work on the spool.
+  const queue: QueueOperations = delivering ? new LiveQueue(spool, worker) : new QueueAdmin(spool, { wake: () => undefined });
   const listeners = await server.listen();
   // The queue commands' way in (src/control/); a second relay on this spool stops here.
   const control = await ControlServer.start({
@@ -137,7 +143,8 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
     queue,
     log,
   }).catch(async (err: unknown) => { await server.close(); throw err; });
-  if (parts.deliver ?? true) worker.start();
+  // The spool is read in the background: the listeners already greet.
+  if (delivering) void worker.start();
   return {
     listeners,
     spool,
@@ -153,6 +160,7 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
     async stop(graceMs = 0) {
       await control.close();
       await Promise.all([server.close(graceMs), worker.stop(graceMs)]);
+      await sessions.close();
     },
   };
 }
