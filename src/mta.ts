@@ -28,6 +28,8 @@ import { Mailbox } from './inbox/mailbox.js';
 import type { RecipientOutcome } from './queue/delivery/destination.js';
 import type { Envelope } from './queue/spool/envelope.js';
 import { replyToString } from './reply-codes/index.js';
+import { TraceStore } from './trace/trace-store.js';
+import { formatDestination } from './dns/index.js';
 
 export interface RunningMta {
   listeners: BoundListener[];
@@ -49,6 +51,8 @@ export interface RunningMta {
   stop(graceMs?: number): Promise<void>;
   /** Applies a new config where that can be done without a restart (SIGHUP). */
   reload(config: Config): string[];
+  /** Transcripts (config trace): the ring of recent sessions, for the HTTP API; absent when tracing is off. */
+  trace?: TraceStore;
 }
 
 export interface MtaParts {
@@ -70,6 +74,9 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
   await assertSpoolFree(config.spool);
   const { spool, cleaned } = await Spool.open(config.spool);
   if (cleaned > 0) log('queue', `removed ${cleaned} leftover(s) of interrupted receipts from ${config.spool}`);
+  const trace = config.trace.enabled || config.trace.live
+    ? new TraceStore({ ...config.trace, spoolDir: config.trace.enabled ? spool.dir : undefined })
+    : undefined;
   const resolver = new DestinationResolver({
     servers: config.dns.servers,
     timeoutMs: ms(config.dns.timeout),
@@ -124,6 +131,10 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
     tls,
     auth: authOf(config),
     strictEnvelopes: config.smtp.strictEnvelopes,
+    trace: trace && {
+      store: trace,
+      describeDomain: async (domain: string) => formatDestination(await resolver.resolveDestination(domain), domain),
+    },
     bareNewline: config.smtp.bareNewline,
     // A committed message wakes the worker and is announced; a captured one is never delivered.
     // Our users' mail is DKIM-signed on its way into the spool (src/dkim/).
@@ -154,6 +165,7 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
     queue,
     events,
     mailbox: new Mailbox(spool, queue, events),
+    trace,
     reload(next: Config) {
       return reloadInto(config, next, server, policyFor(next, resolver), log);
     },

@@ -13,6 +13,7 @@ import { DataReader } from './data-reader.js';
 import { LineReader, type BareNewlinePolicy } from './line-reader.js';
 import type { MessageReceipt, Session, Step } from './session.js';
 import type { Logger } from '../../log.js';
+import type { WireRecorder } from '../../trace/recorder.js';
 import type { Limits } from './limits.js';
 
 /** What the connection enforces itself; the session enforces the rest. */
@@ -56,6 +57,8 @@ export class SmtpConnection {
     private readonly clientIp: string,
     private readonly onFinished: () => void,
     private readonly tlsContext?: tls.SecureContext,
+    /** Tracing (src/trace/): told every line both ways; absent, nothing is recorded. */
+    private readonly recorder?: WireRecorder,
   ) {
     this.lines = new LineReader(limits.maxLineOctets, limits.bareNewline);
     this.goneSignal = new Promise((resolve) => { this.signalGone = resolve; });
@@ -142,6 +145,7 @@ export class SmtpConnection {
     if (!event) return false;
     switch (event.kind) {
       case 'line':
+        this.recorder?.client(event.text);
         await this.apply(await this.session.command(event.text, { inputPending: this.lines.buffered > 0, octets: event.octets }));
         break;
       case 'too-long':
@@ -197,6 +201,7 @@ export class SmtpConnection {
       this.flush();
       await new Promise((resolve) => setTimeout(resolve, step.delayMs));
     }
+    for (const r of step.replies) this.recorder?.server(r, true);
     this.outbox.push(...step.replies);
     if (step.receive) this.enterData(step.receive.receipt, step.receive.header);
     if (step.close) this.close();
@@ -227,6 +232,7 @@ export class SmtpConnection {
       this.listen(secure);
       this.session.tlsStarted();
       this.log('smtpd', `TLS established with [${this.clientIp}]: ${secure.getProtocol()} ${secure.getCipher()?.name ?? ''}`);
+      this.recorder?.tls(secure.getProtocol() ?? '', secure.getCipher()?.name ?? '');
       this.upgrading = false;
     });
     secure.once('error', (err) => {
@@ -241,6 +247,7 @@ export class SmtpConnection {
   private enterData(receipt: MessageReceipt, header: Buffer): void {
     const phase: DataPhase = { receipt, startedAt: Date.now(), received: 0, needsDrain: false, reader: undefined! };
     phase.reader = new DataReader(this.limits.maxMessageSize, (chunk) => {
+      this.recorder?.body(chunk);
       if (!receipt.write(chunk)) phase.needsDrain = true;
     }, this.limits.bareNewline);
     if (!receipt.write(header)) phase.needsDrain = true;
@@ -289,6 +296,7 @@ export class SmtpConnection {
       this.log('smtpd', `cleanup failed for [${this.clientIp}]: ${String(err)}`);
     }
     this.log('smtpd', `disconnect from [${this.clientIp}]`);
+    this.recorder?.end();
     this.onFinished();
   }
 }
