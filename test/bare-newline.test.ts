@@ -4,7 +4,6 @@
 // under "normalize" it is a line end, but DATA still ends only at
 // <CR><LF>.<CR><LF>, so what follows a fake end stays in the message.
 import { expect } from 'chai';
-import fs from 'node:fs/promises';
 import { LineReader, type BareNewlinePolicy, type LineEvent } from '../src/protocol/server/line-reader.js';
 import { DataReader, type DataOutcome } from '../src/protocol/server/data-reader.js';
 import { WireClient } from './helpers/wire-client.js';
@@ -117,7 +116,7 @@ for (const policy of ['reject', 'normalize'] as BareNewlinePolicy[]) {
         expect(await c.command('NOOP')).to.equal('250 2.0.0');
         const ids = await relay.spool.list();
         expect(ids).to.have.length(1);
-        const stored = (await fs.readFile(relay.spool.messagePath(ids[0]!))).toString('latin1');
+        const stored = (await relay.spool.readMessage(ids[0]!)).toString('latin1');
         expect(stored).to.include('\r\nMAIL FROM:<evil@x.test>\r\n');
         expect(stored.replace(/\r\n/g, '')).to.not.match(/[\r\n]/);
       });
