@@ -41,6 +41,7 @@ options for serve:
   --delivery-port N        port of the next hop (default 25)
   --smarthost HOST:PORT    send everything through this host
   --trace                  show an annotated transcript of every SMTP session on stdout
+  --http HOST:PORT         the HTTP API and web inbox here (a bare PORT: 127.0.0.1)
 `;
 
 class UsageError extends Error {}
@@ -64,6 +65,7 @@ const OPTIONS = {
   'delivery-port': { type: 'string' },
   smarthost: { type: 'string' },
   trace: { type: 'boolean' },
+  http: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -78,6 +80,7 @@ function loadConfig(values: ReturnType<typeof parse>['values']): Config {
     deliveryPort: values['delivery-port'],
     smarthost: values.smarthost,
     trace: values.trace,
+    http: values.http,
   });
 }
 
