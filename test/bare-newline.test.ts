@@ -4,6 +4,7 @@
 // under "normalize" it is a line end, but DATA still ends only at
 // <CR><LF>.<CR><LF>, so what follows a fake end stays in the message.
 import { expect } from 'chai';
+import fs from 'node:fs/promises';
 import { LineReader, type BareNewlinePolicy, type LineEvent } from '../src/protocol/server/line-reader.js';
 import { DataReader, type DataOutcome } from '../src/protocol/server/data-reader.js';
 import { WireClient } from './helpers/wire-client.js';
@@ -116,6 +117,7 @@ for (const policy of ['reject', 'normalize'] as BareNewlinePolicy[]) {
         expect(await c.command('NOOP')).to.equal('250 2.0.0');
         const ids = await relay.spool.list();
         expect(ids).to.have.length(1);
+        // The message alone: the queue file ends with its envelope line.
         const stored = (await relay.spool.readMessage(ids[0]!)).toString('latin1');
         expect(stored).to.include('\r\nMAIL FROM:<evil@x.test>\r\n');
         expect(stored.replace(/\r\n/g, '')).to.not.match(/[\r\n]/);
