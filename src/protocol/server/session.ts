@@ -437,6 +437,8 @@ export class Session {
       const detail = err.message === replyToString(err.reply) ? '' : ` (${err.message})`;
       return this.errorReply(err.reply, `DATA (from=<${transaction.sender}>)${detail}`);
     }
+    // A client that delivers mail is no idler: its junk count starts over (as Postfix's does).
+    this.junkCommands = 0;
     return {
       replies: [reply('queued', { id: receipt.id })],
       log: [{ id: receipt.id, text: `from=<${transaction.sender}>, size=${outcome.size}, nrcpt=${transaction.recipients.length}, client=[${this.client.ip}]` }],
