@@ -21,6 +21,18 @@ export interface RecipientRecord {
   lastAttemptAt?: string;
   /** ISO 8601: when it became delivered or failed. */
   finalAt?: string;
+  /** DSN NOTIFY (RFC 3461 §4.1): [] is NEVER; absent means failures and delays. */
+  notify?: DsnNotify[];
+  /** DSN ORCPT (RFC 3461 §4.2) as reported: "rfc822;user@example.org". */
+  orcpt?: string;
+}
+
+export type DsnNotify = 'SUCCESS' | 'FAILURE' | 'DELAY';
+
+/** The DSN parameters of one recipient as given at RCPT. */
+export interface RecipientDsn {
+  notify?: DsnNotify[];
+  orcpt?: string;
 }
 
 export interface Envelope {
@@ -49,6 +61,10 @@ export interface Envelope {
   bounce?: boolean;
   /** A delay warning (RFC 3464 Action: delayed) was sent for this message. */
   delayWarned?: boolean;
+  /** DSN RET (RFC 3461 §4.3): the whole message or only its headers in a failure report. */
+  ret?: 'FULL' | 'HDRS';
+  /** DSN ENVID (RFC 3461 §4.4), decoded; reported as Original-Envelope-Id. */
+  envid?: string;
 }
 
 /** What is known of a message when it is accepted; the rest starts empty. */
@@ -62,6 +78,10 @@ export interface NewMessage {
   smtputf8: boolean;
   capture?: boolean;
   bounce?: boolean;
+  ret?: Envelope['ret'];
+  envid?: string;
+  /** The DSN parameters of each recipient, in the same order. */
+  recipientDsn?: readonly RecipientDsn[];
 }
 
 /** The envelope of a message just accepted: every recipient pending, due at once. */
@@ -73,7 +93,7 @@ export function newEnvelope(message: NewMessage): Omit<Envelope, 'size'> {
     arrivedAt: now,
     client: message.client,
     sender: message.sender,
-    recipients: message.recipients.map((address) => ({ address, state: 'pending', attempts: 0 })),
+    recipients: message.recipients.map((address, i) => ({ address, state: 'pending', attempts: 0, ...message.recipientDsn?.[i] })),
     body: message.body,
     smtputf8: message.smtputf8,
     capture: message.capture ?? false,
@@ -81,6 +101,8 @@ export function newEnvelope(message: NewMessage): Omit<Envelope, 'size'> {
     attempts: 0,
     nextAttemptAt: now,
     ...(message.bounce ? { bounce: true } : {}),
+    ...(message.ret ? { ret: message.ret } : {}),
+    ...(message.envid !== undefined ? { envid: message.envid } : {}),
   };
 }
 
@@ -122,6 +144,8 @@ const RECIPIENT_SHAPE: Shape = {
   remoteMta: { check: isString, optional: true },
   lastAttemptAt: { check: isTime, optional: true },
   finalAt: { check: isTime, optional: true },
+  notify: { check: { expected: 'a list of SUCCESS, FAILURE, DELAY', test: (v) => Array.isArray(v) && v.every((n) => ['SUCCESS', 'FAILURE', 'DELAY'].includes(n)) }, optional: true },
+  orcpt: { check: isString, optional: true },
 };
 
 const ENVELOPE_SHAPE: Shape = {
@@ -137,6 +161,8 @@ const ENVELOPE_SHAPE: Shape = {
   attempts: { check: isCount },
   nextAttemptAt: { check: isTime },
   bounce: { check: isBoolean, optional: true },
+  ret: { check: oneOf('FULL', 'HDRS'), optional: true },
+  envid: { check: isString, optional: true },
 };
 
 function badEnvelope(where: string, problem: string): SpoolError {
