@@ -9,6 +9,7 @@ import {
   ConfigError, boolean, cidr, hostPort, integer, list, number, object, oneOf, optional, port, string,
 } from './config-schema.js';
 import { checkUserTable } from './auth/credentials.js';
+import { checkFaultRules, FaultRuleError, type FaultRuleSpec } from './faults/fault-rule.js';
 import { dkimConfig, type DkimConfig } from './dkim/dkim-config.js';
 import type { TlsLevel } from './mta-sts/tls-policy.js';
 import type { Limits } from './protocol/server/limits.js';
@@ -90,8 +91,24 @@ export interface Config {
   auth?: { users: Record<string, string>; requireTls: boolean };
   /** DKIM signing keys by domain (src/dkim/dkim-config.ts). */
   dkim?: DkimConfig;
+  /** The HTTP API and web inbox (src/http/); off when absent. */
+  http?: HttpConfig;
+  /** Fault rules for tests (src/faults/fault-rule.ts); none by default. */
+  faults: FaultRuleSpec[];
   /** Annotated transcripts of SMTP sessions, both directions (src/trace/). */
   trace: TraceConfig;
+}
+
+export interface HttpConfig {
+  /** "HOST:PORT", or a bare port on 127.0.0.1 (loopback unless told otherwise). */
+  listen: string;
+  /** When set, /api/ requests need `Authorization: Bearer <token>`. */
+  token?: string;
+}
+
+/** "8025" → 127.0.0.1:8025; "HOST:PORT" and "[v6]:PORT" as they are. */
+export function httpAddress(listen: string, key = 'http.listen'): { host: string; port: number } {
+  return /^\d+$/.test(listen) ? { host: '127.0.0.1', port: port(Number(listen), key) } : hostPort()(listen, key);
 }
 
 export interface TraceConfig {
@@ -115,6 +132,7 @@ export function defaultConfig(): Config {
     listen: [{ ...DEFAULT_LISTENER }],
     spool: './var/spool',
     shutdownTimeout: 30,
+    faults: [],
     trace: { enabled: false, live: false, bodies: false, sessions: 100, maxBytes: 65536 },
     dns: { servers: [], timeout: 5, cacheTtl: 60, checkRecipients: true, checkSenders: true },
     delivery: {
@@ -258,6 +276,19 @@ function configCheck(defaults: Config) {
       },
       requireTls: boolean,
     }, { users: {} as Record<string, string>, requireTls: true as boolean })),
+    faults: (value, key) => {
+      try {
+        checkFaultRules(value, key);
+      } catch (err) {
+        if (err instanceof FaultRuleError) throw new ConfigError(err.key, err.message.slice(err.key.length + 2));
+        throw err;
+      }
+      return value as FaultRuleSpec[];
+    },
+    http: optional(object<HttpConfig>({
+      listen: (value, key) => { httpAddress(string(value, key), key); return value as string; },
+      token: optional(string),
+    }, { listen: '127.0.0.1:8025' })),
     dkim: optional(dkimConfig),
   }, defaults);
 }
@@ -306,6 +337,7 @@ export interface ConfigFlags {
   dnsServers?: string[];
   deliveryPort?: string;
   smarthost?: string;
+  http?: string;
 }
 
 export function applyFlags(config: Config, flags: ConfigFlags): Config {
@@ -323,6 +355,10 @@ export function applyFlags(config: Config, flags: ConfigFlags): Config {
     result.dns.servers = flags.dnsServers.map((s) => { hostPort(53)(s, '--dns-server'); return s; });
   }
   if (flags.deliveryPort !== undefined) result.delivery.port = port(Number(flags.deliveryPort), '--delivery-port');
+  if (flags.http !== undefined) {
+    httpAddress(string(flags.http, '--http'), '--http');
+    result.http = { ...result.http, listen: flags.http };
+  }
   if (flags.smarthost !== undefined) {
     result.smarthost = { ...hostPort(25)(flags.smarthost, '--smarthost'), tls: result.smarthost?.tls ?? 'opportunistic' };
   }

@@ -40,6 +40,7 @@ options for serve:
   --dns-server HOST:PORT   DNS server to ask (repeatable)
   --delivery-port N        port of the next hop (default 25)
   --smarthost HOST:PORT    send everything through this host
+  --http HOST:PORT         the HTTP API and web inbox here (a bare PORT: 127.0.0.1)
 `;
 
 class UsageError extends Error {}
@@ -62,6 +63,7 @@ const OPTIONS = {
   'dns-server': { type: 'string', multiple: true },
   'delivery-port': { type: 'string' },
   smarthost: { type: 'string' },
+  http: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -75,6 +77,7 @@ function loadConfig(values: ReturnType<typeof parse>['values']): Config {
     dnsServers: values['dns-server'],
     deliveryPort: values['delivery-port'],
     smarthost: values.smarthost,
+    http: values.http,
   });
 }
 

@@ -14,7 +14,10 @@ import { QueueWorker, type FailureReporter } from './queue/delivery/worker.js';
 import { LiveQueue } from './queue/delivery/live-queue.js';
 import { BounceQueue } from './queue/dsn/bounce-queue.js';
 import { DestinationResolver } from './dns/index.js';
-import { limitsOf, postmasterAddress, type Config } from './config.js';
+import { httpAddress, limitsOf, postmasterAddress, type Config } from './config.js';
+import { HttpApi } from './http/http-server.js';
+import { FaultRules } from './faults/fault-engine.js';
+import { checkFaultRules } from './faults/fault-rule.js';
 import { printableLogger, type Logger } from './log.js';
 import { loadTlsCredentials } from './tls-context.js';
 import { ControlServer, assertSpoolFree } from './control/control-server.js';
@@ -45,6 +48,10 @@ export interface RunningMta {
   events: MtaEvents;
   /** The spool as a test author reads it (the JS API and the HTTP API). */
   mailbox: Mailbox;
+  /** The HTTP API and web inbox, when configured. */
+  http?: HttpApi;
+  /** The fault rules in force (config `faults`; changed at run time by the APIs). */
+  faults: FaultRules;
   /**
    * Stops: no new connections, idle sessions get 421 4.3.2, transactions and
    * deliveries in flight get up to `graceMs` to finish. The spool is the
@@ -83,6 +90,13 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
     log,
   });
   const events = new MtaEvents();
+  const faults = new FaultRules(checkFaultRules(config.faults), config.hostname);
+  faults.onFired = (decision, stage) => events.publish({
+    type: 'fault',
+    rule: decision.rule.description,
+    ...(decision.reply ? { reply: replyToString(decision.reply) } : {}),
+    stage,
+  });
   // DKIM (RFC 6376): our users' mail and our bounces are signed before they are queued.
   const dkim = dkimSigning(config, log);
   const bounces = new BounceQueue({
@@ -138,6 +152,7 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
     captureStore: spoolStore(spool, { capture: true, committed: received }),
     policy: policyFor(config, resolver),
     log,
+    faults,
   });
   worker.on('attempted', (id, outcomes) => publishOutcomes(events, id, outcomes));
   const delivering = parts.deliver ?? true;
@@ -150,6 +165,12 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
     queue,
     log,
   }).catch(async (err: unknown) => { await server.close(); throw err; });
+  const mailbox = new Mailbox(spool, queue, events);
+  let stopping = false;
+  const http = config.http
+    ? await HttpApi.start({ ...httpAddress(config.http.listen), token: config.http.token, mailbox, queue, events, faults, ready: () => !stopping, log })
+      .catch(async (err: unknown) => { await control.close(); await server.close(); throw err; })
+    : undefined;
   // The spool is read in the background: the listeners already greet.
   if (delivering) void worker.start();
   return {
@@ -160,12 +181,18 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
     resolver,
     queue,
     events,
-    mailbox: new Mailbox(spool, queue, events),
+    mailbox,
+    http,
+    faults,
     reload(next: Config) {
+      // Fault rules from the file apply at once, replacing those set through the APIs.
+      faults.set(checkFaultRules(next.faults));
       return reloadInto(config, next, server, policyFor(next, resolver), log);
     },
     async stop(graceMs = 0) {
+      stopping = true;
       await control.close();
+      await http?.close();
       await Promise.all([server.close(graceMs), worker.stop(graceMs)]);
       await sessions.close();
     },
@@ -204,7 +231,7 @@ function reloadInto(current: Config, next: Config, server: SmtpServer, policy: R
     bareNewline: next.smtp.bareNewline,
     postmaster: postmasterAddress(next),
   });
-  const needRestart = (['listen', 'spool', 'hostname', 'dns', 'delivery', 'smarthost', 'dkim'] as const)
+  const needRestart = (['listen', 'spool', 'hostname', 'dns', 'delivery', 'smarthost', 'dkim', 'http'] as const)
     .filter((key) => JSON.stringify(current[key]) !== JSON.stringify(next[key]));
   const notes = needRestart.map((key) => `config key "${key}" changed: it takes effect at the next restart`);
   for (const note of notes) log('main', note);
