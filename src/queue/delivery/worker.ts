@@ -319,6 +319,7 @@ export class QueueWorker extends EventEmitter<WorkerEvents> {
           header: await this.options.spool.readMessageHead(envelope.id, envelope.size, envelope.size),
         }),
         openMessage: () => this.options.spool.openMessage(envelope.id, envelope.size),
+        queueId: envelope.id,
       }, this.options.destination);
     } finally {
       release();
