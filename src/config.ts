@@ -72,6 +72,8 @@ export interface Config {
   /** Seconds a stopping relay gives to transactions and deliveries in flight. */
   shutdownTimeout: number;
   auth?: { users: Record<string, string>; requireTls: boolean };
+  /** The shape of log lines (src/log.ts). */
+  log: { timestamps: boolean; format: 'text' | 'json' };
 }
 
 const DEFAULT_LISTENER: ListenConfig = { host: '127.0.0.1', port: 2525, mode: 'relay', refuse: 'stay', tls: 'none' };
@@ -82,6 +84,7 @@ export function defaultConfig(): Config {
     listen: [{ ...DEFAULT_LISTENER }],
     spool: './var/spool',
     shutdownTimeout: 30,
+    log: { timestamps: true, format: 'text' },
     dns: { servers: [], timeout: 5, cacheTtl: 60, checkRecipients: true, checkSenders: true },
     delivery: {
       port: 25,
@@ -205,6 +208,7 @@ function configCheck(defaults: Config) {
       },
       requireTls: boolean,
     }, { users: {} as Record<string, string>, requireTls: true as boolean })),
+    log: object({ timestamps: boolean, format: oneOf('text', 'json') }, defaults.log),
   }, defaults);
 }
 
@@ -249,6 +253,7 @@ export interface ConfigFlags {
   dnsServers?: string[];
   deliveryPort?: string;
   smarthost?: string;
+  logFormat?: string;
 }
 
 export function applyFlags(config: Config, flags: ConfigFlags): Config {
@@ -269,6 +274,7 @@ export function applyFlags(config: Config, flags: ConfigFlags): Config {
   if (flags.smarthost !== undefined) {
     result.smarthost = { ...hostPort(25)(flags.smarthost, '--smarthost'), tls: result.smarthost?.tls ?? 'opportunistic' };
   }
+  if (flags.logFormat !== undefined) result.log.format = oneOf('text', 'json')(flags.logFormat, '--log-format');
   return result;
 }
 

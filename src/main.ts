@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { ConfigError, applyFlags, defaultConfig, readConfigFile, type Config } from './config.js';
 import { startMta, type RunningMta } from './mta.js';
-import { stdoutLogger } from './log.js';
+import { streamLogger } from './log.js';
 import { hashPassword } from './auth/password-hash.js';
 import { processIo, type CommandIo } from './cli/command-io.js';
 import { queueCommand } from './cli/queue-command.js';
@@ -34,6 +34,7 @@ options for serve:
   --dns-server HOST:PORT   DNS server to ask (repeatable)
   --delivery-port N        port of the next hop (default 25)
   --smarthost HOST:PORT    send everything through this host
+  --log-format text|json   log lines as text (Postfix's shape) or JSON objects
 `;
 
 class UsageError extends Error {}
@@ -54,6 +55,7 @@ const OPTIONS = {
   'dns-server': { type: 'string', multiple: true },
   'delivery-port': { type: 'string' },
   smarthost: { type: 'string' },
+  'log-format': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -67,6 +69,7 @@ function loadConfig(values: ReturnType<typeof parse>['values']): Config {
     dnsServers: values['dns-server'],
     deliveryPort: values['delivery-port'],
     smarthost: values.smarthost,
+    logFormat: values['log-format'],
   });
 }
 
@@ -87,35 +90,36 @@ function parse(args: string[]) {
 async function serve(config: Config, reread: () => Config): Promise<void> {
   // Signals are handled from the first moment: one that comes while the
   // relay is still starting must not kill it half-way with the default action.
+  const log = streamLogger(config.log);
   let relay: RunningMta | undefined;
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping || !relay) {
-      stdoutLogger('main', `${signal} received${stopping ? ' again' : ' while starting'}: exiting now`);
+      log('main', `${signal} received${stopping ? ' again' : ' while starting'}: exiting now`);
       process.exit(stopping ? 1 : 0);
     }
     stopping = true;
-    stdoutLogger('main', `${signal} received: stopping (up to ${config.shutdownTimeout} s for work in flight)`);
+    log('main', `${signal} received: stopping (up to ${config.shutdownTimeout} s for work in flight)`);
     relay.stop(config.shutdownTimeout * 1000).then(() => {
-      stdoutLogger('main', 'stopped');
+      log('main', 'stopped');
       process.exit(0);
     }, (err) => {
-      stdoutLogger('main', `stop failed: ${String(err)}`);
+      log('main', `stop failed: ${String(err)}`);
       process.exit(1);
     });
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGHUP', () => {
-    if (!relay) return stdoutLogger('main', 'SIGHUP while starting: ignored');
+    if (!relay) return log('main', 'SIGHUP while starting: ignored');
     try {
       relay.reload(reread());
     } catch (err) {
-      stdoutLogger('main', `SIGHUP: configuration NOT reloaded, the running one stays: ${(err as Error).message}`);
+      log('main', `SIGHUP: configuration NOT reloaded, the running one stays: ${(err as Error).message}`);
     }
   });
-  relay = await startMta(config, stdoutLogger);
-  stdoutLogger('main', `minimta started as ${config.hostname}, spool ${config.spool}`);
+  relay = await startMta(config, log);
+  log('main', `minimta started as ${config.hostname}, spool ${config.spool}`);
 }
 
 /** The first line of stdin, without its line end; the password is never echoed or logged. */

@@ -20,9 +20,9 @@ export class RelayProcess {
   }
 
   /** Starts `minimta serve --config FILE` and waits for its SMTP port. */
-  static async start(config: object, configFile: string): Promise<{ relay: RelayProcess; port: number }> {
+  static async start(config: object, configFile: string, extraArgs: string[] = []): Promise<{ relay: RelayProcess; port: number }> {
     await fs.writeFile(configFile, JSON.stringify(config, null, 2));
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/main.ts'), 'serve', '--config', configFile], {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/main.ts'), 'serve', '--config', configFile, ...extraArgs], {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
