@@ -72,6 +72,10 @@ export interface Config {
   /** Seconds a stopping relay gives to transactions and deliveries in flight. */
   shutdownTimeout: number;
   auth?: { users: Record<string, string>; requireTls: boolean };
+  /** Started as root, become this user after binding the listeners (src/privileges.ts). */
+  user?: string;
+  /** With `user`: this group instead of the user's own. */
+  group?: string;
   /** The shape of log lines (src/log.ts). */
   log: { timestamps: boolean; format: 'text' | 'json' };
 }
@@ -208,6 +212,8 @@ function configCheck(defaults: Config) {
       },
       requireTls: boolean,
     }, { users: {} as Record<string, string>, requireTls: true as boolean })),
+    user: optional(string),
+    group: optional(string),
     log: object({ timestamps: boolean, format: oneOf('text', 'json') }, defaults.log),
   }, defaults);
 }
@@ -220,6 +226,7 @@ export function validateConfig(raw: unknown): Config {
   if (config.smarthost && (config.smarthost.username === undefined) !== (config.smarthost.password === undefined)) {
     throw new ConfigError(config.smarthost.username === undefined ? 'smarthost.username' : 'smarthost.password', 'username and password go together');
   }
+  if (config.group !== undefined && config.user === undefined) throw new ConfigError('group', 'goes with user');
   config.listen.forEach((listener, i) => {
     if (listener.tls !== 'none' && !config.tls) {
       throw new ConfigError(`listen[${i}].tls`, `"${listener.tls}" needs tls.cert and tls.key`);

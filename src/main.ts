@@ -12,6 +12,7 @@ import { queueCommand } from './cli/queue-command.js';
 import { sendmailCommand } from './cli/sendmail-command.js';
 import { resolveCommand } from './cli/resolve-command.js';
 import { UnsafeSpoolError } from './queue/spool/spool.js';
+import { PrivilegeError } from './privileges.js';
 
 const USAGE = `usage: minimta <command> [options]
 
@@ -172,6 +173,11 @@ main(process.argv.slice(2)).then(
       process.stderr.write(`minimta: ${err.message}\n`);
       if (err instanceof UsageError) process.stderr.write(USAGE);
       process.exit(2);
+    }
+    // A switch of user that failed: said plainly, and never run on as root.
+    if (err instanceof PrivilegeError) {
+      process.stderr.write(`minimta: ${err.message}\n`);
+      process.exit(1);
     }
     process.stderr.write(`minimta: ${(err as Error)?.stack ?? String(err)}\n`);
     process.exit(1);

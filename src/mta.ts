@@ -22,6 +22,7 @@ import { MtaEvents } from './inbox/mta-events.js';
 import { Mailbox } from './inbox/mailbox.js';
 import type { RecipientOutcome } from './queue/delivery/delivery-attempt.js';
 import { replyToString } from './reply-codes/index.js';
+import { createSpoolFor, dropPrivileges, lookupUser } from './privileges.js';
 
 export interface RunningMta {
   listeners: BoundListener[];
@@ -57,13 +58,8 @@ const ms = (seconds: number): number => Math.round(seconds * 1000);
 export async function startMta(config: Config, logTo: Logger, parts: MtaParts = {}): Promise<RunningMta> {
   // Log lines quote client text: escaped once here, whatever writes them.
   const log = printableLogger(logTo);
+  // Read while still root: the key may be readable by root only.
   const tls = config.tls ? loadTlsCredentials(config.tls) : undefined;
-  // Whose spool it is comes first: a control socket in a planted spool may be anyone's.
-  await checkSpoolOwnership(config.spool);
-  // Before the spool is opened (which clears tmp/): a relay already on it keeps it.
-  await assertSpoolFree(config.spool);
-  const { spool, cleaned } = await Spool.open(config.spool);
-  if (cleaned > 0) log('queue', `removed ${cleaned} leftover(s) of interrupted receipts from ${config.spool}`);
   const resolver = new DestinationResolver({
     servers: config.dns.servers,
     timeoutMs: ms(config.dns.timeout),
@@ -73,6 +69,24 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
     log,
   });
   const events = new MtaEvents();
+  // The listeners are bound first (ports below 1024 need root), the spool is
+  // opened after the switch to `user`: a message that arrives in between
+  // waits for it here.
+  let spoolReady: (spool: Spool) => void = () => undefined;
+  const openedSpool = new Promise<Spool>((resolve) => { spoolReady = resolve; });
+  const server = new SmtpServer({
+    hostname: config.hostname,
+    postmaster: postmasterAddress(config),
+    listeners: config.listen.map(({ host, port, mode, refuse, tls: listenerTls }) => ({ host, port, mode, refuse, tls: listenerTls })),
+    limits: serverLimits(config),
+    tls,
+    auth: authOf(config),
+    store: wakingStore(openedSpool, (id) => { worker.wake(); events.publish({ type: 'received', id }); }),
+    policy: policyFor(config, resolver, log),
+    log,
+  });
+  const listeners = await server.listen();
+  const spool = await openSpoolAsUser(config, log).catch(async (err: unknown) => { await server.close(); throw err; });
   const bounces = new BounceQueue({ spool, hostname: config.hostname, log, queued: () => worker.wake() });
   const worker: QueueWorker = new QueueWorker({
     spool,
@@ -99,26 +113,15 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
     failures: parts.failures ?? bounces,
     log,
   });
-  const server = new SmtpServer({
-    hostname: config.hostname,
-    postmaster: postmasterAddress(config),
-    listeners: config.listen.map(({ host, port, mode, refuse, tls: listenerTls }) => ({ host, port, mode, refuse, tls: listenerTls })),
-    limits: serverLimits(config),
-    tls,
-    auth: authOf(config),
-    store: wakingStore(spool, (id) => { worker.wake(); events.publish({ type: 'received', id }); }),
-    policy: policyFor(config, resolver, log),
-    log,
-  });
   worker.on('attempted', (id, outcomes) => publishOutcomes(events, id, outcomes));
   const queue = new QueueAdmin(spool, { wake: () => worker.wake() });
-  const listeners = await server.listen();
   // The queue commands' way in (src/control/); a second relay on this spool stops here.
   const control = await ControlServer.start({
     socketPath: controlSocketPath(spool.dir),
     queue,
     log,
   }).catch(async (err: unknown) => { await server.close(); throw err; });
+  spoolReady(spool);
   if (parts.deliver ?? true) worker.start();
   return {
     listeners,
@@ -207,11 +210,32 @@ function publishOutcomes(events: MtaEvents, id: string, outcomes: RecipientOutco
   }
 }
 
-/** The spool as the session sees it; a committed message wakes the worker and is announced. */
-function wakingStore(spool: Spool, committed: (id: string) => void): MessageStore {
+/**
+ * Becomes `user` when one is set (creating a missing spool for it first),
+ * then checks whose spool it is, then opens it. The ownership check comes
+ * before anything else touches the spool: a control socket in a planted
+ * spool may be anyone's.
+ */
+async function openSpoolAsUser(config: Config, log: Logger): Promise<Spool> {
+  if (config.user !== undefined) {
+    const target = lookupUser(config.user);
+    if (process.geteuid?.() === 0) await createSpoolFor(config.spool, target);
+    const now = dropPrivileges({ user: config.user, group: config.group });
+    log('main', `running as user ${config.user} (uid ${now.uid}, gid ${now.gid})`);
+  }
+  await checkSpoolOwnership(config.spool);
+  // Before the spool is opened (which clears tmp/): a relay already on it keeps it.
+  await assertSpoolFree(config.spool);
+  const { spool, cleaned } = await Spool.open(config.spool);
+  if (cleaned > 0) log('queue', `removed ${cleaned} leftover(s) of interrupted receipts from ${config.spool}`);
+  return spool;
+}
+
+/** The spool as the session sees it, once it is open; a committed message wakes the worker and is announced. */
+function wakingStore(openedSpool: Promise<Spool>, committed: (id: string) => void): MessageStore {
   return {
     async begin(): Promise<MessageReceipt> {
-      const receipt = await spool.beginReceipt();
+      const receipt = await (await openedSpool).beginReceipt();
       return {
         id: receipt.id,
         write: (chunk) => receipt.write(chunk),

@@ -4,7 +4,7 @@
 // that does not answer; 2 bad usage, a malformed id, a bad config.
 
 import { CliUsageError, parseCommandArgs, runCommand, type CommandIo } from './command-io.js';
-import { loadCliConfig } from './cli-config.js';
+import { becomeSpoolOwner, loadCliConfig } from './cli-config.js';
 import { openQueue } from './queue-access.js';
 import { formatChange, formatCorrupt, formatListing, formatMessage } from './queue-format.js';
 import { QUEUE_ADMIN_CODES, QueueAdminError, type QueueOperations } from '../queue/spool/queue-admin.js';
@@ -105,6 +105,7 @@ export function queueCommand(args: string[], io: CommandIo): Promise<number> {
     // A malformed id is a usage error whatever the state of the spool.
     if (subcommand.takesId && !isQueueId(id)) throw new QueueAdminError(QUEUE_ADMIN_CODES.badId, `not a queue id: ${JSON.stringify(id)}`);
     const config = loadCliConfig(values);
+    becomeSpoolOwner(config);
     const queue = await openQueue(config.spool, io.controlTimeoutMs);
     await subcommand.run(queue, id, io, values.json ?? false);
     return 0;
