@@ -48,6 +48,8 @@ export interface Config {
     timeouts: { connect: number; greeting: number; command: number; dataBlock: number; dataEnd: number };
   };
   relay: { networks: string[]; domains: string[] };
+  /** MAIL and RCPT only as "<mailbox>" (RFC 5321 §4.1.2); false accepts what Postfix accepts by default. */
+  smtp: { strictEnvelopes: boolean };
   smarthost?: SmarthostConfig;
   limits: {
     maxMessageSize: number;
@@ -105,6 +107,7 @@ export function defaultConfig(): Config {
       timeouts: { connect: 30, greeting: 300, command: 300, dataBlock: 180, dataEnd: 600 },
     },
     relay: { networks: ['127.0.0.0/8', '::1/128'], domains: [] },
+    smtp: { strictEnvelopes: false },
     limits: {
       maxMessageSize: 10 * 1024 * 1024,
       maxRecipients: 100,
@@ -175,6 +178,7 @@ function configCheck(defaults: Config) {
       }, defaults.delivery.timeouts),
     }, defaults.delivery),
     relay: object({ networks: list(cidr), domains: list(hostname) }, defaults.relay),
+    smtp: object({ strictEnvelopes: boolean }, defaults.smtp),
     smarthost: optional(object<SmarthostConfig>({
       host: string,
       port,

@@ -11,6 +11,7 @@ import { processIo, type CommandIo } from './cli/command-io.js';
 import { queueCommand } from './cli/queue-command.js';
 import { sendmailCommand } from './cli/sendmail-command.js';
 import { resolveCommand } from './cli/resolve-command.js';
+import { explainCommand } from './cli/explain-command.js';
 import { UnsafeSpoolError } from './queue/spool/spool.js';
 import { PrivilegeError } from './privileges.js';
 
@@ -24,6 +25,7 @@ commands:
   sendmail [-f FROM] [-t] [RCPT...]
                    queue a message read on stdin (minimta sendmail --help)
   resolve DOMAIN   what delivery would do for a domain, from DNS
+  explain CODE     what a reply code means: 556, 5.1.10 or "556 5.1.10 text"
   help             show this text
 
 options for serve:
@@ -45,6 +47,7 @@ const CLI_COMMANDS: Record<string, (args: string[], io: CommandIo) => Promise<nu
   queue: queueCommand,
   sendmail: sendmailCommand,
   resolve: resolveCommand,
+  explain: explainCommand,
 };
 
 const OPTIONS = {

@@ -5,10 +5,12 @@
 //                                                 ▲              └─ failures ─▶ bounces ─┘
 
 import { SmtpServer, type BoundListener, type ServerLimits, type ServerOptions } from './protocol/server/server.js';
-import type { MessageReceipt, MessageStore } from './protocol/server/session.js';
 import { deliverMessage, type ClientTimeouts } from './protocol/client/smtp-client.js';
 import { RelayPolicy } from './policy/relay-policy.js';
 import { Spool, checkSpoolOwnership } from './queue/spool/spool.js';
+import { spoolStore, type SpoolStoreOptions } from './queue/spool/message-store.js';
+import type { MessageStore } from './protocol/server/session.js';
+import { checkCredentials } from './auth/credentials.js';
 import { QueueWorker, type FailureReporter } from './queue/delivery/worker.js';
 import { BounceQueue } from './queue/dsn/bounce-queue.js';
 import { DestinationResolver } from './dns/index.js';
@@ -74,6 +76,10 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
   // waits for it here.
   let spoolReady: (spool: Spool) => void = () => undefined;
   const openedSpool = new Promise<Spool>((resolve) => { spoolReady = resolve; });
+  const received = (id: string): void => {
+    worker.wake();
+    events.publish({ type: 'received', id });
+  };
   const server = new SmtpServer({
     hostname: config.hostname,
     postmaster: postmasterAddress(config),
@@ -81,8 +87,11 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
     limits: serverLimits(config),
     tls,
     auth: authOf(config),
-    store: wakingStore(openedSpool, (id) => { worker.wake(); events.publish({ type: 'received', id }); }),
-    policy: policyFor(config, resolver, log),
+    strictEnvelopes: config.smtp.strictEnvelopes,
+    // A committed message wakes the worker and is announced; a captured one is never delivered.
+    store: storeOnceOpen(openedSpool, { committed: received }),
+    captureStore: storeOnceOpen(openedSpool, { capture: true, committed: received }),
+    policy: policyFor(config, resolver),
     log,
   });
   const listeners = await server.listen();
@@ -133,7 +142,7 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
     events,
     mailbox: new Mailbox(spool, queue, events),
     reload(next: Config) {
-      return reloadInto(config, next, server, policyFor(next, resolver, log), log);
+      return reloadInto(config, next, server, policyFor(next, resolver), log);
     },
     async stop(graceMs = 0) {
       await control.close();
@@ -165,7 +174,7 @@ function serverLimits(config: Config): ServerLimits {
   };
 }
 
-function policyFor(config: Config, resolver: DestinationResolver, log: Logger): RelayPolicy {
+function policyFor(config: Config, resolver: DestinationResolver): RelayPolicy {
   return new RelayPolicy({
     networks: config.relay.networks,
     domains: config.relay.domains,
@@ -173,12 +182,14 @@ function policyFor(config: Config, resolver: DestinationResolver, log: Logger): 
     resolver,
     checkRecipients: config.dns.checkRecipients,
     checkSenders: config.dns.checkSenders,
-    log,
   });
 }
 
+/** AUTH is offered when users are configured; each exchange is checked against them. */
 function authOf(config: Config): ServerOptions['auth'] {
-  return config.auth ? { users: config.auth.users, requireTls: config.auth.requireTls } : undefined;
+  const users = config.auth?.users ?? {};
+  if (!config.auth || Object.keys(users).length === 0) return undefined;
+  return { authenticate: (credentials) => checkCredentials(users, credentials), requireTls: config.auth.requireTls };
 }
 
 /**
@@ -231,23 +242,9 @@ async function openSpoolAsUser(config: Config, log: Logger): Promise<Spool> {
   return spool;
 }
 
-/** The spool as the session sees it, once it is open; a committed message wakes the worker and is announced. */
-function wakingStore(openedSpool: Promise<Spool>, committed: (id: string) => void): MessageStore {
-  return {
-    async begin(): Promise<MessageReceipt> {
-      const receipt = await (await openedSpool).beginReceipt();
-      return {
-        id: receipt.id,
-        write: (chunk) => receipt.write(chunk),
-        waitForDrain: () => receipt.waitForDrain(),
-        abort: () => receipt.abort(),
-        async commit(envelope) {
-          await receipt.commit(envelope);
-          committed(receipt.id);
-        },
-      };
-    },
-  };
+/** spoolStore on the spool once it is open: a message that comes earlier waits for it. */
+function storeOnceOpen(openedSpool: Promise<Spool>, options: SpoolStoreOptions): MessageStore {
+  return { begin: async () => spoolStore(await openedSpool, options).begin() };
 }
 
 /** RFC 5321 §4.5.3.2: one timeout per command; "command" covers EHLO, MAIL, RCPT and DATA. */

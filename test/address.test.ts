@@ -1,9 +1,10 @@
 import { expect } from 'chai';
-import { domainOf, parsePath, splitPathAndParams, type Path, type PathRole } from '../src/protocol/shared/address.js';
+import { domainOf, parsePath, splitPathAndParams, type Path, type PathOptions, type PathRole } from '../src/protocol/shared/address.js';
 import { rejection } from './helpers/rejection.js';
 
-const ASCII = { utf8: false };
-const UTF8 = { utf8: true };
+// RFC 5321 as written (smtp.strictEnvelopes); the lenient default has its own tables.
+const ASCII = { utf8: false, strict: true };
+const UTF8 = { utf8: true, strict: true };
 
 /** A domain of exactly `n` octets, in labels of at most 63. */
 function domainOfLength(n: number): string {
@@ -23,7 +24,7 @@ const PATH_256 = `<${LOCAL_64}@${domainOfLength(189)}>`;
 const PATH_257 = `<${LOCAL_64}@${domainOfLength(190)}>`;
 
 describe('address: parsePath (RFC 5321 §4.1.2)', () => {
-  const accepted: Array<[string, string, PathRole, { utf8: boolean }, Partial<Extract<Path, { kind: 'mailbox' }>> | Path]> = [
+  const accepted: Array<[string, string, PathRole, PathOptions, Partial<Extract<Path, { kind: 'mailbox' }>> | Path]> = [
     ['a plain mailbox', '<user@example.com>', 'recipient', ASCII,
       { kind: 'mailbox', localPart: 'user', domain: 'example.com', address: 'user@example.com' }],
     ['a dot-string with atext specials', "<a.b+c!d#e$f%g&h'i*j/k=l?m^n_o`p{q|r}s~t@x.test>", 'sender', ASCII,
@@ -74,7 +75,7 @@ describe('address: parsePath (RFC 5321 §4.1.2)', () => {
   const BAD_SENDER = '501 5.1.7';
   const BAD_RECIPIENT = '501 5.1.3';
   const NON_ASCII = '553 5.6.7';
-  const refused: Array<[string, string, PathRole, { utf8: boolean }, string]> = [
+  const refused: Array<[string, string, PathRole, PathOptions, string]> = [
     ['a 65-octet local part (vector 21)', `<${'l'.repeat(65)}@x.test>`, 'recipient', ASCII, BAD_RECIPIENT],
     ['a 257-octet path (vector 21)', PATH_257, 'sender', ASCII, BAD_SENDER],
     ['a 256-octet domain', `<u@${domainOfLength(256)}>`, 'recipient', ASCII, BAD_RECIPIENT],
@@ -185,6 +186,57 @@ describe('address: splitPathAndParams', () => {
   for (const [rest, pathText, paramsText] of cases) {
     it(`splits ${JSON.stringify(rest)} into ${JSON.stringify(pathText)} and ${JSON.stringify(paramsText)}`, () => {
       expect(splitPathAndParams(rest)).to.deep.equal({ pathText, paramsText });
+    });
+  }
+});
+
+describe('address: lenient paths, as Postfix strict_rfc821_envelopes = no (issue 15)', () => {
+  const LENIENT = { utf8: false, strict: false };
+  const LENIENT_UTF8 = { utf8: true, strict: false };
+  // [path text, role, options, what it reads as]; each also checked against the strict reading.
+  const accepted: Array<[string, PathRole, PathOptions, Partial<Extract<Path, { kind: 'mailbox' }>> | Path]> = [
+    ['user@example.org', 'sender', LENIENT, { kind: 'mailbox', localPart: 'user', domain: 'example.org', address: 'user@example.org' }],
+    ['<user@example.org.>', 'recipient', LENIENT, { domain: 'example.org', address: 'user@example.org' }],
+    ['user@example.org.', 'recipient', LENIENT, { domain: 'example.org', address: 'user@example.org' }],
+    ['<"a@b."@example.org.>', 'recipient', LENIENT, { localPart: '"a@b."', domain: 'example.org' }],
+    ['"john doe"@example.org', 'recipient', LENIENT, { localPart: '"john doe"', domain: 'example.org' }],
+    ['u@[192.0.2.1]', 'recipient', LENIENT, { domain: '[192.0.2.1]', literal: { family: 4, ip: '192.0.2.1' } }],
+    ['postmaster', 'recipient', LENIENT, { kind: 'postmaster' }],
+    ['@relay.test:u@them.test', 'recipient', LENIENT, { domain: 'them.test', address: 'u@them.test' }],
+    ['jürgen@münchen.test.', 'recipient', LENIENT_UTF8, { domain: 'münchen.test', address: 'jürgen@münchen.test' }],
+  ];
+  for (const [text, role, options, expected] of accepted) {
+    it(`reads ${text} as a ${role}; strictly it is a 501`, () => {
+      expect(parsePath(text, role, options)).to.deep.include(expected);
+      expect(rejection(() => parsePath(text, role, { ...options, strict: true }))).to.match(/^501 5\.1\.[37]$/);
+    });
+  }
+
+  it('reads a path the same with and without its brackets', () => {
+    for (const text of ['u@ours.test', '"u@them"@ours.test', 'u%them@ours.test', 'them!u@ours.test', '@a.test:u@b.test']) {
+      expect(parsePath(text, 'recipient', LENIENT)).to.deep.equal(parsePath(`<${text}>`, 'recipient', LENIENT));
+    }
+  });
+
+  const refused: Array<[string, string, PathRole, string]> = [
+    ['a phrase before the address', 'John<a@example.org>', 'sender', '501 5.1.7'],
+    ['a comment before the address', '(comment)a@example.org', 'sender', '501 5.1.7'],
+    ['a comment after the domain', 'a@example.org(comment)', 'recipient', '501 5.1.3'],
+    ['two addresses with a comma', 'a@example.org,b@example.org', 'recipient', '501 5.1.3'],
+    ['an opening bracket only', '<a@example.org', 'recipient', '501 5.1.3'],
+    ['a closing bracket only', 'a@example.org>', 'recipient', '501 5.1.3'],
+    ['doubled brackets', '<<a@example.org>>', 'recipient', '501 5.1.3'],
+    ['two trailing dots', 'a@example.org..', 'recipient', '501 5.1.3'],
+    ['a dot after an address literal', '<u@[192.0.2.1].>', 'recipient', '501 5.1.3'],
+    ['a dot as the whole domain', 'a@.', 'recipient', '501 5.1.3'],
+    ['a trailing dot on a mailbox without a domain', '<postmaster.>', 'recipient', '501 5.1.3'],
+    ['a second unquoted @', 'u@them.test@us.test', 'recipient', '501 5.1.3'],
+    ['an empty null path without brackets', '', 'sender', '501 5.1.7'],
+    ['a non-ASCII address without SMTPUTF8', 'ü@example.org', 'sender', '553 5.6.7'],
+  ];
+  for (const [what, text, role, expected] of refused) {
+    it(`answers ${expected} to ${what}: ${text}`, () => {
+      expect(rejection(() => parsePath(text, role, LENIENT))).to.equal(expected);
     });
   }
 });

@@ -1,14 +1,18 @@
 import { expect } from 'chai';
 import {
   parseMailArguments, parseRcptArguments, splitCommand,
-  type MailParameters, type ParameterContext,
+  type EnvelopeSyntax, type MailParameters, type ParameterContext,
 } from '../src/protocol/server/commands.js';
 import { ReplyError } from '../src/reply-codes/index.js';
 import { rejection } from './helpers/rejection.js';
 
-const EHLO: ParameterContext = { extended: true, authAdvertised: false };
-const EHLO_WITH_AUTH: ParameterContext = { extended: true, authAdvertised: true };
-const HELO: ParameterContext = { extended: false, authAdvertised: false };
+type Context = ParameterContext & EnvelopeSyntax;
+
+// The tables below hold RFC 5321 as written (smtp.strictEnvelopes); the
+// lenient default has its own table (issue 15) at the end.
+const EHLO: Context = { extended: true, authAdvertised: false, strictEnvelopes: true };
+const EHLO_WITH_AUTH: Context = { extended: true, authAdvertised: true, strictEnvelopes: true };
+const HELO: Context = { extended: false, authAdvertised: false, strictEnvelopes: true };
 
 /** The text of the ReplyError's first line. */
 function rejectionText(run: () => unknown): string {
@@ -48,7 +52,7 @@ describe('commands: splitCommand', () => {
 });
 
 describe('commands: MAIL FROM arguments (RFC 5321 §4.1.1.2, §4.1.2)', () => {
-  const accepted: Array<[string, string, ParameterContext, string, MailParameters]> = [
+  const accepted: Array<[string, string, Context, string, MailParameters]> = [
     ['a plain sender', 'FROM:<a@b.test>', EHLO, 'a@b.test', { smtputf8: false }],
     ['a lower-case keyword', 'from:<a@b.test>', EHLO, 'a@b.test', { smtputf8: false }],
     ['one space after the colon', 'FROM: <a@b.test>', EHLO, 'a@b.test', { smtputf8: false }],
@@ -84,7 +88,7 @@ describe('commands: MAIL FROM arguments (RFC 5321 §4.1.1.2, §4.1.2)', () => {
     expect(parseMailArguments('FROM:<>', EHLO).path).to.deep.equal({ kind: 'null' });
   });
 
-  const refused: Array<[string, string, ParameterContext, string]> = [
+  const refused: Array<[string, string, Context, string]> = [
     ['SIZE after HELO (vector 4)', 'FROM:<a@b.test> SIZE=10', HELO, '555 5.5.4'],
     ['a malformed parameter after HELO', 'FROM:<a@b.test> =10', HELO, '501 5.5.4'],
     ['SIZE=abc (vector 18)', 'FROM:<a@b.test> SIZE=abc', EHLO, '501 5.5.4'],
@@ -140,7 +144,7 @@ describe('commands: MAIL FROM arguments (RFC 5321 §4.1.1.2, §4.1.2)', () => {
   });
 
   describe('order of judgement', () => {
-    const order: Array<[string, string, ParameterContext, string]> = [
+    const order: Array<[string, string, Context, string]> = [
       ['a broken path before a bad parameter', 'FROM:<a@@b.test> SIZE=abc', EHLO, '501 5.1.7'],
       ['a broken path before an unknown parameter', 'FROM:<a@@b.test> FOO', EHLO, '501 5.1.7'],
       ['a broken path before any parameter after HELO', 'FROM:<a@@b.test> SIZE=1', HELO, '501 5.1.7'],
@@ -202,4 +206,53 @@ describe('commands: RCPT TO arguments (RFC 5321 §4.1.1.3)', () => {
   it('gives the usage in the reply to a missing keyword', () => {
     expect(rejectionText(() => parseRcptArguments('<c@x.test>', ASCII))).to.equal('Syntax: RCPT TO:<address>');
   });
+});
+
+describe('commands: lenient envelopes by default, strict with smtp.strictEnvelopes (issue 15)', () => {
+  const LENIENT: Context = { extended: true, authAdvertised: false, strictEnvelopes: false };
+  const STRICT: Context = { ...LENIENT, strictEnvelopes: true };
+
+  // [command, address read by default, reply with strictEnvelopes: true]
+  const table: Array<[string, string, string]> = [
+    ['MAIL FROM:a@example.org', 'a@example.org', '501 5.1.7'],
+    ['MAIL FROM: a@example.org', 'a@example.org', '501 5.1.7'],
+    ['RCPT TO:b@example.net', 'b@example.net', '501 5.1.3'],
+    ['RCPT TO:<b@example.net.>', 'b@example.net', '501 5.1.3'],
+    ['mail from:a@example.org SIZE=10', 'a@example.org', '501 5.1.7'],
+    ['rcpt to: b@example.net.', 'b@example.net', '501 5.1.3'],
+    ['RCPT TO:postmaster', '', '501 5.1.3'],
+  ];
+  for (const [line, address, strictReply] of table) {
+    it(`accepts "${line}" as <${address || 'Postmaster'}>; ${strictReply} when strict`, () => {
+      const { verb, arg } = splitCommand(line);
+      const parse = (ctx: Context) => (verb === 'MAIL' ? parseMailArguments(arg, ctx) : parseRcptArguments(arg, { ...ctx, utf8: false }));
+      const path = parse(LENIENT).path;
+      expect(path.kind === 'mailbox' ? path.address : '').to.equal(address);
+      expect(rejection(() => parse(STRICT))).to.equal(strictReply);
+    });
+  }
+
+  it('keeps the parameters after an unbracketed sender', () => {
+    expect(parseMailArguments('FROM:a@example.org SIZE=10 BODY=8BITMIME', LENIENT).params)
+      .to.deep.equal({ smtputf8: false, size: 10, body: '8BITMIME' });
+  });
+
+  const refused: Array<[string, string, string]> = [
+    ['a phrase and a bracketed address', 'MAIL FROM:John <a@example.org>', '501 5.1.7'],
+    ['a comment after an unbracketed address', 'MAIL FROM:a@example.org (comment)', '501 5.5.4'],
+    ['a comment after a bracketed address', 'MAIL FROM:<a@example.org> (comment)', '501 5.5.4'],
+    ['two unbracketed addresses', 'RCPT TO:b@example.net c@example.net', '501 5.5.4'],
+    ['two bracketed addresses', 'RCPT TO:<b@example.net> <c@example.net>', '501 5.5.4'],
+    ['an unbalanced bracket', 'RCPT TO:<b@example.net', '501 5.1.3'],
+    ['an unbalanced bracket, the other way', 'RCPT TO:b@example.net>', '501 5.1.3'],
+    ['two spaces after the colon', 'MAIL FROM:  a@example.org', '501 5.5.4'],
+  ];
+  for (const [what, line, expected] of refused) {
+    it(`answers ${expected} to ${what}, and 501 when strict: ${line}`, () => {
+      const { verb, arg } = splitCommand(line);
+      const parse = (ctx: Context) => () => (verb === 'MAIL' ? parseMailArguments(arg, ctx) : parseRcptArguments(arg, { ...ctx, utf8: false }));
+      expect(rejection(parse(LENIENT))).to.equal(expected);
+      expect(rejection(parse(STRICT))).to.match(/^501 /);
+    });
+  }
 });

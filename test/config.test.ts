@@ -17,6 +17,12 @@ describe('config: defaults, validation, flags', () => {
     expect(config.delivery.retrySchedule).to.deep.equal([300, 900, 1800, 3600, 7200, 14400]);
   });
 
+  it('reads MAIL and RCPT leniently by default, as Postfix does; smtp.strictEnvelopes turns that off', () => {
+    expect(defaultConfig().smtp).to.deep.equal({ strictEnvelopes: false });
+    expect(validateConfig({ smtp: { strictEnvelopes: true } }).smtp.strictEnvelopes).to.equal(true);
+    expect(() => validateConfig({ smtp: { strictEnvelopes: 'yes' } })).to.throw(/^config: smtp\.strictEnvelopes: must be true or false$/);
+  });
+
   const BAD: Array<[string, unknown, RegExp]> = [
     ['an unknown top-level key', { hostnme: 'x' }, /^config: hostnme: unknown key$/],
     ['an unknown nested key', { limits: { maxMesageSize: 5 } }, /^config: limits\.maxMesageSize: unknown key$/],

@@ -5,6 +5,7 @@ import { WireClient } from './helpers/wire-client.js';
 import { startTestRelay, type TestRelay } from './helpers/test-relay.js';
 import { SmtpServer } from '../src/protocol/server/server.js';
 import { Spool } from '../src/queue/spool/spool.js';
+import { spoolStore } from '../src/queue/spool/message-store.js';
 
 async function greeted(relay: TestRelay, port = relay.port): Promise<WireClient> {
   const client = await WireClient.connect(port);
@@ -252,7 +253,8 @@ describe('server: SMTP over real sockets', function () {
       postmaster: 'postmaster@mx.minimta.test',
       listeners: [{ host: '127.0.0.1', port: 0, mode: 'relay', refuse: 'stay', tls: 'none' }],
       limits: { ...relayLimits(), maxConnections: 10 },
-      store: { begin: () => spool.beginReceipt() },
+      store: spoolStore(spool),
+      captureStore: spoolStore(spool, { capture: true }),
       policy: { checkSender: async () => undefined, checkRecipient: async () => { throw new TypeError('boom'); } },
       log: () => {},
     });

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { dialog, newSession } from './helpers/session-harness.js';
 import type { SessionPolicy } from '../src/protocol/server/session.js';
-import { reply } from '../src/reply-codes/index.js';
+import { reply, ReplyError } from '../src/reply-codes/index.js';
 
 const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
 const plain = (user: string, password: string) => b64(`\0${user}\0${password}`);
@@ -9,7 +9,7 @@ const plain = (user: string, password: string) => b64(`\0${user}\0${password}`);
 /** Relaying only for authenticated users, as the relay policy does for outsiders. */
 const relayForUsers: SessionPolicy = {
   checkSender: async () => undefined,
-  checkRecipient: async (address, context) => (context.authUser ? undefined : reply('relayDenied', { address })),
+  checkRecipient: async (address, context) => { if (!context.authUser) throw new ReplyError(reply('relayDenied', { address })); },
 };
 
 describe('session: AUTH (RFC 4954)', () => {

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
-import { reply } from '../src/reply-codes/index.js';
+import { reply, ReplyError } from '../src/reply-codes/index.js';
+import { SpoolError } from '../src/queue/spool/spool-error.js';
 import { dialog, expectReply, MemoryStore, newSession } from './helpers/session-harness.js';
 import type { SessionPolicy } from '../src/protocol/server/session.js';
 
@@ -123,7 +124,7 @@ describe('session: the SMTP state machine (RFC 5321 §4.1)', () => {
     });
 
     it('DATA with no RCPT is 503 5.5.1; after every RCPT was rejected it is 554 5.5.1 (vector 7)', async () => {
-      const rejectAll: SessionPolicy = { checkSender: async () => undefined, checkRecipient: async (a) => reply('relayDenied', { address: a }) };
+      const rejectAll: SessionPolicy = { checkSender: async () => undefined, checkRecipient: async (a) => { throw new ReplyError(reply('relayDenied', { address: a })); } };
       const { session } = newSession({}, rejectAll);
       await dialog(session, `
         -> EHLO c.test
@@ -264,8 +265,8 @@ describe('session: the SMTP state machine (RFC 5321 §4.1)', () => {
 
     it('asks the policy about senders and recipients and sends its reply', async () => {
       const policy: SessionPolicy = {
-        checkSender: async (a) => (a.endsWith('@nullmx.test') ? reply('nullMxSender', { address: a, domain: 'nullmx.test' }) : undefined),
-        checkRecipient: async (a) => (a.endsWith('@nullmx.test') ? reply('nullMxRecipient', { address: a, domain: 'nullmx.test' }) : undefined),
+        checkSender: async (a) => { if (a.endsWith('@nullmx.test')) throw new ReplyError(reply('nullMxSender', { address: a, domain: 'nullmx.test' })); },
+        checkRecipient: async (a) => { if (a.endsWith('@nullmx.test')) throw new ReplyError(reply('nullMxRecipient', { address: a, domain: 'nullmx.test' })); },
       };
       const { session } = newSession({}, policy);
       await dialog(session, `
@@ -360,13 +361,14 @@ describe('session: the SMTP state machine (RFC 5321 §4.1)', () => {
       store.failWith = new Error('EIO');
       expectReply(await session.endData(complete()), '451 4.3.0');
       await toData(session);
-      store.failWith = Object.assign(new Error('no space'), { code: 'ENOSPC' });
+      store.failWith = new SpoolError('ENOSPC', 'no space');
       expectReply(await session.endData(complete()), '452 4.3.1');
       expect(store.committed).to.have.length(0);
     });
 
     it('capture mode accepts every recipient without asking the policy and marks the message', async () => {
-      const refuseAll: SessionPolicy = { checkSender: async () => reply('relayDenied', { address: 'x' }), checkRecipient: async () => reply('relayDenied', { address: 'x' }) };
+      const denied = async () => { throw new ReplyError(reply('relayDenied', { address: 'x' })); };
+      const refuseAll: SessionPolicy = { checkSender: denied, checkRecipient: denied };
       const { session, store } = newSession({ mode: 'capture' }, refuseAll);
       await toData(session, ['anyone@anywhere.test']);
       await session.endData(complete());

@@ -165,7 +165,7 @@ function checkedPath(text: string, role: PathRole, where: string) {
   const trimmed = text.trim();
   const path = trimmed.startsWith('<') && trimmed.endsWith('>') ? trimmed : `<${trimmed}>`;
   try {
-    return parsePath(path, role, { utf8: true });
+    return parsePath(path, role, { utf8: true, strict: true });
   } catch (err) {
     if (!(err instanceof ReplyError)) throw err;
     throw new CliFailure(`bad ${role} address ${JSON.stringify(text)} ${where}: ${err.message}`, 2);

@@ -2,3 +2,5 @@
 export * from './reply.js';
 export * from './replies.js';
 export * from './parse.js';
+export * from './status-meanings.js';
+export * from './explain.js';

@@ -4,8 +4,9 @@
 //   <- 250 2.1.0
 
 import { expect } from 'chai';
-import { Session, type ClientInfo, type MessageReceipt, type SessionPolicy, type SessionSettings, type Step } from '../../src/protocol/server/session.js';
+import { ACCEPT_ALL, Session, type ClientInfo, type MessageReceipt, type SessionPolicy, type SessionSettings, type Step } from '../../src/protocol/server/session.js';
 import type { Envelope } from '../../src/queue/spool/envelope.js';
+import { envelopeOf } from '../../src/queue/spool/message-store.js';
 import { reply, replyToString } from '../../src/reply-codes/index.js';
 import type { AuthOutcome } from '../../src/auth/credentials.js';
 
@@ -31,11 +32,14 @@ export const TEST_SETTINGS: SessionSettings = {
 
 export interface StoredMessage { id: string; data: Buffer; envelope: Omit<Envelope, 'size'> }
 
+/** Keeps messages in memory, with the envelope the spool would write for them. */
 export class MemoryStore {
   readonly committed: StoredMessage[] = [];
   aborted = 0;
   private next = 1;
   failWith?: Error;
+
+  constructor(private readonly options: { capture?: boolean } = {}) {}
 
   async begin(): Promise<MessageReceipt> {
     const id = `ID${this.next++}`;
@@ -45,19 +49,14 @@ export class MemoryStore {
       id,
       write: (chunk) => { parts.push(Buffer.from(chunk)); return true; },
       waitForDrain: async () => {},
-      async commit(envelope) {
+      async commit(message) {
         if (store.failWith) throw store.failWith;
-        store.committed.push({ id, data: Buffer.concat(parts), envelope });
+        store.committed.push({ id, data: Buffer.concat(parts), envelope: envelopeOf(id, message, store.options) });
       },
       async abort() { store.aborted++; },
     };
   }
 }
-
-export const acceptAll: SessionPolicy = {
-  checkSender: async () => undefined,
-  checkRecipient: async () => undefined,
-};
 
 /** One user, alice, password "secret" (checked without scrypt: this is a pure test). */
 export async function authenticate(credentials: { user: string; password: string }): Promise<AuthOutcome> {
@@ -66,9 +65,17 @@ export async function authenticate(credentials: { user: string; password: string
     : { ok: false, reply: reply('authFailed') };
 }
 
-export function newSession(settings: Partial<SessionSettings> = {}, policy: SessionPolicy = acceptAll, store = new MemoryStore(), client: ClientInfo = { ip: '127.0.0.1' }) {
-  const session = new Session({ ...TEST_SETTINGS, ...settings }, client, { policy, store, now: () => new Date('2026-11-28T12:00:00Z'), authenticate });
-  return { session, store };
+/** A session wired as the server wires one: a capture listener judges no one and keeps what it gets. */
+export function newSession(settings: Partial<SessionSettings> = {}, policy: SessionPolicy = ACCEPT_ALL, store?: MemoryStore, client: ClientInfo = { ip: '127.0.0.1' }) {
+  const capture = settings.mode === 'capture';
+  const kept = store ?? new MemoryStore({ capture });
+  const session = new Session({ ...TEST_SETTINGS, ...settings }, client, {
+    policy: capture ? ACCEPT_ALL : policy,
+    store: kept,
+    now: () => new Date('2026-11-28T12:00:00Z'),
+    authenticate,
+  });
+  return { session, store: kept };
 }
 
 /** "250 2.1.0" matches a reply with that code and enhanced code; "250" the code alone. */

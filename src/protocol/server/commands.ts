@@ -44,6 +44,11 @@ export interface ParameterContext {
   authAdvertised: boolean;
 }
 
+/** How strictly MAIL and RCPT paths are read (smtp.strictEnvelopes; see address.ts). */
+export interface EnvelopeSyntax {
+  strictEnvelopes: boolean;
+}
+
 interface ParameterRule<P> {
   /** Whether the keyword is offered in this session. */
   offered(ctx: ParameterContext): boolean;
@@ -119,10 +124,10 @@ export function splitCommand(line: string): CommandLine {
 }
 
 /** Parses the argument of MAIL: "FROM:<path> [params]". Throws a ReplyError. */
-export function parseMailArguments(arg: string, ctx: ParameterContext): MailArguments {
+export function parseMailArguments(arg: string, ctx: ParameterContext & EnvelopeSyntax): MailArguments {
   const { pathText, paramsText } = pathAndParamsAfter(arg, MAIL_KEYWORD, MAIL_USAGE);
   const utf8 = paramsText.split(' ').some((word) => SMTPUTF8_WORD.test(word));
-  const path = parsePath(pathText, 'sender', { utf8 });
+  const path = parsePath(pathText, 'sender', { utf8, strict: ctx.strictEnvelopes });
   const params = parseParameters(paramsText, MAIL_PARAMETERS, ctx, { smtputf8: false });
   return { path, params };
 }
@@ -130,10 +135,10 @@ export function parseMailArguments(arg: string, ctx: ParameterContext): MailArgu
 /** Parses the argument of RCPT: "TO:<path>". `utf8` is the transaction's SMTPUTF8. Throws a ReplyError. */
 export function parseRcptArguments(
   arg: string,
-  ctx: ParameterContext & { utf8: boolean },
+  ctx: ParameterContext & EnvelopeSyntax & { utf8: boolean },
 ): { path: Path } {
   const { pathText, paramsText } = pathAndParamsAfter(arg, RCPT_KEYWORD, RCPT_USAGE);
-  const path = parsePath(pathText, 'recipient', { utf8: ctx.utf8 });
+  const path = parsePath(pathText, 'recipient', { utf8: ctx.utf8, strict: ctx.strictEnvelopes });
   parseParameters(paramsText, RCPT_PARAMETERS, ctx, {});
   return { path };
 }

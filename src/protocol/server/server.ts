@@ -6,10 +6,9 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { formatReply, reply } from '../../reply-codes/index.js';
 import { SmtpConnection, type ConnectionLimits } from './connection.js';
-import { Session, type ListenerMode, type MessageStore, type SessionPolicy, type SessionSettings } from './session.js';
+import { ACCEPT_ALL, Session, type ListenerMode, type MessageStore, type SessionDeps, type SessionPolicy, type SessionSettings } from './session.js';
 import type { Logger } from '../../log.js';
 import { MIN_TLS_VERSION, type TlsCredentials } from '../../tls-context.js';
-import { checkCredentials, type UserTable } from '../../auth/credentials.js';
 
 export interface ListenerOptions {
   host: string;
@@ -40,13 +39,18 @@ export interface ServerOptions {
   postmaster: string;
   listeners: ListenerOptions[];
   limits: ServerLimits;
+  /** Where relay listeners put what they accept. */
   store: MessageStore;
+  /** Where capture listeners put what they accept: kept, never delivered. */
+  captureStore: MessageStore;
   policy: SessionPolicy;
   log: Logger;
   /** Certificate and key for STARTTLS and implicit-TLS listeners. */
   tls?: TlsCredentials;
-  /** Users for AUTH; absent or empty: AUTH is not offered. */
-  auth?: { users: UserTable; requireTls: boolean };
+  /** AUTH (RFC 4954): how credentials are checked; absent, AUTH is not offered. */
+  auth?: { authenticate: SessionDeps['authenticate']; requireTls: boolean };
+  /** smtp.strictEnvelopes: MAIL and RCPT paths only with angle brackets. */
+  strictEnvelopes?: boolean;
 }
 
 export interface BoundListener extends ListenerOptions {
@@ -142,13 +146,7 @@ export class SmtpServer {
     this.perIp.set(ip, fromIp + 1);
     const refusing = listener.mode === 'refuse';
     const settings = this.sessionSettings(listener);
-    const users = this.options.auth?.users ?? {};
-    const session = new Session(settings, { ip, tls: listener.tls === 'implicit' }, {
-      policy: this.options.policy,
-      store: this.options.store,
-      now: () => new Date(),
-      authenticate: (credentials) => checkCredentials(users, credentials),
-    });
+    const session = new Session(settings, { ip, tls: listener.tls === 'implicit' }, this.sessionDeps(listener));
     const connectionLimits = {
       ...limits,
       maxLineOctets: Session.longestLine(settings),
@@ -163,6 +161,18 @@ export class SmtpServer {
     }, this.options.tls?.context);
     this.connections.add(connection);
     connection.start();
+  }
+
+  /** A capture listener judges no one and keeps what it gets apart from the mail to deliver. */
+  private sessionDeps(listener: ListenerOptions): SessionDeps {
+    const capture = listener.mode === 'capture';
+    const auth = this.options.auth;
+    return {
+      policy: capture ? ACCEPT_ALL : this.options.policy,
+      store: capture ? this.options.captureStore : this.options.store,
+      now: () => new Date(),
+      authenticate: auth ? auth.authenticate : () => { throw new Error('AUTH is not offered on this server'); },
+    };
   }
 
   private sessionSettings(listener: ListenerOptions): SessionSettings {
@@ -181,10 +191,11 @@ export class SmtpServer {
       postmaster: this.options.postmaster,
       maxHops: limits.maxHops,
       starttls: listener.tls === 'starttls' && this.options.tls !== undefined,
-      auth: Object.keys(this.options.auth?.users ?? {}).length > 0,
+      auth: this.options.auth !== undefined,
       authRequiresTls: this.options.auth?.requireTls ?? true,
       maxAuthFailures: limits.maxAuthFailures,
       maxLineOctets: limits.maxLineOctets,
+      strictEnvelopes: this.options.strictEnvelopes ?? false,
     };
   }
 }

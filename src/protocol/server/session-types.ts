@@ -1,12 +1,14 @@
 // The seam around the session state machine: what it is configured with,
-// what it asks of the world (policy, spool, credentials) and what it answers
-// with (a Step). The state machine itself is in session.ts.
+// what it asks of the world (policy, a message store, credentials), what it
+// hands over (an AcceptedMessage) and what it answers with (a Step). Every
+// type here speaks protocol: the queue decides how to store what the session
+// accepted (src/queue/spool/message-store.ts). The state machine itself is
+// in session.ts.
 
 import type { Reply } from '../../reply-codes/index.js';
-import type { Envelope } from '../../queue/spool/envelope.js';
 import type { AuthOutcome } from '../../auth/credentials.js';
+import type { MailParameters } from './commands.js';
 
-export type SessionState = 'greeted' | 'ready' | 'mail' | 'data' | 'refusing' | 'closed';
 export type ListenerMode = 'relay' | 'refuse' | 'capture';
 
 export interface SessionSettings {
@@ -38,6 +40,8 @@ export interface SessionSettings {
   maxAuthFailures: number;
   /** Longest command line, CRLF included; AUTH lines may be longer (RFC 4954 §4). */
   maxLineOctets: number;
+  /** smtp.strictEnvelopes: MAIL and RCPT paths only as "<mailbox>" (default false, as Postfix). */
+  strictEnvelopes?: boolean;
 }
 
 export interface ClientInfo {
@@ -53,18 +57,56 @@ export interface PolicyContext {
   sender?: string;
 }
 
-/** Relay permission and DNS checks; undefined means accepted. */
+/**
+ * Relay permission and DNS checks. Each resolves when the address is
+ * accepted and rejects with a ReplyError carrying the refusal.
+ */
 export interface SessionPolicy {
-  checkSender(address: string, context: PolicyContext): Promise<Reply | undefined>;
-  checkRecipient(address: string, context: PolicyContext): Promise<Reply | undefined>;
+  checkSender(address: string, context: PolicyContext): Promise<void>;
+  checkRecipient(address: string, context: PolicyContext): Promise<void>;
 }
 
-/** A message being received into the spool. */
+/** The policy of a capture listener: everyone is accepted, nothing is asked. */
+export const ACCEPT_ALL: SessionPolicy = {
+  checkSender: async () => undefined,
+  checkRecipient: async () => undefined,
+};
+
+/**
+ * One message as agreed on the wire, handed to the store once its data has
+ * ended: who sent it, from where, to whom, and under which parameters.
+ */
+export interface AcceptedMessage {
+  client: {
+    ip: string;
+    /** The HELO/EHLO argument (RFC 5321 §4.1.1.1). */
+    helo: string;
+    /** The session was encrypted (STARTTLS or implicit TLS). */
+    tls: boolean;
+    /** The user who authenticated (RFC 4954), if one did. */
+    authUser?: string;
+  };
+  /** The "with" keyword of our Received: field: SMTP, ESMTPSA, UTF8SMTPS … (RFC 3848, RFC 6531 §3.7.3). */
+  protocol: string;
+  /** '' for the null reverse-path <> (RFC 5321 §4.5.5). */
+  sender: string;
+  /** In the order accepted, <Postmaster> already routed to its address. */
+  recipients: readonly string[];
+  /** The MAIL parameters: SIZE, BODY, SMTPUTF8, AUTH. */
+  params: MailParameters;
+  /** When the end of data was received. */
+  receivedAt: Date;
+}
+
+/**
+ * A message being received. commit() makes it durable (only then may the
+ * session answer 250); it rejects with a ReplyError (451, 452) when it cannot.
+ */
 export interface MessageReceipt {
   readonly id: string;
   write(chunk: Buffer): boolean;
   waitForDrain(): Promise<void>;
-  commit(envelope: Omit<Envelope, 'size'>): Promise<void>;
+  commit(message: AcceptedMessage): Promise<void>;
   abort(): Promise<void>;
 }
 

@@ -1,43 +1,95 @@
 // The SMTP server state machine (RFC 5321 §3, §4.1, §4.3). Pure: no sockets,
 // no timers, no disk. The server feeds it command lines and wire events; it
 // answers with a Step — the replies to send and what to do next. Everything
-// outside the protocol (relay policy, DNS, the spool) is asked through the
-// small interfaces in SessionDeps.
+// outside the protocol (relay policy, the message store, credentials) is
+// asked through the small interfaces in SessionDeps.
 //
-//   greeted ──HELO/EHLO──▶ ready ──MAIL──▶ mail ──RCPT…──▶ mail ──DATA──▶ data
-//      ▲                     ▲ ◀──RSET / EHLO────┘                     │
-//      │                     └──────────── end of data (250/5xx) ◀─────┘
-//   refusing: a `refuse` listener; 521 to everything but QUIT (RFC 7504 §3)
+// The state is one value, and each state holds what exists in it: `ready`
+// the HELO name (and the AUTH user), `mail` the transaction too, `data` the
+// receipt too, `auth` the SASL exchange.
+//
+//                            ┌── RSET, HELO/EHLO ──┐
+//                            ▼                     │
+//   greeted ──HELO/EHLO──▶ ready ──────MAIL─────▶ mail ⟲ RCPT
+//    ▲   ▲                  │ ▲ ▲                  │
+//    │   │             AUTH │ │ │               DATA, 354
+//    │   │                  ▼ │ │                  ▼
+//    │   │      334 ⟲ ─── auth │ └─ end of data ── data
+//    │   │   (RFC 4954)     └──┘   250 queued, or refused
+//    │   │               235, 535, 501
+//    │   └── STARTTLS done ── ready      (RFC 3207 §4.2: all is forgotten)
+//    └────── STARTTLS done ── greeted
+//
+//   A `refuse` listener: open ──▶ refusing ⟲ 521 to all but QUIT (RFC 7504 §3)
+//   Every state ── QUIT, 421 (errors, timeout, shutdown), bare CR/LF, hang-up ──▶ closed
+//
+// Refusals follow one rule, as in go-smtp: whatever refuses throws a
+// ReplyError that carries its reply — the parsers, the state checks below,
+// the policy and the store. command() and endData() turn it into an error
+// reply, counted toward the error limit (RFC 5321 §7.8) and logged.
 
 import { reply, withLines, type Reply, ReplyError, replyToString } from '../../reply-codes/index.js';
 import { parseMailArguments, parseRcptArguments, splitCommand, type MailParameters } from './commands.js';
-import type { Path } from '../shared/address.js';
 import type { DataOutcome } from './data-reader.js';
 import { protocolName, receivedHeader } from './received.js';
-import { newEnvelope, type Envelope } from '../../queue/spool/envelope.js';
+import { helpReply } from './help.js';
 import { SASL_MECHANISMS, startAuth, type SaslExchange, type SaslStep } from '../../auth/sasl.js';
+import type {
+  SessionSettings, ClientInfo, PolicyContext, MessageReceipt, SessionDeps, Step, WireContext, AcceptedMessage,
+} from './session-types.js';
 
 export type {
-  SessionState, ListenerMode, SessionSettings, ClientInfo, PolicyContext, SessionPolicy,
+  ListenerMode, SessionSettings, ClientInfo, PolicyContext, SessionPolicy, AcceptedMessage,
   MessageReceipt, MessageStore, SessionDeps, LogEvent, Step, WireContext,
 } from './session-types.js';
-import type {
-  SessionState, SessionSettings, ClientInfo, PolicyContext, MessageReceipt, SessionDeps, Step, WireContext,
-} from './session-types.js';
+export { ACCEPT_ALL } from './session-types.js';
 
-interface Transaction {
-  sender: string;
-  params: MailParameters;
-  recipients: string[];
-  rejected: number;
+// ---- The states -----------------------------------------------------------
+
+/** What the client said in HELO/EHLO, and who it proved to be with AUTH. */
+interface Hello {
+  readonly verb: 'HELO' | 'EHLO';
+  readonly name: string;
+  readonly authUser?: string;
 }
 
+/** A mail transaction (RFC 5321 §3.3): from MAIL to the end of DATA. */
+interface Transaction {
+  readonly sender: string;
+  readonly params: MailParameters;
+  readonly recipients: string[];
+  /** RCPT commands tried: if some were and none accepted, DATA is 554, not 503. */
+  rcptCommands: number;
+}
+
+type Greeted = { readonly name: 'greeted' };
+type Ready = { readonly name: 'ready'; readonly hello: Hello };
+type Mail = { readonly name: 'mail'; readonly hello: Hello; readonly transaction: Transaction };
+type Data = { readonly name: 'data'; readonly hello: Hello; readonly transaction: Transaction; readonly receipt: MessageReceipt };
+type Auth = { readonly name: 'auth'; readonly hello: Hello; readonly exchange: SaslExchange };
+type Refusing = { readonly name: 'refusing'; readonly commands: number };
+type Closed = { readonly name: 'closed' };
+
+export type SessionState = Greeted | Ready | Mail | Data | Auth | Refusing | Closed;
+
+// ---- The command table ------------------------------------------------------
+
 interface CommandDefinition {
-  /** Is the command allowed now, with this argument? A reply when it is not. */
-  check?: (arg: string) => Reply | undefined;
-  proceed: (arg: string, wire: WireContext) => Step | Promise<Step>;
+  /** The check (is the command legal now? it throws the refusal), then the action. */
+  run: (arg: string, wire: WireContext) => Step | Promise<Step>;
   /** NOOP-like commands that move nothing forward, limited per session. */
   junk?: boolean;
+  /** What a refusal's log line says of the command; by default "VERB argument". */
+  logAs?: (arg: string) => string;
+}
+
+/** A command whose check returns the state it acts on, or throws the refusal. */
+function command<S>(
+  check: (arg: string) => S,
+  proceed: (state: S, arg: string, wire: WireContext) => Step | Promise<Step>,
+  options: Omit<CommandDefinition, 'run'> = {},
+): CommandDefinition {
+  return { run: (arg, wire) => proceed(check(arg), arg, wire), ...options };
 }
 
 /** RFC 5321 §4.2.4: commands we know of and do not implement. */
@@ -47,19 +99,17 @@ const AUTH_LINE_OCTETS = 12288;
 /** Cross-protocol attacks: an HTTP request line is answered and closed. */
 const HTTP_VERBS = ['GET', 'POST', 'HEAD', 'PUT', 'DELETE', 'OPTIONS', 'CONNECT', 'PATCH'];
 
+const anyState = (): void => undefined;
+const refusal = (r: Reply): ReplyError => new ReplyError(r);
+
 export class Session {
-  state: SessionState = 'greeted';
-  private heloVerb?: 'HELO' | 'EHLO';
-  private heloName = '';
-  private transaction?: Transaction;
-  private receipt?: MessageReceipt;
+  private state: SessionState = { name: 'greeted' };
+  /** Error replies so far (RFC 5321 §7.8). */
   private errors = 0;
   private junkCommands = 0;
-  private refusedCommands = 0;
-  private tls: boolean;
-  private authUser?: string;
-  private authExchange?: SaslExchange;
   private authFailures = 0;
+  /** Encrypted: from the first byte (RFC 8314) or since STARTTLS (RFC 3207). */
+  private tls: boolean;
 
   constructor(
     private readonly settings: SessionSettings,
@@ -69,72 +119,74 @@ export class Session {
     this.tls = client.tls ?? false;
   }
 
-  // ---- The command table: each verb with its check and its action --------
-
   private readonly commands: Record<string, CommandDefinition> = {
-    HELO: { proceed: (arg) => this.hello('HELO', arg) },
-    EHLO: { proceed: (arg) => this.hello('EHLO', arg) },
-    MAIL: { check: () => this.requireGreeting() ?? this.requireNoTransaction(), proceed: (arg) => this.mail(arg) },
-    RCPT: { check: () => this.requireGreeting() ?? this.requireTransaction(), proceed: (arg) => this.rcpt(arg) },
-    DATA: {
-      // RFC 5321 §4.3.2: DATA takes no argument; that is checked before the state.
-      check: (arg) => (arg ? reply('syntax', { usage: 'DATA' }) : this.requireGreeting() ?? this.requireTransaction() ?? this.requireRecipients()),
-      proceed: (_arg, wire) => this.data(wire),
-    },
-    RSET: { proceed: (arg) => this.rset(arg), junk: true },
-    NOOP: { proceed: () => this.answer(reply('ok')), junk: true },
-    VRFY: { proceed: (arg) => this.answer(arg ? reply('cannotVrfy') : reply('syntax', { usage: 'VRFY address' })), junk: true },
-    HELP: { proceed: () => this.answer(reply('help')), junk: true },
-    STARTTLS: { check: (arg) => this.checkStartTls(arg), proceed: () => this.startTls() },
-    AUTH: { check: () => this.checkAuth(), proceed: (arg) => this.auth(arg) },
-    QUIT: { proceed: (arg) => (arg ? this.answer(reply('syntax', { usage: 'QUIT' })) : this.close(reply('bye'))) },
-    ...Object.fromEntries(NOT_IMPLEMENTED.map((verb) => [verb, { proceed: () => this.answer(reply('notImplemented')) }])),
-    ...Object.fromEntries(HTTP_VERBS.map((verb) => [verb, { proceed: () => this.close(reply('httpCommand')) }])),
+    HELO: command(anyState, (_, arg) => this.hello('HELO', arg)),
+    EHLO: command(anyState, (_, arg) => this.hello('EHLO', arg)),
+    MAIL: command(() => this.outsideTransaction(), (ready, arg) => this.mail(ready, arg)),
+    RCPT: command(() => this.inTransaction(), (mail, arg) => this.rcpt(mail, arg), { logAs: (arg) => this.rcptLog(arg) }),
+    // RFC 5321 §4.3.2: DATA takes no argument; that is checked before the state.
+    DATA: command((arg) => this.withRecipients(arg), (mail, _arg, wire) => this.data(mail, wire)),
+    RSET: command(anyState, (_, arg) => this.rset(arg), { junk: true }),
+    NOOP: command(anyState, () => answer(reply('ok')), { junk: true }),
+    VRFY: command(anyState, (_, arg) => answer(arg ? reply('cannotVrfy') : reply('syntax', { usage: 'VRFY address' })), { junk: true }),
+    HELP: command(anyState, (_, arg) => answer(helpReply(arg)), { junk: true }),
+    STARTTLS: command((arg) => this.checkStartTls(arg), () => ({ replies: [reply('tlsReady')], startTls: true })),
+    // Only the verb is logged: an AUTH line carries credentials.
+    AUTH: command(() => this.checkAuth(), (ready, arg) => this.auth(ready, arg), { logAs: () => 'AUTH' }),
+    QUIT: command(anyState, (_, arg) => (arg ? answer(reply('syntax', { usage: 'QUIT' })) : this.close(reply('bye')))),
+    ...Object.fromEntries(NOT_IMPLEMENTED.map((verb) => [verb, command(anyState, () => answer(reply('notImplemented')))])),
+    ...Object.fromEntries(HTTP_VERBS.map((verb) => [verb, command(anyState, () => this.close(reply('httpCommand')))])),
   };
 
   // ---- Wire events ------------------------------------------------------
 
   /** The greeting (RFC 5321 §4.3.1), or the 521 refusal (RFC 7504 §3). */
   open(): Step {
-    if (this.settings.mode !== 'refuse') return this.answer(reply('greeting', { host: this.settings.hostname }));
-    const refusal = reply('refused', { host: this.settings.hostname });
-    if (this.settings.refuse === 'close') return this.close(refusal);
-    this.state = 'refusing';
-    return this.answer(refusal);
+    if (this.settings.mode !== 'refuse') return answer(reply('greeting', { host: this.settings.hostname }));
+    const refused = reply('refused', { host: this.settings.hostname });
+    if (this.settings.refuse === 'close') return this.close(refused);
+    this.state = { name: 'refusing', commands: 0 };
+    return answer(refused);
   }
 
   async command(line: string, wire: WireContext = {}): Promise<Step> {
-    if (this.state === 'refusing') return this.refusing(line);
+    const state = this.state;
+    switch (state.name) {
+      case 'refusing': return this.refusing(state, line);
+      // Nothing more is said on a closed session.
+      case 'closed': return { replies: [], close: true };
+      case 'data': throw new Error('a command line in the DATA phase: the body goes to the DataReader');
+      default: break;
+    }
     if (this.errors >= this.settings.maxErrors) return this.close(reply('tooManyErrors', { host: this.settings.hostname }));
-    if (this.authExchange) return this.authResponse(line, wire);
+    if (state.name === 'auth') return this.authResponse(state, line, wire);
     const { verb, arg } = splitCommand(line);
     // RFC 5321 §4.5.3.1.4; only AUTH may be longer (RFC 4954 §4).
     const limit = verb === 'AUTH' ? AUTH_LINE_OCTETS : this.settings.maxLineOctets;
-    if (octetsOf(line, wire) > limit) return this.counted(reply(verb === 'AUTH' ? 'authLineTooLong' : 'commandTooLong'));
+    if (octetsOf(line, wire) > limit) return this.errorReply(reply(verb === 'AUTH' ? 'authLineTooLong' : 'commandTooLong'));
     const definition = this.commands[verb];
-    if (!definition) return this.counted(reply('unknownCommand'), `unknown command ${JSON.stringify(verb.slice(0, 32))}`);
+    if (!definition) return this.errorReply(reply('unknownCommand'), `unknown command ${JSON.stringify(verb.slice(0, 32))}`);
     if (definition.junk && ++this.junkCommands > this.settings.maxJunkCommands) {
       return this.close(reply('tooManyErrors', { host: this.settings.hostname }));
     }
-    const refusal = definition.check?.(arg);
-    // Only the verb is logged here: an AUTH line carries credentials.
-    if (refusal) return this.counted(refusal, verb);
+    const what = definition.logAs?.(arg) ?? `${verb} ${arg}`;
     try {
-      return this.counting(await definition.proceed(arg, wire));
+      return this.countErrors(await definition.run(arg, wire));
     } catch (err) {
-      if (err instanceof ReplyError) return this.counted(err.reply, `${verb} ${arg}`);
+      if (err instanceof ReplyError) return this.errorReply(err.reply, what);
       throw err;
     }
   }
 
   /** A command line over the limit, already thrown away (RFC 5321 §4.5.3.1.4). */
   lineTooLong(): Step {
-    if (this.state === 'refusing') return this.refusing('');
-    if (this.authExchange) {
-      this.authExchange = undefined;
-      return this.counted(reply('authLineTooLong'));
+    const state = this.state;
+    if (state.name === 'refusing') return this.refusing(state, '');
+    if (state.name === 'auth') {
+      this.state = { name: 'ready', hello: state.hello };
+      return this.errorReply(reply('authLineTooLong'));
     }
-    return this.counted(reply('commandTooLong'));
+    return this.errorReply(reply('commandTooLong'));
   }
 
   /** The longest line the line reader must let through to the session. */
@@ -154,7 +206,7 @@ export class Session {
     return this.close(reply('idleTimeout', { host: this.settings.hostname }), `timeout from [${this.client.ip}]`);
   }
 
-  /** The client sent DATA too slowly (slowloris defence, checklist §6.3). */
+  /** The client sent DATA too slowly (a slowloris defence; RFC 5321 §4.5.3.2.6 lets a server time out DATA). */
   async tooSlow(): Promise<Step> {
     await this.dropTransaction();
     return this.close(reply('dataTooSlow', { host: this.settings.hostname }), `data too slow from [${this.client.ip}]`);
@@ -174,29 +226,27 @@ export class Session {
 
   /** A transaction (or an AUTH exchange) is under way: a stopping server lets it finish. */
   get busy(): boolean {
-    return this.state === 'mail' || this.state === 'data' || this.authExchange !== undefined;
+    return this.state.name === 'mail' || this.state.name === 'data' || this.state.name === 'auth';
   }
 
-  /** The connection is gone: whatever was being received is dropped (§4.1.1.10). */
+  /** The connection is gone: whatever was being received is dropped (RFC 5321 §3.8). */
   async disconnected(): Promise<void> {
     await this.dropTransaction();
-    this.state = 'closed';
+    this.state = { name: 'closed' };
   }
 
-  // ---- Commands -----------------------------------------------------------
+  // ---- HELO, EHLO, RSET ----------------------------------------------------
 
   private hello(verb: 'HELO' | 'EHLO', arg: string): Step {
     const name = arg.trim().split(/\s+/)[0] ?? '';
     // A rejected EHLO leaves the state as it was (RFC 5321 §4.1.4).
-    if (!name) return this.answer(reply('syntax', { usage: `${verb} hostname` }));
-    // An accepted EHLO resets like RSET (RFC 5321 §4.1.4).
-    this.resetTransaction();
-    this.heloVerb = verb;
-    this.heloName = name;
-    this.state = 'ready';
-    if (verb === 'HELO') return this.answer(reply('helo', { host: this.settings.hostname }));
+    if (!name) throw refusal(reply('syntax', { usage: `${verb} hostname` }));
+    // An accepted EHLO resets like RSET (RFC 5321 §4.1.4); an authentication stays.
+    const authUser = this.authUser();
+    this.state = { name: 'ready', hello: authUser === undefined ? { verb, name } : { verb, name, authUser } };
+    if (verb === 'HELO') return answer(reply('helo', { host: this.settings.hostname }));
     const first = `${this.settings.hostname} Hello ${name} [${this.client.ip}]`;
-    return this.answer(withLines(reply('ehlo', { host: this.settings.hostname }), [first, ...this.ehloKeywords()]));
+    return answer(withLines(reply('ehlo', { host: this.settings.hostname }), [first, ...this.ehloKeywords()]));
   }
 
   /** RFC 5321 §4.1.1.1; each keyword's RFC: 1870, 2920, 6152, 2034, 6531, 3207. */
@@ -208,46 +258,52 @@ export class Session {
     return keywords;
   }
 
+  private rset(arg: string): Step {
+    if (arg) throw refusal(reply('syntax', { usage: 'RSET' }));
+    this.endTransaction();
+    return answer(reply('ok'));
+  }
+
+  // ---- AUTH (RFC 4954) ----------------------------------------------------
+
   /** AUTH is advertised only under TLS unless configured otherwise (RFC 4954 §4, §14). */
   private authOffered(): boolean {
     return this.settings.auth && (this.tls || !this.settings.authRequiresTls);
   }
 
-  // ---- AUTH (RFC 4954) ----------------------------------------------------
-
-  private checkAuth(): Reply | undefined {
-    if (!this.settings.auth) return reply('notImplemented');
-    if (this.state === 'greeted') return reply('needHelo');
-    if (this.authUser !== undefined) return reply('alreadyAuthenticated');
-    if (this.transaction) return reply('authDuringTransaction');
+  private checkAuth(): Ready {
+    if (!this.settings.auth) throw refusal(reply('notImplemented'));
+    const state = this.state;
+    if (state.name === 'greeted') throw refusal(reply('needHelo'));
+    if (this.authUser() !== undefined) throw refusal(reply('alreadyAuthenticated'));
+    if (state.name !== 'ready') throw refusal(reply('authDuringTransaction'));
     // A plaintext password mechanism without TLS is refused (RFC 4954 §4).
-    if (!this.authOffered()) return reply('authEncryptionRequired');
-    return undefined;
+    if (!this.authOffered()) throw refusal(reply('authEncryptionRequired'));
+    return state;
   }
 
-  private async auth(arg: string): Promise<Step> {
+  private async auth(ready: Ready, arg: string): Promise<Step> {
     const { step, exchange } = startAuth(arg);
-    this.authExchange = exchange;
-    return this.authStep(step);
+    if (exchange) this.state = { name: 'auth', hello: ready.hello, exchange };
+    return this.authStep(ready.hello, step);
   }
 
   /** A client line inside an AUTH exchange: a response, not a command. */
-  private async authResponse(line: string, wire: WireContext): Promise<Step> {
-    const exchange = this.authExchange!;
+  private async authResponse(state: Auth, line: string, wire: WireContext): Promise<Step> {
     if (octetsOf(line, wire) > AUTH_LINE_OCTETS) {
-      this.authExchange = undefined;
-      return this.counted(reply('authLineTooLong'));
+      this.state = { name: 'ready', hello: state.hello };
+      return this.errorReply(reply('authLineTooLong'));
     }
-    return this.authStep(exchange.respond(line));
+    return this.authStep(state.hello, state.exchange.respond(line));
   }
 
-  private async authStep(step: SaslStep): Promise<Step> {
-    if (step.kind === 'challenge') return this.answer(step.reply);
-    this.authExchange = undefined;
-    if (step.kind === 'error') return this.counted(step.reply);
+  private async authStep(hello: Hello, step: SaslStep): Promise<Step> {
+    if (step.kind === 'challenge') return answer(step.reply);
+    this.state = { name: 'ready', hello };
+    if (step.kind === 'error') return this.errorReply(step.reply);
     const outcome = await this.deps.authenticate(step);
     if (outcome.ok) {
-      this.authUser = outcome.user;
+      this.state = { name: 'ready', hello: { ...hello, authUser: outcome.user } };
       return { replies: [outcome.reply], log: [{ text: `[${this.client.ip}]: authenticated as ${outcome.user}` }] };
     }
     // Secrets never reach the log: the user name only.
@@ -256,20 +312,18 @@ export class Session {
     if (++this.authFailures >= this.settings.maxAuthFailures) {
       return this.close(reply('authTooManyFailures', { host: this.settings.hostname }), log);
     }
-    const counted = this.counted(outcome.reply);
-    return { ...counted, log: [{ text: log }], delayMs: Math.max(counted.delayMs ?? 0, this.settings.errorDelayMs) };
+    const failed = this.errorReply(outcome.reply);
+    return { ...failed, log: [{ text: log }], delayMs: Math.max(failed.delayMs ?? 0, this.settings.errorDelayMs) };
   }
 
-  /** RFC 3207 §4: no argument; not twice; not where it is not offered. */
-  private checkStartTls(arg: string): Reply | undefined {
-    if (!this.settings.starttls && !this.tls) return reply('notImplemented');
-    if (arg) return reply('syntax', { usage: 'STARTTLS' });
-    if (this.tls) return reply('tlsAlreadyActive');
-    return this.transaction ? reply('tlsDuringTransaction') : undefined;
-  }
+  // ---- STARTTLS (RFC 3207) --------------------------------------------------
 
-  private startTls(): Step {
-    return { replies: [reply('tlsReady')], startTls: true };
+  /** RFC 3207 §4: no argument; not twice; not where it is not offered; not in a transaction. */
+  private checkStartTls(arg: string): void {
+    if (!this.settings.starttls && !this.tls) throw refusal(reply('notImplemented'));
+    if (arg) throw refusal(reply('syntax', { usage: 'STARTTLS' }));
+    if (this.tls) throw refusal(reply('tlsAlreadyActive'));
+    if (this.state.name === 'mail') throw refusal(reply('tlsDuringTransaction'));
   }
 
   /**
@@ -279,87 +333,63 @@ export class Session {
    */
   tlsStarted(): void {
     this.tls = true;
-    this.authUser = undefined;
-    this.authExchange = undefined;
-    this.resetTransaction();
-    this.heloVerb = undefined;
-    this.heloName = '';
-    this.state = 'greeted';
+    this.state = { name: 'greeted' };
   }
 
-  private async mail(arg: string): Promise<Step> {
-    const { path, params } = parseMailArguments(arg, { extended: this.heloVerb === 'EHLO', authAdvertised: this.authOffered() });
+  // ---- The mail transaction: MAIL, RCPT, DATA ---------------------------------
+
+  private async mail(ready: Ready, arg: string): Promise<Step> {
+    const { path, params } = parseMailArguments(arg, { extended: ready.hello.verb === 'EHLO', authAdvertised: this.authOffered(), strictEnvelopes: this.settings.strictEnvelopes ?? false });
     // RFC 1870 §6.1: a declared size above the fixed maximum is refused at once.
-    if (params.size !== undefined && params.size > this.settings.maxMessageSize) {
-      return this.counted(reply('sizeExceedsLimit'), `MAIL ${arg}`);
-    }
+    if (params.size !== undefined && params.size > this.settings.maxMessageSize) throw refusal(reply('sizeExceedsLimit'));
     const sender = path.kind === 'mailbox' ? path.address : '';
     // The null reverse-path is never refused (RFC 5321 §4.5.5, RFC 2505 §2.6.1).
-    if (sender && this.settings.mode !== 'capture') {
-      const refusal = await this.deps.policy.checkSender(sender, this.policyContext());
-      if (refusal) return this.counted(refusal, `MAIL ${arg}`);
-    }
-    this.transaction = { sender, params, recipients: [], rejected: 0 };
-    this.state = 'mail';
-    return this.answer(reply('senderOk'));
+    if (sender) await this.deps.policy.checkSender(sender, this.policyContext(ready.hello));
+    this.state = { name: 'mail', hello: ready.hello, transaction: { sender, params, recipients: [], rcptCommands: 0 } };
+    return answer(reply('senderOk'));
   }
 
-  private async rcpt(arg: string): Promise<Step> {
-    const transaction = this.transaction!;
-    let path: Path;
-    try {
-      ({ path } = parseRcptArguments(arg, { extended: this.heloVerb === 'EHLO', authAdvertised: this.authOffered(), utf8: transaction.params.smtputf8 }));
-    } catch (err) {
-      if (err instanceof ReplyError) transaction.rejected++;
-      throw err;
-    }
+  private async rcpt(mail: Mail, arg: string): Promise<Step> {
+    const { hello, transaction } = mail;
+    transaction.rcptCommands++;
+    const { path } = parseRcptArguments(arg, { extended: hello.verb === 'EHLO', authAdvertised: this.authOffered(), utf8: transaction.params.smtputf8, strictEnvelopes: this.settings.strictEnvelopes ?? false });
     // RFC 5321 §4.5.3.1.10: an implementation limit on recipients is a 452.
-    if (transaction.recipients.length >= this.settings.maxRecipients) {
-      return this.refuseRecipient(reply('tooManyRecipients'), arg);
-    }
-    if (path.kind === 'postmaster') return this.acceptRecipient(this.settings.postmaster);
-    if (path.kind !== 'mailbox') return this.refuseRecipient(reply('badRecipientSyntax'), arg);
-    if (this.settings.mode !== 'capture') {
-      const refusal = await this.deps.policy.checkRecipient(path.address, { ...this.policyContext(), sender: transaction.sender });
-      if (refusal) return this.refuseRecipient(refusal, arg);
-    }
-    return this.acceptRecipient(path.address);
+    if (transaction.recipients.length >= this.settings.maxRecipients) throw refusal(reply('tooManyRecipients'));
+    if (path.kind === 'null') throw refusal(reply('badRecipientSyntax'));
+    const address = path.kind === 'postmaster' ? this.settings.postmaster : path.address;
+    if (path.kind === 'mailbox') await this.deps.policy.checkRecipient(address, { ...this.policyContext(hello), sender: transaction.sender });
+    transaction.recipients.push(address);
+    return answer(reply('recipientOk'));
   }
 
-  private acceptRecipient(address: string): Step {
-    this.transaction!.recipients.push(address);
-    return this.answer(reply('recipientOk'));
+  /** The command, and the envelope as Postfix logs it: "from=<sender> to=<recipient>". */
+  private rcptLog(arg: string): string {
+    const sender = this.state.name === 'mail' ? this.state.transaction.sender : '';
+    const recipient = arg.replace(/^TO: ?/i, '').split(' ')[0] ?? '';
+    return `RCPT ${arg} (from=<${sender}> to=${recipient})`;
   }
 
-  private refuseRecipient(refusal: Reply, arg: string): Step {
-    const transaction = this.transaction!;
-    transaction.rejected++;
-    return this.counted(refusal, `RCPT ${arg} (from=<${transaction.sender}>)`);
-  }
-
-  private async data(wire: WireContext): Promise<Step> {
+  private async data(mail: Mail, wire: WireContext): Promise<Step> {
     // Data sent before our 354 is an injection attempt (RFC 2920 §3.1 policy).
     if (wire.inputPending) {
-      this.resetTransaction();
+      this.endTransaction();
       return this.close(reply('syncError'), `synchronization error from [${this.client.ip}]`);
     }
     let receipt: MessageReceipt;
     try {
       receipt = await this.deps.store.begin();
     } catch (err) {
-      this.resetTransaction();
-      return this.answer(storageReply(err));
+      this.endTransaction();
+      throw storeRefusal(err);
     }
-    this.receipt = receipt;
-    this.state = 'data';
-    const transaction = this.transaction!;
+    this.state = { ...mail, name: 'data', receipt };
     const header = receivedHeader({
-      heloName: this.heloName,
+      heloName: mail.hello.name,
       clientIp: this.client.ip,
       hostname: this.settings.hostname,
-      protocol: this.protocol(),
+      protocol: this.protocol(mail),
       id: receipt.id,
-      recipients: transaction.recipients,
+      recipients: mail.transaction.recipients,
       date: this.deps.now(),
     });
     return { replies: [reply('startData')], receive: { receipt, header: Buffer.from(header) } };
@@ -367,24 +397,22 @@ export class Session {
 
   /** The end of the DATA phase: commit the message, or refuse it (RFC 5321 §4.1.1.4). */
   async endData(outcome: DataOutcome): Promise<Step> {
+    const state = this.state;
+    if (state.name !== 'data') throw new Error(`endData() in the ${state.name} state`);
     if (outcome.kind !== 'complete') return this.bareLineEnd(outcome.kind);
-    const receipt = this.receipt!;
-    const transaction = this.transaction!;
-    this.receipt = undefined;
-    this.resetTransaction();
-    const refusal = outcome.tooBig ? reply('sizeExceedsLimit')
-      : outcome.lineTooLong ? reply('dataLineTooLong')
-      : outcome.hops > this.settings.maxHops ? reply('tooManyHops')
-      : undefined;
-    if (refusal) {
-      await receipt.abort();
-      return this.counted(refusal, `DATA from <${transaction.sender}>`);
-    }
+    const { receipt, transaction } = state;
+    this.endTransaction();
     try {
-      await receipt.commit(this.envelope(receipt.id, transaction));
+      if (outcome.tooBig) throw refusal(reply('sizeExceedsLimit'));
+      if (outcome.lineTooLong) throw refusal(reply('dataLineTooLong'));
+      if (outcome.hops > this.settings.maxHops) throw refusal(reply('tooManyHops'));
+      await receipt.commit(this.accepted(state)).catch((err: unknown) => { throw storeRefusal(err); });
     } catch (err) {
       await receipt.abort();
-      return this.counted(storageReply(err), `DATA: ${(err as Error).message}`);
+      if (!(err instanceof ReplyError)) throw err;
+      // A store's error says what failed on disk; a refusal's says no more than its reply.
+      const detail = err.message === replyToString(err.reply) ? '' : ` (${err.message})`;
+      return this.errorReply(err.reply, `DATA (from=<${transaction.sender}>)${detail}`);
     }
     return {
       replies: [reply('queued', { id: receipt.id })],
@@ -392,102 +420,111 @@ export class Session {
     };
   }
 
-  private rset(arg: string): Step {
-    if (arg) return this.answer(reply('syntax', { usage: 'RSET' }));
-    this.resetTransaction();
-    return this.answer(reply('ok'));
+  /** What the store gets: the message as agreed on the wire. */
+  private accepted(state: Data): AcceptedMessage {
+    const { hello, transaction } = state;
+    return {
+      client: {
+        ip: this.client.ip,
+        helo: hello.name,
+        tls: this.tls,
+        ...(hello.authUser !== undefined ? { authUser: hello.authUser } : {}),
+      },
+      protocol: this.protocol(state),
+      sender: transaction.sender,
+      recipients: [...transaction.recipients],
+      params: transaction.params,
+      receivedAt: this.deps.now(),
+    };
   }
 
-  /** RFC 7504 §3: after a 521 greeting, 521 to every command but QUIT. */
-  private refusing(line: string): Step {
+  // ---- Refusing (RFC 7504 §3) ---------------------------------------------------
+
+  /** After a 521 greeting, 521 to every command but QUIT. */
+  private refusing(state: Refusing, line: string): Step {
     if (splitCommand(line).verb === 'QUIT') return this.close(reply('bye'));
-    const refusal = reply('refused', { host: this.settings.hostname });
-    return ++this.refusedCommands >= this.settings.refuseMaxCommands ? this.close(refusal) : this.answer(refusal);
+    const refused = reply('refused', { host: this.settings.hostname });
+    const commands = state.commands + 1;
+    if (commands >= this.settings.refuseMaxCommands) return this.close(refused);
+    this.state = { name: 'refusing', commands };
+    return answer(refused);
   }
 
-  // ---- State checks (the "check" half of the command table) ---------------
+  // ---- State checks: the state a command acts on, or the refusal --------------
 
-  private requireGreeting(): Reply | undefined {
-    return this.state === 'greeted' ? reply('needHelo') : undefined;
+  /** MAIL: after HELO/EHLO, with no transaction open (RFC 5321 §4.1.4). */
+  private outsideTransaction(): Ready {
+    const state = this.state;
+    if (state.name === 'ready') return state;
+    throw refusal(reply(state.name === 'greeted' ? 'needHelo' : 'nestedMail'));
   }
 
-  private requireNoTransaction(): Reply | undefined {
-    return this.transaction ? reply('nestedMail') : undefined;
+  /** RCPT: inside a transaction (RFC 5321 §3.3). */
+  private inTransaction(): Mail {
+    const state = this.state;
+    if (state.name === 'mail') return state;
+    throw refusal(reply(state.name === 'greeted' ? 'needHelo' : 'needMail'));
   }
 
-  private requireTransaction(): Reply | undefined {
-    return this.transaction ? undefined : reply('needMail');
-  }
-
-  private requireRecipients(): Reply | undefined {
-    const transaction = this.transaction!;
-    if (transaction.recipients.length > 0) return undefined;
-    return transaction.rejected > 0 ? reply('noValidRecipients') : reply('needRcpt');
+  /** DATA: no argument, and at least one recipient accepted (RFC 5321 §3.3, §4.3.2). */
+  private withRecipients(arg: string): Mail {
+    if (arg) throw refusal(reply('syntax', { usage: 'DATA' }));
+    const mail = this.inTransaction();
+    const { recipients, rcptCommands } = mail.transaction;
+    if (recipients.length === 0) throw refusal(reply(rcptCommands > 0 ? 'noValidRecipients' : 'needRcpt'));
+    return mail;
   }
 
   // ---- Helpers ------------------------------------------------------------
 
-  private policyContext(): PolicyContext {
-    return this.authUser === undefined ? { clientIp: this.client.ip } : { clientIp: this.client.ip, authUser: this.authUser };
+  private authUser(): string | undefined {
+    return 'hello' in this.state ? this.state.hello.authUser : undefined;
   }
 
-  private protocol(): string {
+  private policyContext(hello: Hello): PolicyContext {
+    return hello.authUser === undefined ? { clientIp: this.client.ip } : { clientIp: this.client.ip, authUser: hello.authUser };
+  }
+
+  private protocol({ hello, transaction }: Mail | Data): string {
     return protocolName({
-      extended: this.heloVerb === 'EHLO',
-      utf8: this.transaction?.params.smtputf8 ?? false,
+      extended: hello.verb === 'EHLO',
+      utf8: transaction.params.smtputf8,
       tls: this.tls,
-      authenticated: this.authUser !== undefined,
+      authenticated: hello.authUser !== undefined,
     });
   }
 
-  private envelope(id: string, transaction: Transaction): Omit<Envelope, 'size'> {
-    return newEnvelope({
-      id,
-      arrivedAt: this.deps.now(),
-      client: {
-        ip: this.client.ip,
-        ehlo: this.heloName,
-        protocol: this.protocol(),
-        ...(this.authUser !== undefined ? { authUser: this.authUser } : {}),
-      },
-      sender: transaction.sender,
-      recipients: transaction.recipients,
-      body: transaction.params.body ?? '7BIT',
-      smtputf8: transaction.params.smtputf8,
-      capture: this.settings.mode === 'capture',
-    });
+  /** RSET, EHLO, the end of DATA: back to ready, the transaction forgotten. */
+  private endTransaction(): void {
+    const state = this.state;
+    if (state.name === 'mail' || state.name === 'data') this.state = { name: 'ready', hello: state.hello };
   }
 
-  private resetTransaction(): void {
-    this.transaction = undefined;
-    if (this.state === 'mail' || this.state === 'data') this.state = 'ready';
-  }
-
+  /** The session is ending: a message being received is thrown away. */
   private async dropTransaction(): Promise<void> {
-    const receipt = this.receipt;
-    this.receipt = undefined;
-    this.resetTransaction();
-    if (receipt) await receipt.abort();
-  }
-
-  private answer(r: Reply): Step {
-    return { replies: [r] };
+    const state = this.state;
+    this.endTransaction();
+    if (state.name === 'data') await state.receipt.abort();
   }
 
   private close(r: Reply, logText?: string): Step {
-    this.state = 'closed';
+    this.state = { name: 'closed' };
     return { replies: [r], close: true, log: logText ? [{ text: `${logText}: ${replyToString(r)}` }] : undefined };
   }
 
-  /** A reply to a command, counted when it is an error (RFC 5321 §7.8). */
-  private counted(r: Reply, what?: string): Step {
-    return this.counting({
+  /** An error reply, counted; logged when `what` names the refused command. */
+  private errorReply(r: Reply, what?: string): Step {
+    return this.countErrors({
       replies: [r],
-      log: what && r.code >= 400 ? [{ text: `reject: ${what.trim()} from [${this.client.ip}]: ${replyToString(r)}` }] : undefined,
+      log: what ? [{ text: `reject: ${what.trim()} from [${this.client.ip}]: ${replyToString(r)}` }] : undefined,
     });
   }
 
-  private counting(step: Step): Step {
+  /**
+   * Counts the error replies in a step toward the error limit, and past the
+   * soft limit delays them (RFC 5321 §7.8: slowing down a misbehaving client).
+   */
+  private countErrors(step: Step): Step {
     if (step.close || !step.replies.some((r) => r.code >= 400)) return step;
     this.errors++;
     if (this.errors >= this.settings.softErrorLimit && this.settings.errorDelayMs > 0) {
@@ -497,13 +534,21 @@ export class Session {
   }
 }
 
+function answer(r: Reply): Step {
+  return { replies: [r] };
+}
+
 function octetsOf(line: string, wire: WireContext): number {
   return wire.octets ?? Buffer.byteLength(line) + 2;
 }
 
-/** RFC 5321 §4.2.2: full storage is 452 4.3.1, any other failure 451 4.3.0. */
-function storageReply(err: unknown): Reply {
-  const code = (err as { code?: unknown } | undefined)?.code;
-  return code === 'ENOSPC' || code === 'EDQUOT' ? reply('insufficientStorage') : reply('storageError');
+/**
+ * The store refuses with its own reply (the spool: 452 4.3.1 when the disk
+ * is full); any other failure of the store is 451 4.3.0 (RFC 5321 §4.2.2).
+ */
+function storeRefusal(err: unknown): ReplyError {
+  if (err instanceof ReplyError) return err;
+  const error = refusal(reply('storageError'));
+  error.message += `: ${err instanceof Error ? err.message : String(err)}`;
+  return error;
 }
-

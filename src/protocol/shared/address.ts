@@ -27,6 +27,12 @@ export type PathRole = 'sender' | 'recipient';
 export interface PathOptions {
   /** The transaction declared SMTPUTF8 (RFC 6531 §3.4): non-ASCII addresses are allowed. */
   readonly utf8: boolean;
+  /**
+   * Only the RFC 5321 §4.1.2 form, "<mailbox>" (smtp.strictEnvelopes). When
+   * false, as Postfix's strict_rfc821_envelopes = no, a mailbox without its
+   * angle brackets and a domain with one trailing dot are accepted too.
+   */
+  readonly strict: boolean;
 }
 
 type Mailbox = Extract<Path, { kind: 'mailbox' }>;
@@ -70,7 +76,7 @@ const POSTMASTER = /^postmaster$/i;
  */
 export function parsePath(text: string, role: PathRole, options: PathOptions): Path {
   if (!options.utf8 && ANY_NON_ASCII.test(text)) throw new ReplyError(reply('nonAsciiAddress'));
-  const path = readPath(text);
+  const path = options.strict ? readPath(text) : readLenientPath(text);
   if (path === null || !KINDS_ALLOWED[role].has(path.kind)) {
     throw new ReplyError(reply(SYNTAX_ERROR[role]));
   }
@@ -127,6 +133,27 @@ function readPath(text: string): Path | null {
   if (POSTMASTER.test(inner)) return { kind: 'postmaster' };
   const mailbox = withoutSourceRoute(inner);
   return mailbox === null ? null : readMailbox(mailbox);
+}
+
+/**
+ * What printers, scanners and old mailers send, read the way Postfix's
+ * default (strict_rfc821_envelopes = no) reads it:
+ * - "user@example.org" without angle brackets: read as if they were there,
+ *   so it must be one whole path, exactly what the brackets would hold; a
+ *   phrase, a comment, a second address or a stray bracket still fails;
+ * - "user@example.org." with one trailing dot on the domain (the root of the
+ *   DNS, RFC 1034 §3.1), which is dropped here, so that relay policy, DNS and
+ *   the envelope all see the same name.
+ */
+function readLenientPath(text: string): Path | null {
+  if (text === '') return null;
+  return readPath(withoutTrailingDot(text.startsWith('<') ? text : `<${text}>`));
+}
+
+/** "<u@example.org.>" → "<u@example.org>"; anything else unchanged, to pass or fail as it is. */
+function withoutTrailingDot(path: string): string {
+  const root = /@[^@\]]*[^.\]]\.>$/;
+  return root.test(path) ? `${path.slice(0, -2)}>` : path;
 }
 
 /**

@@ -1,0 +1,52 @@
+// The spool as the SMTP session sees it: a MessageStore. The session hands
+// over what was agreed on the wire (an AcceptedMessage); here the queue turns
+// it into its own Envelope, so the protocol never builds a queue type.
+
+import type { AcceptedMessage, MessageReceipt, MessageStore } from '../../protocol/server/session.js';
+import { newEnvelope, type Envelope } from './envelope.js';
+import type { Spool } from './spool.js';
+
+export interface SpoolStoreOptions {
+  /** Messages from a capture listener: kept in the queue, never delivered. */
+  capture?: boolean;
+  /** Called once a message is durably queued (the delivery worker wakes up). */
+  committed?: (id: string) => void;
+}
+
+/** The envelope of a message just accepted over SMTP. */
+export function envelopeOf(id: string, message: AcceptedMessage, options: { capture?: boolean } = {}): Omit<Envelope, 'size'> {
+  const { client } = message;
+  return newEnvelope({
+    id,
+    arrivedAt: message.receivedAt,
+    client: {
+      ip: client.ip,
+      ehlo: client.helo,
+      protocol: message.protocol,
+      ...(client.authUser !== undefined ? { authUser: client.authUser } : {}),
+    },
+    sender: message.sender,
+    recipients: message.recipients,
+    body: message.params.body ?? '7BIT',
+    smtputf8: message.params.smtputf8,
+    capture: options.capture ?? false,
+  });
+}
+
+export function spoolStore(spool: Spool, options: SpoolStoreOptions = {}): MessageStore {
+  return {
+    async begin(): Promise<MessageReceipt> {
+      const receipt = await spool.beginReceipt();
+      return {
+        id: receipt.id,
+        write: (chunk) => receipt.write(chunk),
+        waitForDrain: () => receipt.waitForDrain(),
+        abort: () => receipt.abort(),
+        async commit(message) {
+          await receipt.commit(envelopeOf(receipt.id, message, options));
+          options.committed?.(receipt.id);
+        },
+      };
+    },
+  };
+}
