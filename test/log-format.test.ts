@@ -6,6 +6,7 @@ import { applyFlags, defaultConfig, validateConfig } from '../src/config.js';
 import { RelayProcess } from './helpers/relay-process.js';
 import { WireClient } from './helpers/wire-client.js';
 import { makeTempDir } from './helpers/test-relay.js';
+import { PROCESS_TEST_TIMEOUT_MS, PROCESS_TIMEOUT_MS } from './helpers/process-timeouts.js';
 
 const TIME = new Date('2026-11-28T17:34:12.459Z');
 
@@ -52,7 +53,7 @@ describe('log lines: text with or without the time, or JSON (log.timestamps, --l
   });
 
   describe('minimta serve', function () {
-    this.timeout(40_000);
+    this.timeout(PROCESS_TEST_TIMEOUT_MS);
     let dir: string;
     let relay: RelayProcess | undefined;
     beforeEach(async () => { dir = await makeTempDir(); });
@@ -83,9 +84,9 @@ describe('log lines: text with or without the time, or JSON (log.timestamps, --l
       const started = await RelayProcess.start(config, path.join(dir, 'config.json'), ['--log-format', 'json']);
       relay = started.relay;
       const id = await session(started.port);
-      await relay.waitFor(new RegExp(`"id":"${id}","text":"from=<a@src.test>`));
+      await relay.waitFor(new RegExp(`"id":"${id}","text":"from=<a@src.test>`), PROCESS_TIMEOUT_MS);
       relay.signal('SIGTERM');
-      expect(await relay.waitForExit()).to.equal(0);
+      expect(await relay.waitForExit(PROCESS_TIMEOUT_MS)).to.equal(0);
       const lines = relay.output.split('\n').filter((l) => l !== '');
       for (const line of lines) {
         const entry = JSON.parse(line) as Record<string, string>;
@@ -105,7 +106,7 @@ describe('log lines: text with or without the time, or JSON (log.timestamps, --l
       const started = await RelayProcess.start(config, path.join(dir, 'config.json'));
       relay = started.relay;
       const id = await session(started.port);
-      const [line] = await relay.waitFor(new RegExp(`^minimta/smtpd: ${id}: from=<a@src.test>, size=\\d+, nrcpt=1.*$`, 'm'));
+      const [line] = await relay.waitFor(new RegExp(`^minimta/smtpd: ${id}: from=<a@src.test>, size=\\d+, nrcpt=1.*$`, 'm'), PROCESS_TIMEOUT_MS);
       expect(line).to.match(/^minimta\/smtpd: /);
       expect(relay.output).to.not.match(/^\d{4}-\d\d-\d\dT/m);
     });

@@ -10,6 +10,7 @@ import { WireClient } from './helpers/wire-client.js';
 import { makeTempDir } from './helpers/test-relay.js';
 import { runCli } from './helpers/cli-io.js';
 import { lookupUser } from '../src/privileges.js';
+import { PROCESS_TEST_TIMEOUT_MS } from './helpers/process-timeouts.js';
 
 const NOBODY = lookupUser('nobody');
 
@@ -22,7 +23,7 @@ async function processIds(pid: number): Promise<{ uids: number[]; gids: number[]
 }
 
 describe('privilege drop: user and group (issue 14)', function () {
-  this.timeout(60_000);
+  this.timeout(PROCESS_TEST_TIMEOUT_MS);
   let dir: string;
   let relay: RelayProcess | undefined;
   beforeEach(async () => {
