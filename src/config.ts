@@ -9,6 +9,8 @@ import {
   ConfigError, boolean, cidr, hostPort, integer, list, number, object, oneOf, optional, port, string,
 } from './config-schema.js';
 import { checkUserTable } from './auth/credentials.js';
+import { dkimConfig, type DkimConfig } from './dkim/dkim-config.js';
+import type { Limits } from './protocol/server/limits.js';
 
 export { ConfigError };
 
@@ -80,6 +82,8 @@ export interface Config {
   group?: string;
   /** The shape of log lines (src/log.ts). */
   log: { timestamps: boolean; format: 'text' | 'json' };
+  /** DKIM signing keys by domain (src/dkim/dkim-config.ts). */
+  dkim?: DkimConfig;
 }
 
 const DEFAULT_LISTENER: ListenConfig = { host: '127.0.0.1', port: 2525, mode: 'relay', refuse: 'stay', tls: 'none' };
@@ -219,6 +223,7 @@ function configCheck(defaults: Config) {
     user: optional(string),
     group: optional(string),
     log: object({ timestamps: boolean, format: oneOf('text', 'json') }, defaults.log),
+    dkim: optional(dkimConfig),
   }, defaults);
 }
 
@@ -292,4 +297,22 @@ export function applyFlags(config: Config, flags: ConfigFlags): Config {
 /** The address that <Postmaster> goes to (RFC 5321 §4.5.1). */
 export function postmasterAddress(config: Config): string {
   return config.postmaster ?? `postmaster@${config.hostname}`;
+}
+
+/**
+ * The limits as the server uses them (src/protocol/server/limits.ts): the one
+ * place where the config's seconds become milliseconds.
+ */
+export function limitsOf(config: Config): Limits {
+  const { maxLineLength, idleTimeout, dataGracePeriod, errorDelay, refuseIdleTimeout, tlsHandshakeTimeout, ...counts } = config.limits;
+  const ms = (seconds: number): number => Math.round(seconds * 1000);
+  return {
+    ...counts,
+    maxLineOctets: maxLineLength,
+    idleTimeoutMs: ms(idleTimeout),
+    dataGraceMs: ms(dataGracePeriod),
+    errorDelayMs: ms(errorDelay),
+    refuseIdleTimeoutMs: ms(refuseIdleTimeout),
+    tlsHandshakeTimeoutMs: ms(tlsHandshakeTimeout),
+  };
 }

@@ -11,6 +11,7 @@ import { processIo, type CommandIo } from './cli/command-io.js';
 import { queueCommand } from './cli/queue-command.js';
 import { sendmailCommand } from './cli/sendmail-command.js';
 import { resolveCommand } from './cli/resolve-command.js';
+import { dkimCommand } from './cli/dkim-command.js';
 import { explainCommand } from './cli/explain-command.js';
 import { UnsafeSpoolError } from './queue/spool/spool.js';
 import { PrivilegeError } from './privileges.js';
@@ -25,6 +26,9 @@ commands:
   sendmail [-f FROM] [-t] [RCPT...]
                    queue a message read on stdin (minimta sendmail --help)
   resolve DOMAIN   what delivery would do for a domain, from DNS
+  dkim keygen|check DOMAIN SELECTOR
+                   make a DKIM key and its DNS record; check the published
+                   record (minimta dkim --help)
   explain CODE     what a reply code means: 556, 5.1.10 or "556 5.1.10 text"
   help             show this text
 
@@ -47,6 +51,7 @@ const CLI_COMMANDS: Record<string, (args: string[], io: CommandIo) => Promise<nu
   queue: queueCommand,
   sendmail: sendmailCommand,
   resolve: resolveCommand,
+  dkim: dkimCommand,
   explain: explainCommand,
 };
 

@@ -4,7 +4,7 @@
 //   SmtpServer ─(session, RelayPolicy ─ DNS)─▶ Spool ─▶ QueueWorker ─(DNS, client)─▶ next hop
 //                                                 ▲              └─ failures ─▶ bounces ─┘
 
-import { SmtpServer, type BoundListener, type ServerLimits, type ServerOptions } from './protocol/server/server.js';
+import { SmtpServer, type BoundListener, type ServerOptions } from './protocol/server/server.js';
 import { deliverMessage, type ClientTimeouts } from './protocol/client/smtp-client.js';
 import { RelayPolicy } from './policy/relay-policy.js';
 import { Spool, checkSpoolOwnership } from './queue/spool/spool.js';
@@ -14,12 +14,15 @@ import { checkCredentials } from './auth/credentials.js';
 import { QueueWorker, type FailureReporter } from './queue/delivery/worker.js';
 import { BounceQueue } from './queue/dsn/bounce-queue.js';
 import { DestinationResolver } from './dns/index.js';
-import { postmasterAddress, type Config } from './config.js';
+import { limitsOf, postmasterAddress, type Config } from './config.js';
 import { printableLogger, type Logger } from './log.js';
 import { loadTlsCredentials } from './tls-context.js';
 import { ControlServer, assertSpoolFree } from './control/control-server.js';
 import { controlSocketPath } from './control/control-protocol.js';
 import { QueueAdmin } from './queue/spool/queue-admin.js';
+import { DkimSigner } from './dkim/signer.js';
+import { OutboundSigning } from './dkim/outbound-signing.js';
+import { loadDkimKeys } from './dkim/dkim-config.js';
 import { MtaEvents } from './inbox/mta-events.js';
 import { Mailbox } from './inbox/mailbox.js';
 import type { RecipientOutcome } from './queue/delivery/delivery-attempt.js';
@@ -71,6 +74,9 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
     log,
   });
   const events = new MtaEvents();
+  // DKIM (RFC 6376): our users' mail and our bounces are signed before they are queued.
+  // The keys are read here, while still root: they may be readable by root only.
+  const dkim = dkimSigning(config, log);
   // The listeners are bound first (ports below 1024 need root), the spool is
   // opened after the switch to `user`: a message that arrives in between
   // waits for it here.
@@ -84,19 +90,23 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
     hostname: config.hostname,
     postmaster: postmasterAddress(config),
     listeners: config.listen.map(({ host, port, mode, refuse, tls: listenerTls }) => ({ host, port, mode, refuse, tls: listenerTls })),
-    limits: serverLimits(config),
+    limits: limitsOf(config),
     tls,
     auth: authOf(config),
     strictEnvelopes: config.smtp.strictEnvelopes,
     // A committed message wakes the worker and is announced; a captured one is never delivered.
-    store: storeOnceOpen(openedSpool, { committed: received }),
+    // Our users' mail is DKIM-signed on its way into the spool (src/dkim/).
+    store: storeOnceOpen(openedSpool, { committed: received, signing: dkim }),
     captureStore: storeOnceOpen(openedSpool, { capture: true, committed: received }),
     policy: policyFor(config, resolver),
     log,
   });
   const listeners = await server.listen();
   const spool = await openSpoolAsUser(config, log).catch(async (err: unknown) => { await server.close(); throw err; });
-  const bounces = new BounceQueue({ spool, hostname: config.hostname, log, queued: () => worker.wake() });
+  const bounces = new BounceQueue({
+    spool, hostname: config.hostname, log, queued: () => worker.wake(),
+    sign: dkim && ((message, id) => dkim.signOwn(message, id)),
+  });
   const worker: QueueWorker = new QueueWorker({
     spool,
     retry: {
@@ -151,29 +161,6 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
   };
 }
 
-function serverLimits(config: Config): ServerLimits {
-  const { limits } = config;
-  return {
-    maxLineOctets: limits.maxLineLength,
-    maxMessageSize: limits.maxMessageSize,
-    idleTimeoutMs: ms(limits.idleTimeout),
-    minDataRate: limits.minDataRate,
-    dataGraceMs: ms(limits.dataGracePeriod),
-    maxRecipients: limits.maxRecipients,
-    maxConnections: limits.maxConnections,
-    maxConnectionsPerIp: limits.maxConnectionsPerIp,
-    maxErrors: limits.maxErrors,
-    softErrorLimit: limits.softErrorLimit,
-    errorDelayMs: ms(limits.errorDelay),
-    maxJunkCommands: limits.maxJunkCommands,
-    maxHops: limits.maxHops,
-    refuseIdleTimeoutMs: ms(limits.refuseIdleTimeout),
-    refuseMaxCommands: limits.refuseMaxCommands,
-    tlsHandshakeTimeoutMs: ms(limits.tlsHandshakeTimeout),
-    maxAuthFailures: limits.maxAuthFailures,
-  };
-}
-
 function policyFor(config: Config, resolver: DestinationResolver): RelayPolicy {
   return new RelayPolicy({
     networks: config.relay.networks,
@@ -202,10 +189,10 @@ function reloadInto(current: Config, next: Config, server: SmtpServer, policy: R
     policy,
     auth: authOf(next),
     tls: next.tls ? loadTlsCredentials(next.tls) : undefined,
-    limits: serverLimits(next),
+    limits: limitsOf(next),
     postmaster: postmasterAddress(next),
   });
-  const needRestart = (['listen', 'spool', 'hostname', 'dns', 'delivery', 'smarthost'] as const)
+  const needRestart = (['listen', 'spool', 'hostname', 'dns', 'delivery', 'smarthost', 'dkim'] as const)
     .filter((key) => JSON.stringify(current[key]) !== JSON.stringify(next[key]));
   const notes = needRestart.map((key) => `config key "${key}" changed: it takes effect at the next restart`);
   for (const note of notes) log('main', note);
@@ -245,6 +232,11 @@ async function openSpoolAsUser(config: Config, log: Logger): Promise<Spool> {
 /** spoolStore on the spool once it is open: a message that comes earlier waits for it. */
 function storeOnceOpen(openedSpool: Promise<Spool>, options: SpoolStoreOptions): MessageStore {
   return { begin: async () => spoolStore(await openedSpool, options).begin() };
+}
+
+function dkimSigning(config: Config, log: Logger): OutboundSigning | undefined {
+  const keys = loadDkimKeys(config.dkim);
+  return keys.length > 0 ? new OutboundSigning(new DkimSigner(keys), config.relay.networks, log) : undefined;
 }
 
 /** RFC 5321 §4.5.3.2: one timeout per command; "command" covers EHLO, MAIL, RCPT and DATA. */

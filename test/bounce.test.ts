@@ -1,3 +1,5 @@
+// "vector N" in a title is row N of docs/test-vectors.md.
+
 import { expect } from 'chai';
 import { formatMailDate } from '../src/protocol/shared/mail-date.js';
 import {

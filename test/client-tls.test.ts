@@ -73,7 +73,7 @@ describe('deliverMessage with TLS (RFC 3207, RFC 8314)', function () {
       expect(commandVerbs(sink)).to.deep.equal(['EHLO', 'STARTTLS', 'MAIL', 'RCPT', 'DATA']);
     });
 
-    it('retries in plaintext on a new connection after a failed handshake, and never STARTTLS there (checklist §4.7)', async () => {
+    it('retries in plaintext on a new connection after a failed handshake, and never STARTTLS there (RFC 3207 §4.1)', async () => {
       const sink = await startSink({ tls: SINK_TLS, behaviour: { failTlsHandshake: true } });
       const result = session(await deliverTo(sink));
       expect(codes(result)).to.deep.equal(['250 2.0.0']);

@@ -1,4 +1,6 @@
 // The delivery client against the scriptable sink, over real loopback sockets.
+//
+// "vector N" in a title is row N of docs/test-vectors.md.
 
 import { expect } from 'chai';
 import { once } from 'node:events';
@@ -336,7 +338,7 @@ describe('deliverMessage: the SMTP client used for delivery', function () {
       expect(sink.transcript).to.include('..hidden');
     });
 
-    it('sends a stored bare LF and bare CR as CRLF only (checklist §6.2 "As A")', async () => {
+    it('sends a stored bare LF and bare CR as CRLF only (SMTP smuggling: never pass one on; RFC 5321 §2.3.8)', async () => {
       const sink = await startSink();
       const text = 'Subject: smuggle\r\n\r\nx\n.\nMAIL FROM:<evil@x>\rtail';
       expect(codes(await deliver(sink, { message: messageOf(text, 5), size: text.length }))).to.deep.equal(['250 2.0.0']);

@@ -1,3 +1,5 @@
+// "vector N" in a title is row N of docs/test-vectors.md.
+
 import { expect } from 'chai';
 import { DataReader, type DataOutcome } from '../src/protocol/server/data-reader.js';
 

@@ -1,3 +1,5 @@
+// "vector N" in a title is row N of docs/test-vectors.md.
+
 import { expect } from 'chai';
 import { startDeliveryWorld, type DeliveryWorld } from './helpers/delivery-env.js';
 import type { Zone } from './helpers/dns-server.js';

@@ -1,3 +1,5 @@
+// "vector N" in a title is row N of docs/test-vectors.md.
+
 import { expect } from 'chai';
 import { TestDnsServer, type Zone } from './helpers/dns-server.js';
 import { DestinationResolver, formatDestination, type Destination, type ResolverOptions } from '../src/dns/index.js';
@@ -7,7 +9,7 @@ import { ExpiringCache } from '../src/dns/cache.js';
 
 const mx = (preference: number, exchange: string) => ({ preference, exchange });
 
-// The checklist fixtures (rfc-checklist.md §7), and a few more.
+// The DNS fixtures of docs/test-vectors.md, and a few more.
 const ZONES: Record<string, Zone> = {
   'nullmx.test': { mx: [mx(0, '.')] },
   'mixed.test': { mx: [mx(0, '.'), mx(10, 'mx.mixed.test')] },
@@ -74,7 +76,7 @@ describe('resolveDestination: MX, null MX and implicit MX through a loopback DNS
     logs.length = 0;
   });
 
-  describe('the checklist fixtures', () => {
+  describe('the fixtures of docs/test-vectors.md', () => {
     it('finds the null MX of nullmx.test (vector 8)', async () => {
       expect(await resolverFor().resolveDestination('nullmx.test')).to.deep.equal({ kind: 'null-mx' });
     });

@@ -86,7 +86,16 @@ describe('test DNS server: answers node:dns from the zones it is given', functio
     expect(await errorCode(resolver.resolveMx('empty.test'))).to.equal('ENODATA');
     expect(await errorCode(resolver.resolve4('empty.test'))).to.equal('ENODATA');
     expect(await errorCode(resolver.resolve6('nullmx.test'))).to.equal('ENODATA');
-    expect(await errorCode(resolver.resolveTxt('normal.test'))).to.equal('ENODATA');
+    expect(await errorCode(resolver.resolveSrv('normal.test'))).to.equal('ENODATA');
+  });
+
+  it('answers TXT records, a long one split into strings of 255 octets that node:dns returns in order', async () => {
+    const long = `v=DKIM1; k=rsa; p=${'A'.repeat(400)}`;
+    server.setZone('txt.test', { txt: ['v=spf1 -all', long] });
+    const records = await resolver.resolveTxt('txt.test');
+    expect(records.map((strings) => strings.join(''))).to.deep.equal(['v=spf1 -all', long]);
+    expect(records[1]!.map((s) => s.length)).to.deep.equal([255, long.length - 255]);
+    server.setZone('txt.test', undefined);
   });
 
   it('answers SERVFAIL and REFUSED when the zone says so', async () => {
@@ -121,13 +130,13 @@ describe('test DNS server: answers node:dns from the zones it is given', functio
     await resolver.resolve4('mx.normal.test');
     await resolver.resolve6('mx.normal.test');
     await errorCode(resolver.resolveMx('nx.test'));
-    await errorCode(resolver.resolveTxt('normal.test'));
+    await errorCode(resolver.resolveSrv('normal.test'));
     expect(server.queries).to.deep.equal([
       { name: 'normal.test', type: 'MX' },
       { name: 'mx.normal.test', type: 'A' },
       { name: 'mx.normal.test', type: 'AAAA' },
       { name: 'nx.test', type: 'MX' },
-      { name: 'normal.test', type: 'TYPE16' },
+      { name: 'normal.test', type: 'TYPE33' },
     ]);
   });
 

@@ -1,3 +1,5 @@
+// "vector N" in a title is row N of docs/test-vectors.md.
+
 import { expect } from 'chai';
 import { WireClient } from './helpers/wire-client.js';
 import { startTestRelay, type TestRelay } from './helpers/test-relay.js';

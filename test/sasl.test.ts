@@ -1,3 +1,5 @@
+// "vector N" in a title is row N of docs/test-vectors.md.
+
 import { expect } from 'chai';
 import { AUTH_LINE_LIMIT, SASL_MECHANISMS, startAuth, type SaslExchange, type SaslStep } from '../src/auth/sasl.js';
 import { formatReply } from '../src/reply-codes/index.js';

@@ -1,9 +1,12 @@
+// "vector N" in a title is row N of docs/test-vectors.md.
+
 import { expect } from 'chai';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { WireClient } from './helpers/wire-client.js';
 import { startTestRelay, type TestRelay } from './helpers/test-relay.js';
 import { SmtpServer } from '../src/protocol/server/server.js';
+import type { Limits } from '../src/protocol/server/limits.js';
 import { Spool } from '../src/queue/spool/spool.js';
 import { spoolStore } from '../src/queue/spool/message-store.js';
 
@@ -311,7 +314,7 @@ describe('server: SMTP over real sockets', function () {
   });
 });
 
-function relayLimits() {
+function relayLimits(): Limits {
   return {
     maxLineOctets: 512, maxMessageSize: 100_000, idleTimeoutMs: 5000, minDataRate: 0, dataGraceMs: 0,
     maxRecipients: 100, maxConnections: 100, maxConnectionsPerIp: 10, maxErrors: 20, softErrorLimit: 100,

@@ -1,3 +1,5 @@
+// "vector N" in a title is row N of docs/test-vectors.md.
+
 import { expect } from 'chai';
 import fs from 'node:fs/promises';
 import { WireClient } from './helpers/wire-client.js';

@@ -8,6 +8,8 @@
 // the command line are added to those (Postfix's rule; classic Sendmail
 // would instead leave them out).
 
+import { DkimSigner } from '../dkim/signer.js';
+import { loadDkimKeys } from '../dkim/dkim-config.js';
 import os from 'node:os';
 import { CliFailure, CliUsageError, parseCommandArgs, runCommand, type CommandIo } from './command-io.js';
 import { becomeSpoolOwner, loadCliConfig } from './cli-config.js';
@@ -111,6 +113,8 @@ async function queueMessage(spool: Spool, config: Config, submission: Submission
     const bytes = assembleMessage(received, submission.fields, added, submission.body);
     if (bytes.length > config.limits.maxMessageSize) throw tooBig(config);
     if (!receipt.write(bytes)) await receipt.waitForDrain();
+    // Local submission is our own users' mail: signed as mail from relay.networks is (src/dkim/).
+    const signature = new DkimSigner(loadDkimKeys(config.dkim)).signMessage(bytes)?.prefix;
     await receipt.commit({
       version: 1,
       id: receipt.id,
@@ -125,7 +129,7 @@ async function queueMessage(spool: Spool, config: Config, submission: Submission
       held: false,
       attempts: 0,
       nextAttemptAt: date.toISOString(),
-    });
+    }, signature);
     return receipt.id;
   } catch (err) {
     await receipt.abort();

@@ -15,7 +15,7 @@ export type MxVerdict =
   /** Real exchanges by ascending preference, root records dropped. */
   | { kind: 'exchanges'; exchanges: Exchange[] };
 
-/** node:dns gives the root as '' (checklist §2); accept '.' as well. */
+/** The null MX target is the root (RFC 7505 §3): node:dns gives it as ''; accept '.' as well. */
 function isRoot(record: MxRecord): boolean {
   return record.exchange === '' || record.exchange === '.';
 }

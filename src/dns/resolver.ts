@@ -20,6 +20,7 @@ import { canonicalHostName, parseDestinationName } from './domain-name.js';
 import { beforeSelf, readMxRecords, shuffleEqualPreferences, type Exchange } from './mx-records.js';
 import { addressesOf, meaningOf } from './address-lookup.js';
 import { ExpiringCache } from './cache.js';
+import { lookUpTxt, type TxtAnswer } from './txt-records.js';
 import type { Logger } from '../log.js';
 
 export interface ResolverOptions {
@@ -70,6 +71,11 @@ export class DestinationResolver {
     for (const address of options.localAddresses ?? []) {
       this.localAddresses.addAddress(address, net.isIPv6(address) ? 'ipv6' : 'ipv4');
     }
+  }
+
+  /** The TXT records at a name, uncached (DKIM keys, MTA-STS); never rejects. */
+  resolveTxt(name: string): Promise<TxtAnswer> {
+    return lookUpTxt(this.resolver, name);
   }
 
   /** Never rejects: every failure is a Destination kind. */

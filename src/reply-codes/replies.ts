@@ -309,7 +309,7 @@ export const REPLIES = {
     advice: 'Finish the transaction or send RSET, then STARTTLS.',
   },
   tlsAlreadyActive: {
-    code: 503, enhanced: '5.5.1', text: 'Error: TLS already active', rfc: 'RFC 3207 §4; checklist §4.7 policy',
+    code: 503, enhanced: '5.5.1', text: 'Error: TLS already active', rfc: 'RFC 3207 §4 (no code is given there; 503 as Postfix)',
     when: 'STARTTLS came inside a TLS session.',
     advice: 'Go on: the session is already encrypted.',
   },

@@ -1,5 +1,5 @@
 // A tiny authoritative DNS server for tests, on node:dgram over loopback UDP.
-// It answers A, AAAA, MX and CNAME queries from zones the test hands it, so
+// It answers A, AAAA, MX, TXT and CNAME queries from zones the test hands it, so
 // every DNS path of the relay (null MX, implicit MX, NXDOMAIN, SERVFAIL,
 // timeouts) runs against a real resolver (node:dns, c-ares) without touching
 // the network. Wire format: RFC 1035 §4.1.
@@ -16,6 +16,8 @@ export interface Zone {
   mx?: Array<{ preference: number; exchange: string }>;
   a?: string[];
   aaaa?: string[];
+  /** TXT records, one text each (split into strings of 255 octets on the wire, RFC 1035 §3.3.14). */
+  txt?: string[];
   /** Answer with this CNAME, then the target's records when it is in our zones. */
   cname?: string;
   /** Answer every query for this name with this rcode. */
@@ -32,7 +34,7 @@ export interface ReceivedQuery {
 }
 
 // RFC 1035 §3.2.2, RFC 3596 §2.1.
-const TYPE_CODES = { A: 1, CNAME: 5, MX: 15, AAAA: 28 } as const;
+const TYPE_CODES = { A: 1, CNAME: 5, MX: 15, TXT: 16, AAAA: 28 } as const;
 type RecordType = keyof typeof TYPE_CODES;
 const TYPE_NAMES = new Map<number, RecordType>(Object.entries(TYPE_CODES).map(([name, code]) => [code, name as RecordType]));
 
@@ -151,6 +153,7 @@ function recordsOf(owner: string, zone: Zone, type: RecordType | undefined): Res
     case 'AAAA': return (zone.aaaa ?? []).map((ip) => ({ owner, type, rdata: ipv6Octets(ip) }));
     case 'MX': return (zone.mx ?? []).map(({ preference, exchange }) => ({ owner, type, rdata: encodeMx(preference, exchange) }));
     case 'CNAME': return zone.cname === undefined ? [] : [{ owner, type, rdata: encodeName(zone.cname) }];
+    case 'TXT': return (zone.txt ?? []).map((text) => ({ owner, type, rdata: encodeTxt(text) }));
     default: return []; // any other type: NODATA
   }
 }
@@ -238,6 +241,17 @@ function encodeRecord(record: ResourceRecord): Buffer {
   fixed.writeUInt32BE(TTL_SECONDS, 4);
   fixed.writeUInt16BE(record.rdata.length, 8);
   return Buffer.concat([encodeName(record.owner), fixed, record.rdata]);
+}
+
+/** RFC 1035 §3.3.14: one or more <character-string>s, each a length octet and up to 255 octets. */
+function encodeTxt(text: string): Buffer {
+  const octets = Buffer.from(text, 'utf8');
+  const parts: Buffer[] = [];
+  for (let i = 0; i === 0 || i < octets.length; i += 255) {
+    const piece = octets.subarray(i, i + 255);
+    parts.push(Buffer.from([piece.length]), piece);
+  }
+  return Buffer.concat(parts);
 }
 
 /** RFC 1035 §3.3.9: preference, then the exchange; '' and '.' are the root, one zero octet. */

@@ -8,7 +8,7 @@ import { defaultConfig, validateConfig, type Config } from '../../src/config.js'
 import { startMta, type RunningMta } from '../../src/mta.js';
 import { TestDnsServer, type Zone } from './dns-server.js';
 
-/** The checklist's fixtures (rfc-checklist.md §7), for relays that bring no DNS of their own. */
+/** The DNS fixtures of docs/test-vectors.md, for relays that bring no DNS of their own. */
 export const CHECKLIST_ZONES: Record<string, Zone> = {
   'nullmx.test': { mx: [{ preference: 0, exchange: '.' }] },
   'mixed.test': { mx: [{ preference: 0, exchange: '.' }, { preference: 10, exchange: 'mx.mixed.test' }] },
@@ -39,7 +39,7 @@ export async function makeTempDir(prefix = 'minimta-test-'): Promise<string> {
 
 /**
  * A relay on ephemeral ports with a temporary spool. Without a `dns` override
- * it asks a test DNS server with the checklist's zones; without a `delivery`
+ * it asks a test DNS server with those zones; without a `delivery`
  * override its worker does not run (nothing is sent anywhere).
  */
 export async function startTestRelay(overrides: ConfigOverrides = {}): Promise<TestRelay> {

@@ -20,7 +20,7 @@ import { MIN_TLS_VERSION } from '../../tls-context.js';
 import { ReplyReader } from './reply-reader.js';
 
 export interface ConnectTarget {
-  /** An IP address (IPv4 or IPv6), never a name: no getaddrinfo (checklist §2). */
+  /** An IP address (IPv4 or IPv6), never a name: getaddrinfo would bypass the configured DNS servers (src/dns resolves, RFC 5321 §5.1). */
   readonly address: string;
   readonly port: number;
   readonly localAddress?: string;

@@ -39,7 +39,7 @@
 //   MX hosts), then EHLO again with the first EHLO's list forgotten (RFC 3207
 //   §4.2). A refused STARTTLS (454…) goes on in plaintext on the same,
 //   still-in-step connection. A failed handshake is retried once in plaintext
-//   on a NEW connection that never tries STARTTLS (checklist §4.7); the caller
+//   on a NEW connection that never tries STARTTLS (RFC 3207 §4.1); the caller
 //   sees only the second try's result. No retry with credentials or tlsVerify.
 // - required: not offered, refused or a failed handshake → host-failed 451
 //   (4.7.4 / 4.7.5), nothing sent in plaintext after EHLO.

@@ -19,7 +19,7 @@ export interface TlsPlan {
   readonly implicit: boolean;
   /** What to do after EHLO. */
   readonly starttls: 'if-offered' | 'required' | 'never';
-  /** After a failed handshake, try once more in plaintext on a new connection (checklist §4.7). */
+  /** After a failed handshake, try once more in plaintext on a new connection (RFC 3207 §4.1 leaves it to the client). */
   readonly plaintextRetry: boolean;
   /** Credentials may go out without TLS: only when the operator chose tls: 'none'. */
   readonly plaintextAuth: boolean;

@@ -13,19 +13,10 @@ import { DataReader } from './data-reader.js';
 import { LineReader } from './line-reader.js';
 import type { MessageReceipt, Session, Step } from './session.js';
 import type { Logger } from '../../log.js';
+import type { Limits } from './limits.js';
 
-export interface ConnectionLimits {
-  /** Longest command line, CRLF included (RFC 5321 §4.5.3.1.4). */
-  maxLineOctets: number;
-  maxMessageSize: number;
-  /** Idle time before 421 4.4.2 (RFC 5321 §4.5.3.2.7). */
-  idleTimeoutMs: number;
-  /** Slow-client defence in DATA: after the grace time, at least this many bytes per second. */
-  minDataRate: number;
-  dataGraceMs: number;
-  /** Longest a TLS handshake may take. */
-  tlsHandshakeTimeoutMs: number;
-}
+/** What the connection enforces itself; the session enforces the rest. */
+export type ConnectionLimits = Pick<Limits, 'maxLineOctets' | 'maxMessageSize' | 'idleTimeoutMs' | 'minDataRate' | 'dataGraceMs' | 'tlsHandshakeTimeoutMs'>;
 
 /** Input held while a command runs; beyond it we stop reading the socket. */
 const MAX_PENDING_INPUT = 256 * 1024;

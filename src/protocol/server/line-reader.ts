@@ -1,6 +1,6 @@
 // CRLF framing of the command stream (RFC 5321 §2.3.8): CRLF is the only
 // line terminator. A bare LF or a bare CR is reported, never taken as a line
-// end (SMTP smuggling, checklist §6.2). Buffering is bounded: a line longer
+// end (SMTP smuggling, RFC 5321 §2.3.8). Buffering is bounded: a line longer
 // than the limit is dropped up to its CRLF and reported once.
 
 const CR = 0x0d;

@@ -5,7 +5,8 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { formatReply, reply } from '../../reply-codes/index.js';
-import { SmtpConnection, type ConnectionLimits } from './connection.js';
+import { SmtpConnection } from './connection.js';
+import type { Limits } from './limits.js';
 import { ACCEPT_ALL, Session, type ListenerMode, type MessageStore, type SessionDeps, type SessionPolicy, type SessionSettings } from './session.js';
 import type { Logger } from '../../log.js';
 import { MIN_TLS_VERSION, type TlsCredentials } from '../../tls-context.js';
@@ -19,26 +20,11 @@ export interface ListenerOptions {
   tls: 'none' | 'starttls' | 'implicit';
 }
 
-export interface ServerLimits extends ConnectionLimits {
-  maxRecipients: number;
-  maxConnections: number;
-  maxConnectionsPerIp: number;
-  maxErrors: number;
-  softErrorLimit: number;
-  errorDelayMs: number;
-  maxJunkCommands: number;
-  maxHops: number;
-  /** refuse listeners: a short idle time and a cap on commands (RFC 1846 §4.2). */
-  refuseIdleTimeoutMs: number;
-  refuseMaxCommands: number;
-  maxAuthFailures: number;
-}
-
 export interface ServerOptions {
   hostname: string;
   postmaster: string;
   listeners: ListenerOptions[];
-  limits: ServerLimits;
+  limits: Limits;
   /** Where relay listeners put what they accept. */
   store: MessageStore;
   /** Where capture listeners put what they accept: kept, never delivered. */
@@ -176,25 +162,15 @@ export class SmtpServer {
   }
 
   private sessionSettings(listener: ListenerOptions): SessionSettings {
-    const { limits } = this.options;
     return {
+      ...this.options.limits,
       hostname: this.options.hostname,
       mode: listener.mode,
       refuse: listener.refuse,
-      maxMessageSize: limits.maxMessageSize,
-      maxRecipients: limits.maxRecipients,
-      maxErrors: limits.maxErrors,
-      softErrorLimit: limits.softErrorLimit,
-      errorDelayMs: limits.errorDelayMs,
-      maxJunkCommands: limits.maxJunkCommands,
-      refuseMaxCommands: limits.refuseMaxCommands,
       postmaster: this.options.postmaster,
-      maxHops: limits.maxHops,
       starttls: listener.tls === 'starttls' && this.options.tls !== undefined,
       auth: this.options.auth !== undefined,
       authRequiresTls: this.options.auth?.requireTls ?? true,
-      maxAuthFailures: limits.maxAuthFailures,
-      maxLineOctets: limits.maxLineOctets,
       strictEnvelopes: this.options.strictEnvelopes ?? false,
     };
   }

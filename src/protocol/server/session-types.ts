@@ -8,38 +8,25 @@
 import type { Reply } from '../../reply-codes/index.js';
 import type { AuthOutcome } from '../../auth/credentials.js';
 import type { MailParameters } from './commands.js';
+import type { Limits } from './limits.js';
 
 export type ListenerMode = 'relay' | 'refuse' | 'capture';
 
-export interface SessionSettings {
+/** The session's limits (see limits.ts), and what this listener offers. */
+export interface SessionSettings extends Pick<Limits,
+  'maxMessageSize' | 'maxRecipients' | 'maxErrors' | 'softErrorLimit' | 'errorDelayMs' | 'maxJunkCommands'
+  | 'refuseMaxCommands' | 'maxHops' | 'maxAuthFailures' | 'maxLineOctets'> {
   hostname: string;
   mode: ListenerMode;
   /** refuse mode: close right after the 521 greeting, or stay and answer 521. */
   refuse: 'close' | 'stay';
-  maxMessageSize: number;
-  maxRecipients: number;
-  /** Hard error limit: the next command after this many errors gets 421 (RFC 5321 §7.8). */
-  maxErrors: number;
-  /** From this many errors on, each reply is delayed (errorDelayMs). */
-  softErrorLimit: number;
-  errorDelayMs: number;
-  /** NOOP, RSET, VRFY and HELP commands allowed in one session. */
-  maxJunkCommands: number;
-  /** refuse mode: commands answered before the connection is closed. */
-  refuseMaxCommands: number;
   /** Where <Postmaster> (no domain) is delivered (RFC 5321 §4.5.1). */
   postmaster: string;
-  /** Hops (Received: fields) above which a message is a loop (RFC 5321 §6.3). */
-  maxHops: number;
   /** STARTTLS is offered on this listener (RFC 3207). */
   starttls: boolean;
   /** AUTH is offered (users are configured), and whether only under TLS (RFC 4954 §4). */
   auth: boolean;
   authRequiresTls: boolean;
-  /** Failed AUTH attempts before 421 and close. */
-  maxAuthFailures: number;
-  /** Longest command line, CRLF included; AUTH lines may be longer (RFC 4954 §4). */
-  maxLineOctets: number;
   /** smtp.strictEnvelopes: MAIL and RCPT paths only as "<mailbox>" (default false, as Postfix). */
   strictEnvelopes?: boolean;
 }

@@ -15,6 +15,7 @@ import { attemptDelivery, describeOutcome, type AttemptDeps, type RecipientOutco
 import { DeliverySlots } from './concurrency.js';
 import { isExpired, nextAttemptAt, type RetryPolicy } from './scheduler.js';
 import type { Logger } from '../../log.js';
+import { needsSmtputf8 } from '../../protocol/client/smtputf8.js';
 
 /** Writes each outcome into the recipient's record; deferred ones stay pending. */
 function recordOutcomes(envelope: Envelope, outcomes: RecipientOutcome[], now: Date): void {
@@ -194,7 +195,13 @@ export class QueueWorker extends EventEmitter<WorkerEvents> {
         sender: snapshot.sender,
         size: snapshot.size,
         body: snapshot.body,
-        smtputf8: snapshot.smtputf8,
+        // Said SMTPUTF8, but needs it only with UTF-8 in the envelope or header (RFC 6531 §3.4);
+        // the whole header section is read, however long.
+        smtputf8: snapshot.smtputf8 && needsSmtputf8({
+          sender: snapshot.sender,
+          recipients: addresses,
+          header: await this.options.spool.readMessageHead(snapshot.id, snapshot.size),
+        }),
         openMessage: () => this.options.spool.openMessage(snapshot.id),
       }, this.options.attempt);
     } finally {

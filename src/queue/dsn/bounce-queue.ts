@@ -16,6 +16,8 @@ export interface BounceQueueOptions {
   /** Called once a bounce is queued, so the worker picks it up. */
   queued: () => void;
   now?: () => Date;
+  /** Header fields to put in front of a bounce (a DKIM-Signature, src/dkim/), or undefined. */
+  sign?: (message: Buffer, id: string) => Buffer | undefined;
 }
 
 export class BounceQueue implements FailureReporter {
@@ -51,7 +53,8 @@ export class BounceQueue implements FailureReporter {
         messageId: `<${receipt.id}@${hostname}>`,
         willRetryUntil,
       });
-      receipt.write(bounce.message);
+      const signature = this.options.sign?.(bounce.message, receipt.id);
+      receipt.write(signature ? Buffer.concat([signature, bounce.message]) : bounce.message);
       await receipt.commit(newEnvelope({
         id: receipt.id,
         arrivedAt: now,

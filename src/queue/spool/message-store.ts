@@ -11,6 +11,16 @@ export interface SpoolStoreOptions {
   capture?: boolean;
   /** Called once a message is durably queued (the delivery worker wakes up). */
   committed?: (id: string) => void;
+  /**
+   * DKIM (src/dkim/outbound-signing.ts): follows each message as it streams
+   * in; at commit, the DKIM-Signature fields to store in front of it, if any.
+   */
+  signing?: { start(): StreamSigning };
+}
+
+export interface StreamSigning {
+  update(chunk: Buffer): void;
+  finish(client: { ip: string; authUser?: string }, id: string): Buffer | undefined;
 }
 
 /** The envelope of a message just accepted over SMTP. */
@@ -37,13 +47,17 @@ export function spoolStore(spool: Spool, options: SpoolStoreOptions = {}): Messa
   return {
     async begin(): Promise<MessageReceipt> {
       const receipt = await spool.beginReceipt();
+      const signing = options.signing?.start();
       return {
         id: receipt.id,
-        write: (chunk) => receipt.write(chunk),
+        write: (chunk) => {
+          signing?.update(chunk);
+          return receipt.write(chunk);
+        },
         waitForDrain: () => receipt.waitForDrain(),
         abort: () => receipt.abort(),
         async commit(message) {
-          await receipt.commit(envelopeOf(receipt.id, message, options));
+          await receipt.commit(envelopeOf(receipt.id, message, options), signing?.finish(message.client, receipt.id));
           options.committed?.(receipt.id);
         },
       };

@@ -8,7 +8,7 @@ import { rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { validateEnvelope, type Envelope } from './envelope.js';
 import { FileWriter } from './file-writer.js';
-import { fsyncDir, writeFileDurably } from './fsync.js';
+import { fsyncDir, prependDurably, writeFileDurably } from './fsync.js';
 import { SPOOL_CODES, SpoolError, fsStep } from './spool-error.js';
 
 /** The spool's two directories, absolute. */
@@ -68,11 +68,13 @@ export class Receipt {
    * tmp/<id>/, renames tmp/<id> to queue/<id>, fsyncs queue/. When it
    * resolves the message is durable and visible; when it rejects (SpoolError)
    * nothing is visible in queue/ and the caller should abort().
+   * `prefix`: header fields that go in front of the message, known only now
+   * that it is complete (DKIM-Signature fields, src/dkim/).
    */
-  commit(envelope: Omit<Envelope, 'size'>): Promise<void> {
+  commit(envelope: Omit<Envelope, 'size'>, prefix?: Buffer): Promise<void> {
     if (this.state !== 'receiving') return Promise.reject(this.closedError('commit'));
     this.state = 'committing';
-    this.committing = this.store(envelope).then(
+    this.committing = this.store(envelope, prefix).then(
       () => { this.state = 'committed'; },
       (err: unknown) => { this.state = 'failed'; throw err; },
     );
@@ -93,15 +95,15 @@ export class Receipt {
     return join(this.dirs.tmp, this.id);
   }
 
-  private async store(envelope: Omit<Envelope, 'size'>): Promise<void> {
-    const env = validateEnvelope({ ...envelope, size: this.bytes });
+  private async store(envelope: Omit<Envelope, 'size'>, prefix: Buffer | undefined): Promise<void> {
+    const env = validateEnvelope({ ...envelope, size: this.bytes + (prefix?.length ?? 0) });
     if (env.id !== this.id) {
       throw new SpoolError(SPOOL_CODES.badEnvelope, `spool: envelope id ${env.id} given to receipt ${this.id}`);
     }
     // Both files are flushed at once: each fsync waits on the disk, and
     // neither needs the other. Both are on disk before the rename.
     const [message, envelopeFile] = await Promise.allSettled([
-      this.flushMessage(),
+      this.flushMessage(prefix),
       fsStep(`write tmp/${this.id}/envelope.json`, () =>
         writeFileDurably(join(this.tmpDir, 'envelope.json'), JSON.stringify(env, null, 2) + '\n', 'wx')),
     ]);
@@ -112,8 +114,8 @@ export class Receipt {
     await this.syncRename();
   }
 
-  /** Every byte written and on disk, and the file closed. */
-  private async flushMessage(): Promise<void> {
+  /** Every byte written and on disk (after the prefix, if any), and the file closed. */
+  private async flushMessage(prefix: Buffer | undefined): Promise<void> {
     try {
       await this.writer.flush();
       await fsStep(`fsync tmp/${this.id}/message`, () => this.file.sync());
@@ -123,6 +125,9 @@ export class Receipt {
       throw err;
     }
     await fsStep(`close tmp/${this.id}/message`, () => this.closeFile());
+    if (prefix?.length) {
+      await fsStep(`prepend to tmp/${this.id}/message`, () => prependDurably(join(this.tmpDir, 'message'), prefix));
+    }
   }
 
   /**
