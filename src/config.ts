@@ -50,8 +50,12 @@ export interface Config {
     timeouts: { connect: number; greeting: number; command: number; dataBlock: number; dataEnd: number };
   };
   relay: { networks: string[]; domains: string[] };
-  /** MAIL and RCPT only as "<mailbox>" (RFC 5321 §4.1.2); false accepts what Postfix accepts by default. */
-  smtp: { strictEnvelopes: boolean };
+  smtp: {
+    /** MAIL and RCPT only as "<mailbox>" (RFC 5321 §4.1.2); false accepts what Postfix accepts by default. */
+    strictEnvelopes: boolean;
+    /** A bare LF: refused (RFC 5321 §2.3.8), or taken as CRLF (line-reader.ts, data-reader.ts). */
+    bareNewline: 'reject' | 'normalize';
+  };
   smarthost?: SmarthostConfig;
   limits: {
     maxMessageSize: number;
@@ -84,6 +88,21 @@ export interface Config {
   log: { timestamps: boolean; format: 'text' | 'json' };
   /** DKIM signing keys by domain (src/dkim/dkim-config.ts). */
   dkim?: DkimConfig;
+  /** Annotated transcripts of SMTP sessions, both directions (src/trace/). */
+  trace: TraceConfig;
+}
+
+export interface TraceConfig {
+  /** Record transcripts: stored beside each message, refused sessions kept in a ring. */
+  enabled: boolean;
+  /** Also print each transcript live on stdout (`--trace`). */
+  live: boolean;
+  /** Show message bodies in transcripts (the header section, size and line count otherwise). */
+  bodies: boolean;
+  /** How many transcripts of sessions that queued nothing are kept in memory. */
+  sessions: number;
+  /** Largest transcript, in bytes; the rest is cut with a note. */
+  maxBytes: number;
 }
 
 const DEFAULT_LISTENER: ListenConfig = { host: '127.0.0.1', port: 2525, mode: 'relay', refuse: 'stay', tls: 'none' };
@@ -95,6 +114,7 @@ export function defaultConfig(): Config {
     spool: './var/spool',
     shutdownTimeout: 30,
     log: { timestamps: true, format: 'text' },
+    trace: { enabled: false, live: false, bodies: false, sessions: 100, maxBytes: 65536 },
     dns: { servers: [], timeout: 5, cacheTtl: 60, checkRecipients: true, checkSenders: true },
     delivery: {
       port: 25,
@@ -111,7 +131,7 @@ export function defaultConfig(): Config {
       timeouts: { connect: 30, greeting: 300, command: 300, dataBlock: 180, dataEnd: 600 },
     },
     relay: { networks: ['127.0.0.0/8', '::1/128'], domains: [] },
-    smtp: { strictEnvelopes: false },
+    smtp: { strictEnvelopes: false, bareNewline: 'reject' },
     limits: {
       maxMessageSize: 10 * 1024 * 1024,
       maxRecipients: 100,
@@ -161,6 +181,13 @@ function configCheck(defaults: Config) {
     }, DEFAULT_LISTENER), { nonEmpty: true }),
     spool: string,
     shutdownTimeout: number(0),
+    trace: object<TraceConfig>({
+      enabled: boolean,
+      live: boolean,
+      bodies: boolean,
+      sessions: integer(1, 100_000),
+      maxBytes: integer(1024),
+    }, defaults.trace),
     dns: object({
       servers: list((v, k) => { hostPort(53)(v, k); return v as string; }),
       timeout: number(0.01),
@@ -182,7 +209,7 @@ function configCheck(defaults: Config) {
       }, defaults.delivery.timeouts),
     }, defaults.delivery),
     relay: object({ networks: list(cidr), domains: list(hostname) }, defaults.relay),
-    smtp: object({ strictEnvelopes: boolean }, defaults.smtp),
+    smtp: object({ strictEnvelopes: boolean, bareNewline: oneOf('reject', 'normalize') }, defaults.smtp),
     smarthost: optional(object<SmarthostConfig>({
       host: string,
       port,

@@ -5,13 +5,14 @@
 //                                                 ▲              └─ failures ─▶ bounces ─┘
 
 import { SmtpServer, type BoundListener, type ServerOptions } from './protocol/server/server.js';
-import { deliverMessage, type ClientTimeouts } from './protocol/client/smtp-client.js';
+import { deliverToHost, SessionCache, type ClientTimeouts } from './protocol/client/smtp-client.js';
 import { RelayPolicy } from './policy/relay-policy.js';
 import { Spool, checkSpoolOwnership } from './queue/spool/spool.js';
 import { spoolStore, type SpoolStoreOptions } from './queue/spool/message-store.js';
 import type { MessageStore } from './protocol/server/session.js';
 import { checkCredentials } from './auth/credentials.js';
 import { QueueWorker, type FailureReporter } from './queue/delivery/worker.js';
+import { LiveQueue } from './queue/delivery/live-queue.js';
 import { BounceQueue } from './queue/dsn/bounce-queue.js';
 import { DestinationResolver } from './dns/index.js';
 import { limitsOf, postmasterAddress, type Config } from './config.js';
@@ -19,13 +20,14 @@ import { printableLogger, type Logger } from './log.js';
 import { loadTlsCredentials } from './tls-context.js';
 import { ControlServer, assertSpoolFree } from './control/control-server.js';
 import { controlSocketPath } from './control/control-protocol.js';
-import { QueueAdmin } from './queue/spool/queue-admin.js';
+import { QueueAdmin, type QueueOperations } from './queue/spool/queue-admin.js';
 import { DkimSigner } from './dkim/signer.js';
 import { OutboundSigning } from './dkim/outbound-signing.js';
 import { loadDkimKeys } from './dkim/dkim-config.js';
 import { MtaEvents } from './inbox/mta-events.js';
 import { Mailbox } from './inbox/mailbox.js';
-import type { RecipientOutcome } from './queue/delivery/delivery-attempt.js';
+import type { RecipientOutcome } from './queue/delivery/destination.js';
+import type { Envelope } from './queue/spool/envelope.js';
 import { replyToString } from './reply-codes/index.js';
 import { createSpoolFor, dropPrivileges, lookupUser } from './privileges.js';
 
@@ -36,7 +38,7 @@ export interface RunningMta {
   worker: QueueWorker;
   resolver: DestinationResolver;
   /** The queue operations (list, show, flush, retry, delete, purge, hold, release). */
-  queue: QueueAdmin;
+  queue: QueueOperations;
   /** Messages received, delivered, deferred, bounced, deleted. */
   events: MtaEvents;
   /** The spool as a test author reads it (the JS API and the HTTP API). */
@@ -82,9 +84,9 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
   // waits for it here.
   let spoolReady: (spool: Spool) => void = () => undefined;
   const openedSpool = new Promise<Spool>((resolve) => { spoolReady = resolve; });
-  const received = (id: string): void => {
-    worker.wake();
-    events.publish({ type: 'received', id });
+  const received = (envelope: Envelope): void => {
+    worker.queued(envelope);
+    events.publish({ type: 'received', id: envelope.id });
   };
   const server = new SmtpServer({
     hostname: config.hostname,
@@ -94,6 +96,7 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
     tls,
     auth: authOf(config),
     strictEnvelopes: config.smtp.strictEnvelopes,
+    bareNewline: config.smtp.bareNewline,
     // A committed message wakes the worker and is announced; a captured one is never delivered.
     // Our users' mail is DKIM-signed on its way into the spool (src/dkim/).
     store: storeOnceOpen(openedSpool, { committed: received, signing: dkim }),
@@ -104,9 +107,11 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
   const listeners = await server.listen();
   const spool = await openSpoolAsUser(config, log).catch(async (err: unknown) => { await server.close(); throw err; });
   const bounces = new BounceQueue({
-    spool, hostname: config.hostname, log, queued: () => worker.wake(),
+    spool, hostname: config.hostname, log, queued: (envelope) => worker.queued(envelope),
     sign: dkim && ((message, id) => dkim.signOwn(message, id)),
   });
+  // Sessions to next hops kept open between messages (connection reuse).
+  const sessions = new SessionCache();
   const worker: QueueWorker = new QueueWorker({
     spool,
     retry: {
@@ -118,9 +123,9 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
     concurrency: config.delivery.concurrency,
     pollIntervalMs: ms(config.delivery.pollInterval),
     smarthost: config.smarthost?.host,
-    attempt: {
+    destination: {
       findHosts: config.smarthost ? (host) => resolver.resolveHost(host) : (domain) => resolver.resolveDestination(domain),
-      deliver: deliverMessage,
+      deliverToHost: (request) => deliverToHost(request, sessions),
       port: config.smarthost?.port ?? config.delivery.port,
       heloName: config.hostname,
       timeouts: clientTimeouts(config),
@@ -133,7 +138,9 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
     log,
   });
   worker.on('attempted', (id, outcomes) => publishOutcomes(events, id, outcomes));
-  const queue = new QueueAdmin(spool, { wake: () => worker.wake() });
+  const delivering = parts.deliver ?? true;
+  // Without delivery the worker's schedule is never loaded: the commands work on the spool.
+  const queue: QueueOperations = delivering ? new LiveQueue(spool, worker) : new QueueAdmin(spool, { wake: () => undefined });
   // The queue commands' way in (src/control/); a second relay on this spool stops here.
   const control = await ControlServer.start({
     socketPath: controlSocketPath(spool.dir),
@@ -141,7 +148,8 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
     log,
   }).catch(async (err: unknown) => { await server.close(); throw err; });
   spoolReady(spool);
-  if (parts.deliver ?? true) worker.start();
+  // The spool is read in the background: the listeners already greet.
+  if (delivering) void worker.start();
   return {
     listeners,
     spool,
@@ -157,6 +165,7 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
     async stop(graceMs = 0) {
       await control.close();
       await Promise.all([server.close(graceMs), worker.stop(graceMs)]);
+      await sessions.close();
     },
   };
 }
@@ -190,6 +199,7 @@ function reloadInto(current: Config, next: Config, server: SmtpServer, policy: R
     auth: authOf(next),
     tls: next.tls ? loadTlsCredentials(next.tls) : undefined,
     limits: limitsOf(next),
+    bareNewline: next.smtp.bareNewline,
     postmaster: postmasterAddress(next),
   });
   const needRestart = (['listen', 'spool', 'hostname', 'dns', 'delivery', 'smarthost', 'dkim'] as const)

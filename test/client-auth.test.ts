@@ -20,7 +20,7 @@ function b64(text: string): string {
   return Buffer.from(text).toString('base64');
 }
 
-describe('deliverMessage with AUTH to a smarthost (RFC 4954)', function () {
+describe('deliverToHost with AUTH to a smarthost (RFC 4954)', function () {
   this.timeout(10_000);
   const sinks: SmtpSink[] = [];
 

@@ -6,7 +6,7 @@ import { handshakeOptions, mayRetryInPlaintext, PLAINTEXT_RETRY_PLAN, TLS_PLANS 
 import { SmtpSink, type SinkOptions } from './helpers/smtp-sink.js';
 import { codeOf, codes, commandVerbs, deliverTo, FAST, hostFailure, session, SINK_TLS, verbs } from './helpers/client-delivery.js';
 
-describe('deliverMessage with TLS (RFC 3207, RFC 8314)', function () {
+describe('deliverToHost with TLS (RFC 3207, RFC 8314)', function () {
   this.timeout(10_000);
   const sinks: SmtpSink[] = [];
 

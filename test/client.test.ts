@@ -7,7 +7,7 @@ import { once } from 'node:events';
 import * as net from 'node:net';
 import { Readable } from 'node:stream';
 import { replyToString, type Reply } from '../src/reply-codes/index.js';
-import { deliverMessage, type ClientTimeouts, type DeliveryRequest, type DeliveryResult, type HostFailure, type SessionOutcome } from '../src/protocol/client/smtp-client.js';
+import { deliverToHost, type ClientTimeouts, type DeliveryRequest, type DeliveryResult, type HostFailure, type SessionOutcome } from '../src/protocol/client/smtp-client.js';
 import { SmtpSink, type SinkBehaviour } from './helpers/smtp-sink.js';
 
 /** Every wait bounded well inside mocha's timeout, so a broken client fails instead of hanging. */
@@ -53,7 +53,7 @@ function codeOf(r: Reply): string {
 
 const verbs = (sink: SmtpSink): string[] => sink.transcript.map((line) => line.split(' ')[0]?.toUpperCase() ?? '');
 
-describe('deliverMessage: the SMTP client used for delivery', function () {
+describe('deliverToHost: the SMTP client used for delivery', function () {
   this.timeout(8000);
   const sinks: SmtpSink[] = [];
 
@@ -64,7 +64,7 @@ describe('deliverMessage: the SMTP client used for delivery', function () {
   }
 
   function deliver(sink: { host: string; port: number }, overrides: Partial<DeliveryRequest> = {}): Promise<DeliveryResult> {
-    return withTimeout(deliverMessage({
+    return withTimeout(deliverToHost({
       host: 'mx.normal.test',
       address: sink.host,
       port: sink.port,
@@ -77,7 +77,7 @@ describe('deliverMessage: the SMTP client used for delivery', function () {
       smtputf8: false,
       timeouts: FAST,
       ...overrides,
-    }), 6000, 'deliverMessage');
+    }), 6000, 'deliverToHost');
   }
 
   afterEach(async () => {

@@ -19,7 +19,7 @@ describe('config: defaults, validation, flags', () => {
   });
 
   it('reads MAIL and RCPT leniently by default, as Postfix does; smtp.strictEnvelopes turns that off', () => {
-    expect(defaultConfig().smtp).to.deep.equal({ strictEnvelopes: false });
+    expect(defaultConfig().smtp).to.deep.equal({ strictEnvelopes: false, bareNewline: 'reject' });
     expect(validateConfig({ smtp: { strictEnvelopes: true } }).smtp.strictEnvelopes).to.equal(true);
     expect(() => validateConfig({ smtp: { strictEnvelopes: 'yes' } })).to.throw(/^config: smtp\.strictEnvelopes: must be true or false$/);
   });

@@ -74,7 +74,7 @@ describe('queue administration on a spool (queue list, show, flush, retry, delet
     expect(listing.envelopes.map((e) => e.id)).to.deep.equal([id]);
     expect(listing.corrupt).to.have.length(1);
     expect(listing.corrupt[0]!.name).to.equal('not-an-id');
-    expect(listing.corrupt[0]!.problem).to.be.a('string').and.include('not a message directory');
+    expect(listing.corrupt[0]!.problem).to.be.a('string').and.include('not a message file');
   });
 
   it('shows the envelope and the header section of a message', async () => {

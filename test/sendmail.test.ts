@@ -94,7 +94,7 @@ describe('minimta sendmail (the command)', () => {
     const ids = await readdir(join(spoolDir, 'queue'));
     expect(ids).to.have.length(1);
     const { spool } = await Spool.open(spoolDir);
-    return { envelope: await spool.readEnvelope(ids[0]!), text: await readFile(spool.messagePath(ids[0]!), 'latin1') };
+    return { envelope: await spool.readEnvelope(ids[0]!), text: (await spool.readMessage(ids[0]!)).toString('latin1') };
   }
 
   it('queues a message read to its end: bare LF normalised, a lone "." kept, Date: and Message-ID: added', async () => {

@@ -42,7 +42,7 @@ describe('server: SMTP over real sockets', function () {
     const done = await client.sendMail('a@b.test', ['u@normal.test'], body.replace('\r\n..leading', '\r\n...leading'));
     expect(done.code).to.equal(250);
     const id = /queued as (\S+)/.exec(done.lines[0]!)![1]!;
-    const stored = (await fs.readFile(relay.spool.messagePath(id))).toString();
+    const stored = (await relay.spool.readMessage(id)).toString();
     const [received, ...rest] = stored.split('\r\n');
     expect(received).to.match(new RegExp(`^Received: from c\\.test \\(\\[127\\.0\\.0\\.1\\]\\) by mx\\.minimta\\.test with ESMTP id ${id} for <u@normal\\.test>; \\w{3}, \\d+ \\w{3} \\d{4} \\d\\d:\\d\\d:\\d\\d \\+0000$`));
     expect(rest.join('\r\n')).to.equal(body.replace('\r\n..leading', '\r\n..leading'));

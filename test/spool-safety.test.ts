@@ -1,5 +1,5 @@
 // A spool that someone else can write into must never be used: a planted
-// queue/<id>/message -> /etc/shadow would be mailed out (issue 8, defect 1).
+// queue/<id> -> /etc/shadow would be mailed out (issue 8, defect 1).
 // These tests run as root, as the attack needs: directories are given to
 // another uid with chown, and spool files are swapped for links.
 
@@ -66,11 +66,10 @@ describe('spool ownership and safe opens (issue 8, defect 1)', () => {
   /** The issue's set-up: a user made the directory and filled it; root is asked to use it. */
   async function plantSpool(): Promise<string> {
     const id = '0MX0OWGKC01M3M';
-    await mkdir(join(spoolDir, 'queue', id), { recursive: true, mode: 0o700 });
+    await mkdir(join(spoolDir, 'queue'), { recursive: true, mode: 0o700 });
     await mkdir(join(spoolDir, 'tmp'), { mode: 0o700 });
-    await symlink(secretFile, join(spoolDir, 'queue', id, 'message'));
-    await writeFile(join(spoolDir, 'queue', id, 'envelope.json'), '{}');
-    for (const path of [spoolDir, join(spoolDir, 'queue'), join(spoolDir, 'tmp'), join(spoolDir, 'queue', id)]) {
+    await symlink(secretFile, join(spoolDir, 'queue', id));
+    for (const path of [spoolDir, join(spoolDir, 'queue'), join(spoolDir, 'tmp')]) {
       await chown(path, OTHER_UID, OTHER_UID);
     }
     return id;
@@ -96,16 +95,20 @@ describe('spool ownership and safe opens (issue 8, defect 1)', () => {
       }
     });
 
-    it('refuses a queue/ or a message directory of another user inside a spool of ours', async () => {
+    it('refuses a queue/ or state/ of another user inside a spool of ours, and never reads a message file of theirs', async () => {
       const { spool } = await Spool.open(spoolDir);
       const id = await commitMessage(spool);
       await chown(join(spoolDir, 'queue', id), OTHER_UID, OTHER_UID);
-      const inner = await rejectionOf(Spool.open(spoolDir));
-      expect(inner.message).to.include(`${join(spoolDir, 'queue', id)} is owned by uid ${OTHER_UID}`);
+      const { envelopes, corrupt } = await spool.listAll();
+      expect(envelopes).to.deep.equal([]);
+      expect(corrupt[0]!.error.message).to.include(`${join(spoolDir, 'queue', id)}: it is owned by uid ${OTHER_UID}`);
       await chown(join(spoolDir, 'queue', id), 0, 0);
-      await chown(join(spoolDir, 'queue'), OTHER_UID, OTHER_UID);
-      const queue = await rejectionOf(Spool.open(spoolDir));
-      expect(queue.message).to.include(`${join(spoolDir, 'queue')} is owned by uid ${OTHER_UID}`);
+      for (const sub of ['queue', 'state']) {
+        await chown(join(spoolDir, sub), OTHER_UID, OTHER_UID);
+        const refused = await rejectionOf(Spool.open(spoolDir));
+        expect(refused.message).to.include(`${join(spoolDir, sub)} is owned by uid ${OTHER_UID}`);
+        await chown(join(spoolDir, sub), 0, 0);
+      }
     });
 
     it('refuses a queue/ that is a symbolic link, even to a directory of ours', async () => {
@@ -143,7 +146,7 @@ describe('spool ownership and safe opens (issue 8, defect 1)', () => {
       id = await commitMessage(spool);
     });
 
-    const messageFile = () => join(spoolDir, 'queue', id, 'message');
+    const messageFile = () => join(spoolDir, 'queue', id);
 
     it('does not read a message file that is a symbolic link', async () => {
       await rm(messageFile());
@@ -152,7 +155,7 @@ describe('spool ownership and safe opens (issue 8, defect 1)', () => {
       expect(head).to.be.instanceOf(UnsafeSpoolError);
       expect(head.message).to.include(`${messageFile()}: it is a symbolic link`);
       const chunks: Buffer[] = [];
-      const streamed = await rejectionOf((async () => { for await (const c of spool.openMessage(id)) chunks.push(c as Buffer); })());
+      const streamed = await rejectionOf((async () => { for await (const c of spool.openMessage(id, 100)) chunks.push(c); })());
       expect(streamed).to.be.instanceOf(UnsafeSpoolError);
       expect(Buffer.concat(chunks).toString()).to.not.include('secret');
     });
@@ -167,8 +170,9 @@ describe('spool ownership and safe opens (issue 8, defect 1)', () => {
       expect((await rejectionOf(spool.readMessageHead(id))).message).to.include(`is owned by uid ${OTHER_UID}`);
     });
 
-    it('lists a message whose envelope.json is a symbolic link as corrupt, without reading the target', async () => {
-      const envelopeFile = join(spoolDir, 'queue', id, 'envelope.json');
+    it('lists a message whose state file is a symbolic link as corrupt, without reading the target', async () => {
+      await spool.update(id, (env) => { env.attempts = 1; });
+      const envelopeFile = join(spoolDir, 'state', id);
       await writeFile(join(dir, 'fake.json'), await readFile(envelopeFile));
       await rm(envelopeFile);
       await symlink(join(dir, 'fake.json'), envelopeFile);
@@ -181,9 +185,10 @@ describe('spool ownership and safe opens (issue 8, defect 1)', () => {
     it('never writes an envelope through a symbolic link', async () => {
       const victim = join(dir, 'victim');
       await writeFile(victim, 'untouched');
-      await symlink(victim, join(spoolDir, 'queue', id, 'envelope.json.new'));
+      await symlink(victim, join(spoolDir, 'tmp', `${id}.state`));
       const err = await rejectionOf(spool.update(id, (env) => { env.held = true; }));
-      expect(err.message).to.include('is a symbolic link');
+      // Created with O_CREAT | O_EXCL | O_NOFOLLOW: a name already there, link or not, is never opened.
+      expect(err.message).to.include(`tmp/${id}.state`);
       expect(await readFile(victim, 'utf8')).to.equal('untouched');
     });
   });
@@ -239,12 +244,11 @@ describe('spool ownership and safe opens (issue 8, defect 1)', () => {
       sink.behaviour = { replies: { RCPT: '451 4.3.0 try later' } };
       const { id } = await world.send('root@mx.minimta.test', ['attacker@dest.test']);
       await world.attempt(id, 1);
-      const message = join(world.relay.spool.dir, 'queue', id, 'message');
+      const message = join(world.relay.spool.dir, 'queue', id);
       await rm(message);
       await symlink(secretFile, message);
       sink.behaviour = {};
-      await world.relay.spool.update(id, (env) => { env.nextAttemptAt = new Date().toISOString(); });
-      world.relay.worker.wake();
+      await world.relay.queue.retry(id);
       const second = await world.attempt(id, 2, 8000);
       expect(second.done).to.equal(false);
       expect(second.outcomes.map((o) => o.kind)).to.deep.equal(['deferred']);

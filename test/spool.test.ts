@@ -9,6 +9,7 @@ import vm from 'node:vm';
 import { isFinished, pendingRecipients, validateEnvelope, type Envelope } from '../src/queue/spool/envelope.js';
 import { isQueueId, newQueueId, queueIdTime } from '../src/queue/spool/queue-id.js';
 import { Receipt, Spool, SpoolError } from '../src/queue/spool/spool.js';
+import { GroupSync } from '../src/queue/spool/group-sync.js';
 
 // ---- helpers ---------------------------------------------------------------
 
@@ -167,11 +168,11 @@ describe('spool', () => {
   const entries = async (sub: string): Promise<string[]> => (await readdir(join(spoolDir, sub))).sort();
 
   describe('open', () => {
-    it('creates the spool, tmp/ and queue/ owner-only (0700)', async () => {
+    it('creates the spool, tmp/, queue/ and state/ owner-only (0700)', async () => {
       const { spool, cleaned } = await Spool.open(spoolDir);
       expect(cleaned).to.equal(0);
       expect(spool.dir).to.equal(spoolDir);
-      for (const dir of [spoolDir, join(spoolDir, 'tmp'), join(spoolDir, 'queue')]) {
+      for (const dir of [spoolDir, join(spoolDir, 'tmp'), join(spoolDir, 'queue'), join(spoolDir, 'state')]) {
         expect(statSync(dir).mode & 0o777, dir).to.equal(0o700);
       }
     });
@@ -182,17 +183,20 @@ describe('spool', () => {
       expect(statSync(spoolDir).mode & 0o777).to.equal(0o700);
     });
 
-    it('deletes what interrupted receipts and removals left in tmp/, and reports how many', async () => {
+    it('deletes what interrupted receipts, state writes and removals left behind, and reports how many', async () => {
       const spool = await openSpool();
       const committed = await commitMessage(spool);
       const unfinished = await spool.beginReceipt();
       unfinished.write(Buffer.from('half a message'));
       await withTimeout(unfinished.waitForDrain(), 5000, 'drain');
-      await mkdir(join(spoolDir, 'tmp', `${newQueueId()}.removed`, 'x'), { recursive: true });
+      await writeFile(join(spoolDir, 'tmp', `${committed}.state`), '{"half":');
+      // A removal cut short between unlinking the message and its state file.
+      await writeFile(join(spoolDir, 'state', newQueueId()), '{}');
 
       const { spool: reopened, cleaned } = await Spool.open(spoolDir);
-      expect(cleaned).to.equal(2);
+      expect(cleaned).to.equal(3);
       expect(await entries('tmp')).to.deep.equal([]);
+      expect(await entries('state')).to.deep.equal([]);
       expect(await reopened.list()).to.deep.equal([committed]);
       await unfinished.abort();
     });
@@ -209,12 +213,15 @@ describe('spool', () => {
       const envelope = envelopeFor(receipt.id, { client: { ip: '::1', ehlo: 'c', protocol: 'ESMTPSA', authUser: 'alice' } });
       await withTimeout(receipt.commit(envelope), 5000, 'commit');
 
-      expect(await readFile(spool.messagePath(receipt.id))).to.deep.equal(MESSAGE);
+      expect(await spool.readMessage(receipt.id)).to.deep.equal(MESSAGE);
       expect(await spool.readEnvelope(receipt.id)).to.deep.equal({ ...envelope, size: MESSAGE.length });
       expect(await spool.list()).to.deep.equal([receipt.id]);
       expect(await spool.exists(receipt.id)).to.equal(true);
       expect(await entries('tmp')).to.deep.equal([]);
-      expect(await entries(join('queue', receipt.id))).to.deep.equal(['envelope.json', 'message']);
+      expect(await entries('queue')).to.deep.equal([receipt.id]);
+      // One file a person can read: the message as received, then the envelope as one JSON line.
+      const file = await readFile(spool.messagePath(receipt.id), 'utf8');
+      expect(file).to.equal(`${MESSAGE.toString()}${JSON.stringify({ ...envelope, size: MESSAGE.length })}\n`);
       expect(statSync(spool.messagePath(receipt.id)).mode & 0o777).to.equal(0o600);
     });
 
@@ -287,7 +294,7 @@ describe('spool', () => {
       expect(receipt.bytesWritten).to.equal(20 * MB);
       expect((await spool.readEnvelope(receipt.id)).size).to.equal(20 * MB);
       const stored = createHash('sha256');
-      for await (const chunk of spool.openMessage(receipt.id)) stored.update(chunk as Buffer);
+      for await (const chunk of spool.openMessage(receipt.id, 20 * MB)) stored.update(chunk);
       expect(stored.digest('hex')).to.equal(expected.digest('hex'));
       expect(peak, 'memory held while writing').to.be.below(10 * MB);
       expect(heapGrowth, 'heap growth').to.be.below(10 * MB);
@@ -299,8 +306,8 @@ describe('spool', () => {
       // /dev/full fails every write with ENOSPC, even for root.
       const spool = await openSpool();
       const id = newQueueId();
-      await mkdir(join(spoolDir, 'tmp', id));
-      const receipt = new Receipt(id, { tmp: join(spoolDir, 'tmp'), queue: join(spoolDir, 'queue') }, await open('/dev/full', 'w'));
+      const dirs = { tmp: join(spoolDir, 'tmp'), queue: join(spoolDir, 'queue'), queueSync: GroupSync.ofDirectory(join(spoolDir, 'queue')) };
+      const receipt = new Receipt(id, dirs, await open('/dev/full', 'w'));
 
       receipt.write(Buffer.alloc(128 * 1024));
       await withTimeout(receipt.waitForDrain(), 5000, 'drain after a write error');
@@ -350,7 +357,7 @@ describe('spool', () => {
       expect(await spool.list()).to.deep.equal(ids);
     });
 
-    it('replaces an envelope atomically, leaving no envelope.json.new', async () => {
+    it('replaces an envelope atomically with a state file, leaving nothing in tmp/', async () => {
       const spool = await openSpool();
       const id = await commitMessage(spool);
       const env = await spool.readEnvelope(id);
@@ -358,7 +365,9 @@ describe('spool', () => {
       env.attempts = 1;
       await spool.writeEnvelope(env);
       expect(await spool.readEnvelope(id)).to.deep.equal(env);
-      expect(await entries(join('queue', id))).to.deep.equal(['envelope.json', 'message']);
+      expect(await entries('state')).to.deep.equal([id]);
+      expect(await entries('tmp')).to.deep.equal([]);
+      expect(await spool.readMessage(id)).to.deep.equal(MESSAGE);
     });
 
     it('applies concurrent envelope writes of one id in order', async () => {
@@ -367,7 +376,7 @@ describe('spool', () => {
       const env = await spool.readEnvelope(id);
       await Promise.all([1, 2, 3, 4, 5].map((n) => spool.writeEnvelope({ ...env, attempts: n })));
       expect((await spool.readEnvelope(id)).attempts).to.equal(5);
-      expect(await entries(join('queue', id))).to.deep.equal(['envelope.json', 'message']);
+      expect(await entries('tmp')).to.deep.equal([]);
     });
 
     it('refuses to write an envelope for a message that is not queued', async () => {
@@ -381,10 +390,12 @@ describe('spool', () => {
       const spool = await openSpool();
       const keep = await commitMessage(spool);
       const id = await commitMessage(spool);
+      await spool.writeEnvelope({ ...(await spool.readEnvelope(id)), attempts: 1 });
       await spool.remove(id);
       expect(await spool.list()).to.deep.equal([keep]);
       expect(await spool.exists(id)).to.equal(false);
       expect(await entries('tmp')).to.deep.equal([]);
+      expect(await entries('state')).to.deep.equal([]);
       const err = await rejectionOf(spool.remove(id));
       expect(err).to.be.instanceOf(SpoolError).with.property('code', 'ENOENT');
     });
@@ -423,17 +434,23 @@ describe('spool', () => {
     it('lists every envelope and reports corrupt entries without failing', async () => {
       const spool = await openSpool();
       const good = await commitMessage(spool);
+      const changed = await commitMessage(spool);
+      await spool.writeEnvelope({ ...(await spool.readEnvelope(changed)), attempts: 3 });
       const broken = await commitMessage(spool);
-      await writeFile(join(spoolDir, 'queue', broken, 'envelope.json'), '{"version": 1, "id": ');
+      await writeFile(join(spoolDir, 'queue', broken), `${MESSAGE.toString()}{"version": 1, "id": \n`);
       const noEnvelope = await commitMessage(spool);
-      await rm(join(spoolDir, 'queue', noEnvelope, 'envelope.json'));
+      await writeFile(join(spoolDir, 'queue', noEnvelope), MESSAGE);
+      const badState = await commitMessage(spool);
+      await writeFile(join(spoolDir, 'state', badState), 'not json\n');
       await mkdir(join(spoolDir, 'queue', 'stray'));
 
-      const { envelopes, corrupt } = await spool.listAll();
-      expect(envelopes.map((e) => e.id)).to.deep.equal([good]);
+      const { envelopes, corrupt, withState } = await spool.listAll();
+      expect(envelopes.map((e) => [e.id, e.attempts])).to.deep.equal([[good, 0], [changed, 3]]);
+      expect([...withState].sort()).to.deep.equal([changed, badState].sort());
       expect(corrupt.map((c) => [c.name, c.error.code])).to.deep.equal([
         [broken, 'EBADENVELOPE'],
-        [noEnvelope, 'ENOENT'],
+        [noEnvelope, 'EBADENVELOPE'],
+        [badState, 'EBADENVELOPE'],
         ['stray', 'EBADID'],
       ]);
       expect(await rejectionOf(spool.readEnvelope(broken))).to.be.instanceOf(SpoolError).with.property('code', 'EBADENVELOPE');

@@ -84,7 +84,7 @@ describe('STARTTLS and implicit TLS (RFC 3207, RFC 8314)', () => {
     await ehloLines(client);
     const done = await client.sendMail('a@b.test', ['u@normal.test'], 'hi\r\n');
     const id = /queued as (\S+)/.exec(done.lines[0]!)![1]!;
-    const stored = await fs.readFile(relay.spool.messagePath(id), 'utf8');
+    const stored = (await relay.spool.readMessage(id)).toString('utf8');
     expect(stored.split('\r\n')[0]).to.include('with ESMTPS id');
   });
 

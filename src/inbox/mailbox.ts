@@ -82,7 +82,7 @@ export class Mailbox {
   /** The message exactly as stored: our Received: line, then what the client sent. */
   async raw(id: string): Promise<Buffer> {
     await this.queue.show(id);
-    return readFile(this.spool.messagePath(id)).catch((err: unknown) => {
+    return this.spool.readMessage(id).catch((err: unknown) => {
       throw new QueueAdminError(QUEUE_ADMIN_CODES.noMessage, `no message ${id}`, { cause: err });
     });
   }
@@ -133,7 +133,7 @@ export class Mailbox {
   }
 
   private async summaryOf(envelope: Envelope): Promise<MessageSummary> {
-    const head = await this.spool.readMessageHead(envelope.id);
+    const head = await this.spool.readMessageHead(envelope.id, undefined, envelope.size);
     return summaryFrom(envelope, headerValue(parseHeaderFields(head.toString('utf8')), 'subject'));
   }
 }

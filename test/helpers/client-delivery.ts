@@ -3,7 +3,7 @@
 
 import fs from 'node:fs';
 import { Readable } from 'node:stream';
-import { deliverMessage, type ClientTimeouts, type DeliveryRequest, type DeliveryResult, type HostFailure, type SessionOutcome } from '../../src/protocol/client/smtp-client.js';
+import { deliverToHost, type ClientTimeouts, type DeliveryRequest, type DeliveryResult, type HostFailure, type SessionOutcome } from '../../src/protocol/client/smtp-client.js';
 import { replyToString, type Reply } from '../../src/reply-codes/index.js';
 import type { SmtpSink } from './smtp-sink.js';
 import { TEST_TLS } from './tls-fixtures.js';
@@ -28,7 +28,7 @@ export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): P
 /** Delivers MESSAGE to the sink (host name mx.minimta.test unless overridden), bounded. */
 export function deliverTo(sink: { host: string; port: number }, overrides: Partial<DeliveryRequest> = {}): Promise<DeliveryResult> {
   const bytes = Buffer.from(MESSAGE);
-  return withTimeout(deliverMessage({
+  return withTimeout(deliverToHost({
     host: 'mx.minimta.test',
     address: sink.host,
     port: sink.port,
@@ -41,7 +41,7 @@ export function deliverTo(sink: { host: string; port: number }, overrides: Parti
     smtputf8: false,
     timeouts: FAST,
     ...overrides,
-  }), 8000, 'deliverMessage');
+  }), 8000, 'deliverToHost');
 }
 
 export function session(result: DeliveryResult): SessionOutcome {

@@ -6,7 +6,7 @@ import { TestDnsServer, type Zone } from './dns-server.js';
 import { SmtpSink, type SinkBehaviour, type SinkOptions } from './smtp-sink.js';
 import { startTestRelay, type ConfigOverrides, type TestRelay } from './test-relay.js';
 import { WireClient } from './wire-client.js';
-import type { RecipientOutcome } from '../../src/queue/delivery/delivery-attempt.js';
+import type { RecipientOutcome } from '../../src/queue/delivery/destination.js';
 import type { Reply } from '../../src/reply-codes/index.js';
 
 export interface DeliveryWorld {

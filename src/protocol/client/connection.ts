@@ -136,6 +136,11 @@ export class ClientConnection {
     return this.replies.shift();
   }
 
+  /** Nothing has failed and nobody closed the connection yet. */
+  get open(): boolean {
+    return this.failure === undefined;
+  }
+
   /** What TLS negotiated, once startTls() succeeded. */
   get tls(): NegotiatedTls | undefined {
     return this.negotiated;

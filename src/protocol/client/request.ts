@@ -2,7 +2,6 @@
 // the per-command timeouts and the result. The contract, the rules behind
 // each field, is at the top of client.ts.
 
-import type { Readable } from 'node:stream';
 import type { Reply } from '../../reply-codes/index.js';
 import type { Credentials } from './auth.js';
 import type { NegotiatedTls } from './connection.js';
@@ -21,7 +20,7 @@ export interface DeliveryRequest {
   sender: string;
   recipients: string[];
   /** Opens the stored message (CRLF line ends, not dot-stuffed); called at most once per attempt. */
-  message: () => NodeJS.ReadableStream | Readable;
+  message: () => AsyncIterable<Buffer | string>;
   /** Bytes of the stored message. */
   size: number;
   /** '8BITMIME' when the message needs 8BITMIME (RFC 6152). */

@@ -10,13 +10,15 @@ import type { Socket } from 'node:net';
 import tls from 'node:tls';
 import { formatReply, type Reply } from '../../reply-codes/index.js';
 import { DataReader } from './data-reader.js';
-import { LineReader } from './line-reader.js';
+import { LineReader, type BareNewlinePolicy } from './line-reader.js';
 import type { MessageReceipt, Session, Step } from './session.js';
 import type { Logger } from '../../log.js';
 import type { Limits } from './limits.js';
 
 /** What the connection enforces itself; the session enforces the rest. */
-export type ConnectionLimits = Pick<Limits, 'maxLineOctets' | 'maxMessageSize' | 'idleTimeoutMs' | 'minDataRate' | 'dataGraceMs' | 'tlsHandshakeTimeoutMs'>;
+export type ConnectionLimits = Pick<Limits, 'maxLineOctets' | 'maxMessageSize' | 'idleTimeoutMs' | 'minDataRate' | 'dataGraceMs' | 'tlsHandshakeTimeoutMs'>
+  /** A bare LF: refused, or taken as CRLF (smtp.bareNewline; line-reader.ts). */
+  & { bareNewline?: BareNewlinePolicy };
 
 /** Input held while a command runs; beyond it we stop reading the socket. */
 const MAX_PENDING_INPUT = 256 * 1024;
@@ -55,7 +57,7 @@ export class SmtpConnection {
     private readonly onFinished: () => void,
     private readonly tlsContext?: tls.SecureContext,
   ) {
-    this.lines = new LineReader(limits.maxLineOctets);
+    this.lines = new LineReader(limits.maxLineOctets, limits.bareNewline);
     this.goneSignal = new Promise((resolve) => { this.signalGone = resolve; });
   }
 
@@ -240,7 +242,7 @@ export class SmtpConnection {
     const phase: DataPhase = { receipt, startedAt: Date.now(), received: 0, needsDrain: false, reader: undefined! };
     phase.reader = new DataReader(this.limits.maxMessageSize, (chunk) => {
       if (!receipt.write(chunk)) phase.needsDrain = true;
-    });
+    }, this.limits.bareNewline);
     if (!receipt.write(header)) phase.needsDrain = true;
     this.data = phase;
     // The 354 must reach the client before it sends the message.

@@ -4,8 +4,16 @@
 // LF anywhere stops the session (§2.3.8, SMTP smuggling). Too much data, or a
 // line over 1000 octets, is read to its end and then refused (§4.5.3.1.6,
 // §4.5.3.1.10; RFC 1870 §6.3: never reply in the middle of the data).
+//
+// With smtp.bareNewline "normalize" (Postfix 3.9's smtpd_forbid_bare_newline
+// = normalize) a bare LF ends a content line and is stored as CRLF, but the
+// data still ends only at CRLF "." CRLF: the dot line and the line before it
+// must both end in CRLF, so <LF>.<LF>, <CR><LF>.<LF> and <LF>.<CR><LF> stay
+// content (their dot removed as a stuffed one, §4.5.2) and nothing can be
+// smuggled after them. A bare CR is refused in both policies.
 
 import { HopCounter } from './hop-counter.js';
+import type { BareNewlinePolicy } from './line-reader.js';
 
 const CR = 0x0d;
 const LF = 0x0a;
@@ -36,6 +44,8 @@ export class DataReader {
   private tooBig = false;
   private lineTooLong = false;
   private readonly hops = new HopCounter();
+  /** Did the line before the current one end in CRLF? (The DATA command's own line counts as one.) */
+  private previousEndedCrlf = true;
 
   /**
    * @param maxSize largest message accepted, in octets after unstuffing
@@ -45,6 +55,7 @@ export class DataReader {
   constructor(
     private readonly maxSize: number,
     private readonly onBody: (chunk: Buffer) => void,
+    private readonly bareNewline: BareNewlinePolicy = 'reject',
   ) {}
 
   push(chunk: Buffer): DataProgress {
@@ -59,35 +70,57 @@ export class DataReader {
           continue;
         case 'dot':
           if (byte === CR) { this.state = 'dot-cr'; i++; continue; }
-          if (byte === LF) return this.violation('bare-lf', out);
+          if (byte === LF) {
+            if (this.bareNewline === 'reject') return this.violation('bare-lf', out);
+            this.endLine(out, false);
+            i++;
+            continue;
+          }
           // A stuffed dot: dropped, and not counted in the line length (§4.5.2).
           this.state = 'mid-line';
           continue;
         case 'dot-cr':
           if (byte !== LF) return this.violation('bare-cr', out);
-          this.emit(out);
-          return { outcome: this.complete(), rest: chunk.subarray(i + 1) };
+          if (this.previousEndedCrlf) {
+            this.emit(out);
+            return { outcome: this.complete(), rest: chunk.subarray(i + 1) };
+          }
+          // "." CRLF after a bare LF: content, never the end (normalize only).
+          this.endLine(out, true);
+          i++;
+          continue;
         case 'mid-line': {
           const end = nextLineBreak(chunk, i);
           if (end > i) { this.collect(out, chunk.subarray(i, end)); this.lineOctets += end - i; }
           if (end === chunk.length) { i = end; continue; }
-          if (chunk[end] === LF) return this.violation('bare-lf', out);
+          if (chunk[end] === LF) {
+            if (this.bareNewline === 'reject') return this.violation('bare-lf', out);
+            this.endLine(out, false);
+            i = end + 1;
+            continue;
+          }
           this.state = 'cr';
           i = end + 1;
           continue;
         }
         case 'cr':
           if (byte !== LF) return this.violation('bare-cr', out);
-          if (this.lineOctets + 2 > MAX_TEXT_LINE_OCTETS) this.lineTooLong = true;
-          this.collect(out, CRLF);
-          this.lineOctets = 0;
-          this.state = 'line-start';
+          this.endLine(out, true);
           i++;
           continue;
       }
     }
     this.emit(out);
     return {};
+  }
+
+  /** A line ends; it is stored with CRLF whatever ended it on the wire. */
+  private endLine(out: Buffer[], crlf: boolean): void {
+    if (this.lineOctets + 2 > MAX_TEXT_LINE_OCTETS) this.lineTooLong = true;
+    this.collect(out, CRLF);
+    this.lineOctets = 0;
+    this.previousEndedCrlf = crlf;
+    this.state = 'line-start';
   }
 
   private collect(out: Buffer[], bytes: Buffer): void {

@@ -2,6 +2,10 @@
 // line terminator. A bare LF or a bare CR is reported, never taken as a line
 // end (SMTP smuggling, RFC 5321 §2.3.8). Buffering is bounded: a line longer
 // than the limit is dropped up to its CRLF and reported once.
+//
+// The one exception is opt-in (smtp.bareNewline "normalize", after Postfix
+// 3.9's smtpd_forbid_bare_newline = normalize): a bare LF then ends a command
+// line as CRLF would, for people typing at nc. A bare CR is refused always.
 
 const CR = 0x0d;
 const LF = 0x0a;
@@ -12,6 +16,9 @@ export type LineEvent =
   | { readonly kind: 'bare-lf' }
   | { readonly kind: 'bare-cr' };
 
+/** What a bare LF is: a refusal (RFC 5321 §2.3.8, the default) or a line end. */
+export type BareNewlinePolicy = 'reject' | 'normalize';
+
 export class LineReader {
   private buffer: Buffer = Buffer.alloc(0);
   /** True while the rest of an over-long line is being thrown away. */
@@ -21,7 +28,7 @@ export class LineReader {
   private stopped = false;
 
   /** @param maxLineOctets longest accepted line, CRLF included (RFC 5321 §4.5.3.1.4: at least 512). */
-  constructor(private maxLineOctets: number) {}
+  constructor(private maxLineOctets: number, private readonly bareNewline: BareNewlinePolicy = 'reject') {}
 
   push(chunk: Buffer): void {
     this.buffer = this.buffer.length === 0 ? chunk : Buffer.concat([this.buffer, chunk]);
@@ -68,18 +75,24 @@ export class LineReader {
       return null;
     }
     const byte = this.buffer[end];
-    if (byte === LF) return this.violation('bare-lf');
+    if (byte === LF) return this.bareNewline === 'normalize' ? this.take(end, 1) : this.violation('bare-lf');
     if (end + 1 >= this.buffer.length) {
       // A CR at the end of what we have: its LF may be in the next read.
       return end + 2 > this.maxLineOctets ? this.startSkipping() : null;
     }
     if (this.buffer[end + 1] !== LF) return this.violation('bare-cr');
+    return this.take(end, 2);
+  }
+
+  /** The line before `end`, its terminator `terminator` octets long; a normalised LF counts as CRLF. */
+  private take(end: number, terminator: number): LineEvent {
+    const next = this.buffer.subarray(end + terminator);
     if (end + 2 > this.maxLineOctets) {
-      this.buffer = this.buffer.subarray(end + 2);
+      this.buffer = next;
       return { kind: 'too-long' };
     }
     const text = this.buffer.toString('utf8', 0, end);
-    this.buffer = this.buffer.subarray(end + 2);
+    this.buffer = next;
     return { kind: 'line', text, octets: end + 2 };
   }
 
@@ -98,7 +111,7 @@ export class LineReader {
         this.buffer = buf.subarray(i + 1);
         this.skipping = false;
         this.skippedCr = false;
-        return previousWasCr ? { kind: 'too-long' } : this.violation('bare-lf');
+        return previousWasCr || this.bareNewline === 'normalize' ? { kind: 'too-long' } : this.violation('bare-lf');
       }
       if (previousWasCr) return this.violation('bare-cr');
     }

@@ -7,6 +7,7 @@ import tls from 'node:tls';
 import { formatReply, reply } from '../../reply-codes/index.js';
 import { SmtpConnection } from './connection.js';
 import type { Limits } from './limits.js';
+import type { BareNewlinePolicy } from './line-reader.js';
 import { ACCEPT_ALL, Session, type ListenerMode, type MessageStore, type SessionDeps, type SessionPolicy, type SessionSettings } from './session.js';
 import type { Logger } from '../../log.js';
 import { MIN_TLS_VERSION, type TlsCredentials } from '../../tls-context.js';
@@ -37,6 +38,8 @@ export interface ServerOptions {
   auth?: { authenticate: SessionDeps['authenticate']; requireTls: boolean };
   /** smtp.strictEnvelopes: MAIL and RCPT paths only with angle brackets. */
   strictEnvelopes?: boolean;
+  /** smtp.bareNewline: a bare LF refused (default) or taken as CRLF. */
+  bareNewline?: BareNewlinePolicy;
 }
 
 export interface BoundListener extends ListenerOptions {
@@ -88,7 +91,7 @@ export class SmtpServer {
   }
 
   /** New settings for the connections that come from now on (SIGHUP). */
-  reconfigure(changes: Pick<ServerOptions, 'policy' | 'auth' | 'tls' | 'limits' | 'postmaster'>): void {
+  reconfigure(changes: Pick<ServerOptions, 'policy' | 'auth' | 'tls' | 'limits' | 'postmaster' | 'bareNewline'>): void {
     Object.assign(this.options, changes);
     for (const server of this.servers) {
       if (server instanceof tls.Server && changes.tls) server.setSecureContext({ cert: changes.tls.cert, key: changes.tls.key, minVersion: MIN_TLS_VERSION });
@@ -137,6 +140,7 @@ export class SmtpServer {
       ...limits,
       maxLineOctets: Session.longestLine(settings),
       idleTimeoutMs: refusing ? limits.refuseIdleTimeoutMs : limits.idleTimeoutMs,
+      bareNewline: this.options.bareNewline,
     };
     const connection = new SmtpConnection(socket, session, connectionLimits, log, ip, () => {
       this.connections.delete(connection);

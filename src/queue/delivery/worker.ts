@@ -1,18 +1,24 @@
-// The delivery worker: takes due messages from the spool, delivers each to
-// its destinations (one copy per destination with all its recipients, RFC
-// 5321 §4.5.4.1), records every recipient's outcome in the spool, retries
-// what failed for now, and reports what failed for good. A message leaves the
-// spool when every recipient is final.
+// The delivery worker: delivers each due message to its destinations (one
+// copy per destination with all its recipients, RFC 5321 §4.5.4.1), retries
+// what failed for now, reports what failed for good, and removes a message
+// from the spool once every recipient is final.
 //
-// The spool is the truth: the worker keeps no state that a restart would
-// lose. On start it picks up everything already queued.
+// The schedule lives in memory (schedule.ts): every queued message's
+// envelope, a queue of the due ones and timers for the deferred ones. At
+// start the spool is read once; after that a new message is handed over by
+// the receipt that committed it and goes out at once, and a wake costs O(1).
+// The spool stays the truth on disk: a state file is written whenever a
+// message is deferred, fails in part, is held or warned about, so a restart
+// finds every message as it was. A message every recipient of which is
+// delivered at the first try is never rewritten: its file is simply removed.
 
 import { EventEmitter } from 'node:events';
 import { reply, replyToString } from '../../reply-codes/index.js';
 import { SpoolError, type Spool } from '../spool/spool.js';
 import { isFinished, pendingRecipients, type Envelope, type RecipientRecord } from '../spool/envelope.js';
-import { attemptDelivery, describeOutcome, type AttemptDeps, type RecipientOutcome } from './delivery-attempt.js';
+import { deliverToDestination, describeOutcome, type DestinationDeps, type RecipientOutcome } from './destination.js';
 import { DeliverySlots } from './concurrency.js';
+import { Schedule } from './schedule.js';
 import { isExpired, nextAttemptAt, type RetryPolicy } from './scheduler.js';
 import type { Logger } from '../../log.js';
 import { needsSmtputf8 } from '../../protocol/client/smtputf8.js';
@@ -47,10 +53,11 @@ export interface WorkerOptions {
   /** Seconds after arrival at which a still-pending message gets one delay warning; off when absent. */
   delayWarning?: number;
   concurrency: { total: number; perDestination: number };
+  /** How often the spool is looked at for messages put there by another process (`minimta sendmail`). */
   pollIntervalMs: number;
   /** All mail goes to this host instead of the MX (smarthost). */
   smarthost?: string;
-  attempt: AttemptDeps;
+  destination: DestinationDeps;
   failures: FailureReporter;
   log: Logger;
   now?: () => Date;
@@ -61,13 +68,28 @@ export interface WorkerEvents {
   attempted: [id: string, outcomes: RecipientOutcome[], done: boolean];
 }
 
+/** A queued message as the worker knows it. */
+interface QueuedMessage {
+  envelope: Envelope;
+  /** state/<id> exists: the envelope was rewritten since acceptance. */
+  hasState: boolean;
+  /** When it is due (ms since the epoch), as last scheduled; undefined while not scheduled. */
+  dueAt?: number;
+  delivering: boolean;
+  /** Deleted by the operator (possibly while being delivered). */
+  removed: boolean;
+}
+
 export class QueueWorker extends EventEmitter<WorkerEvents> {
   private readonly slots: DeliverySlots;
+  private readonly messages = new Map<string, QueuedMessage>();
+  private readonly schedule: Schedule;
   private readonly inFlight = new Map<string, Promise<void>>();
   private readonly reportedCorrupt = new Set<string>();
-  private timer?: NodeJS.Timeout;
-  private scanning = false;
-  private rescan = false;
+  private readonly maxInFlight: number;
+  private poller?: NodeJS.Timeout;
+  private loading?: Promise<void>;
+  private rescanning?: Promise<void>;
   private stopped = true;
   private readonly now: () => Date;
 
@@ -75,23 +97,52 @@ export class QueueWorker extends EventEmitter<WorkerEvents> {
     super();
     this.slots = new DeliverySlots(options.concurrency.total, options.concurrency.perDestination);
     this.now = options.now ?? (() => new Date());
+    this.schedule = new Schedule(() => this.pump(), () => this.now().getTime());
+    // Leave room in memory: never more messages in flight than a few per slot.
+    this.maxInFlight = options.concurrency.total * 4;
   }
 
-  start(): void {
+  /** Reads the spool once, then delivers what is due; resolves once the spool is read. */
+  start(): Promise<void> {
     this.stopped = false;
-    this.wake();
+    this.loading ??= this.rescan();
+    this.poller = setInterval(() => void this.rescan(), Math.max(this.options.pollIntervalMs, 1000));
+    this.poller.unref();
+    return this.loading;
   }
 
-  /** Something was queued or changed: look at the spool now. */
-  wake(): void {
-    if (this.stopped) return;
-    void this.scan();
+  /**
+   * A message just committed to the spool by this process: scheduled from
+   * its envelope, without reading the disk, and due at once if it says so.
+   */
+  queued(envelope: Envelope): void {
+    if (this.messages.has(envelope.id)) return;
+    this.add(envelope, false);
+    this.pump();
+  }
+
+  /**
+   * Looks at the spool for messages this process does not know (put there
+   * by another process, e.g. `minimta sendmail`): O(queue), so only at
+   * start, on request and every pollInterval.
+   */
+  rescan(): Promise<void> {
+    this.rescanning ??= this.readNewMessages()
+      .catch((err: unknown) => this.options.log('qmgr', `cannot read the spool: ${(err as Error).message}`))
+      .finally(() => { this.rescanning = undefined; });
+    return this.rescanning;
+  }
+
+  /** Resolves once start() has read the spool. */
+  async loaded(): Promise<void> {
+    await this.loading;
   }
 
   /** Stops starting deliveries; waits up to `graceMs` for those in flight. */
   async stop(graceMs = 10_000): Promise<void> {
     this.stopped = true;
-    clearTimeout(this.timer);
+    this.schedule.stop();
+    clearInterval(this.poller);
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
       Promise.allSettled([...this.inFlight.values()]),
@@ -104,113 +155,174 @@ export class QueueWorker extends EventEmitter<WorkerEvents> {
     return this.inFlight.size > 0;
   }
 
-  private async scan(): Promise<void> {
-    if (this.scanning) {
-      this.rescan = true;
-      return;
-    }
-    this.scanning = true;
-    try {
-      do {
-        this.rescan = false;
-        await this.startDueMessages();
-      } while (this.rescan && !this.stopped);
-    } catch (err) {
-      this.options.log('qmgr', `cannot read the spool: ${(err as Error).message}`);
-    } finally {
-      this.scanning = false;
-    }
-    if (!this.stopped) {
-      clearTimeout(this.timer);
-      this.timer = setTimeout(() => this.wake(), this.options.pollIntervalMs);
-      this.timer.unref();
-    }
+  // ---- the operator's view (the live queue commands) -----------------------
+
+  /** Every queued envelope (live objects: do not change them). */
+  envelopes(): Envelope[] {
+    return [...this.messages.values()].map((m) => m.envelope);
   }
 
-  private async startDueMessages(): Promise<void> {
-    const { envelopes, corrupt } = await this.options.spool.listAll();
+  envelope(id: string): Envelope | undefined {
+    return this.messages.get(id)?.envelope;
+  }
+
+  /** Makes a message due now unless it is held or captured; false if it is not queued. */
+  makeDue(id: string): boolean {
+    const message = this.messages.get(id);
+    if (!message) return false;
+    this.scheduleAt(id, message, this.now().getTime());
+    this.pump();
+    return true;
+  }
+
+  /** Changes a message's envelope and writes it to the spool; then reschedules it. */
+  async change(id: string, edit: (env: Envelope) => void): Promise<Envelope | undefined> {
+    const message = this.messages.get(id);
+    if (!message) return undefined;
+    edit(message.envelope);
+    await this.options.spool.writeEnvelope(message.envelope);
+    message.hasState = true;
+    this.scheduleAt(id, message, Date.parse(message.envelope.nextAttemptAt));
+    this.pump();
+    return message.envelope;
+  }
+
+  /** Removes a message from the spool and the schedule; false if it is not queued. */
+  async remove(id: string): Promise<boolean> {
+    const message = this.messages.get(id);
+    if (!message) return false;
+    message.removed = true;
+    this.messages.delete(id);
+    await this.options.spool.remove(id, message.hasState);
+    return true;
+  }
+
+  // ---- scheduling -----------------------------------------------------------
+
+  private add(envelope: Envelope, hasState: boolean): void {
+    const message: QueuedMessage = { envelope, hasState, delivering: false, removed: false };
+    this.messages.set(envelope.id, message);
+    this.scheduleAt(envelope.id, message, Date.parse(envelope.nextAttemptAt));
+  }
+
+  /** Puts a message in the schedule at `at`, unless it must wait (held, captured, in delivery). */
+  private scheduleAt(id: string, message: QueuedMessage, at: number): void {
+    const env = message.envelope;
+    if (env.capture || env.held || message.delivering) {
+      message.dueAt = undefined;
+      return;
+    }
+    message.dueAt = at;
+    this.schedule.dueAt(id, at);
+  }
+
+  private async readNewMessages(): Promise<void> {
+    const { envelopes, corrupt, withState } = await this.options.spool.listAll();
     for (const entry of corrupt) {
       if (this.reportedCorrupt.has(entry.name)) continue;
       this.reportedCorrupt.add(entry.name);
       this.options.log('qmgr', `skipping unreadable queue entry ${entry.name}: ${entry.error.message}`);
     }
-    const now = this.now().getTime();
-    // Leave room in memory: never more messages in flight than a few per slot.
-    const maxInFlight = this.options.concurrency.total * 4;
     for (const envelope of envelopes) {
-      if (this.stopped || this.inFlight.size >= maxInFlight) return;
-      if (this.inFlight.has(envelope.id) || envelope.capture || envelope.held) continue;
-      if (Date.parse(envelope.nextAttemptAt) > now) continue;
-      const run = this.deliver(envelope)
-        .catch((err) => this.options.log('qmgr', `delivery of the message failed unexpectedly: ${(err as Error)?.stack ?? err}`, envelope.id))
+      if (!this.messages.has(envelope.id)) this.add(envelope, withState.has(envelope.id));
+    }
+    this.pump();
+  }
+
+  /** Starts due messages while there is room. O(1) per message started. */
+  private pump(): void {
+    while (!this.stopped && this.inFlight.size < this.maxInFlight) {
+      const id = this.schedule.next();
+      if (id === undefined) return;
+      const message = this.messages.get(id);
+      // Stale entries: gone, rescheduled for later, held, or already running.
+      if (!message || message.delivering || message.dueAt === undefined || message.dueAt > this.now().getTime()) continue;
+      message.dueAt = undefined;
+      message.delivering = true;
+      const run = this.deliverMessage(message)
+        .catch((err) => this.options.log('qmgr', `delivery of the message failed unexpectedly: ${(err as Error)?.stack ?? err}`, id))
         .finally(() => {
-          this.inFlight.delete(envelope.id);
-          this.wake();
+          message.delivering = false;
+          this.inFlight.delete(id);
+          // Still queued (deferred): due again when its envelope says.
+          if (this.messages.get(id) === message) this.scheduleAt(id, message, Date.parse(message.envelope.nextAttemptAt));
+          this.pump();
         });
-      this.inFlight.set(envelope.id, run);
+      this.inFlight.set(id, run);
     }
   }
 
-  /** One attempt at every pending recipient of a message. */
-  private async deliver(snapshot: Envelope): Promise<void> {
-    const id = snapshot.id;
-    try {
-      const groups = this.groupByDestination(pendingRecipients(snapshot));
-      const outcomes = (await Promise.all(groups.map(([destination, recipients]) =>
-        this.deliverGroup(snapshot, destination, recipients.map((r) => r.address))))).flat();
-      const now = this.now();
-      const retry = this.retryPolicyOf(snapshot);
-      const envelope = await this.options.spool.update(id, (env) => {
-        env.attempts++;
-        if (!isFinished(env) && isExpired(env.arrivedAt, retry, now)) this.expire(env, now);
-        if (isFinished(env)) return;
-        const expiry = Date.parse(env.arrivedAt) + retry.maxQueueLifetime * 1000;
-        const next = nextAttemptAt(env.attempts, retry, now).getTime();
-        // The last try comes at the expiry time, not after it.
-        env.nextAttemptAt = new Date(Math.min(next, Math.max(expiry, now.getTime()))).toISOString();
-      });
-      const done = isFinished(envelope);
-      if (done) await this.finish(envelope);
-      else await this.warnIfDelayed(envelope, retry, now);
-      this.emit('attempted', id, outcomes, done);
-    } catch (err) {
-      if (!(err instanceof SpoolError) || err.code !== 'ENOENT') throw err;
+  // ---- delivery ---------------------------------------------------------------
+
+  /** One attempt at every pending recipient of a message (the unit: a message). */
+  private async deliverMessage(message: QueuedMessage): Promise<void> {
+    const envelope = message.envelope;
+    const id = envelope.id;
+    const groups = this.groupByDestination(pendingRecipients(envelope));
+    const outcomes = (await Promise.all(groups.map(([destination, recipients]) =>
+      this.deliverToDestination(message, destination, recipients.map((r) => r.address))))).flat();
+    if (message.removed) {
       // queue delete while we were delivering: nothing more happens to it.
       this.options.log('qmgr', 'removed from the queue during delivery; not tried again', id);
       this.emit('attempted', id, [], true);
+      return;
     }
+    const now = this.now();
+    const retry = this.retryPolicyOf(envelope);
+    recordOutcomes(envelope, outcomes, now);
+    envelope.attempts++;
+    if (!isFinished(envelope) && isExpired(envelope.arrivedAt, retry, now)) this.expire(envelope, now);
+    try {
+      if (isFinished(envelope)) {
+        await this.finish(message);
+      } else {
+        const expiry = Date.parse(envelope.arrivedAt) + retry.maxQueueLifetime * 1000;
+        const next = nextAttemptAt(envelope.attempts, retry, now).getTime();
+        // The last try comes at the expiry time, not after it.
+        envelope.nextAttemptAt = new Date(Math.min(next, Math.max(expiry, now.getTime()))).toISOString();
+        await this.options.spool.writeEnvelope(envelope);
+        message.hasState = true;
+        await this.warnIfDelayed(message, retry, now);
+      }
+    } catch (err) {
+      if (!(err instanceof SpoolError) || err.code !== 'ENOENT') throw err;
+      // Deleted from the spool behind our back: nothing more happens to it.
+      this.messages.delete(id);
+      this.options.log('qmgr', 'removed from the queue during delivery; not tried again', id);
+      this.emit('attempted', id, [], true);
+      return;
+    }
+    this.emit('attempted', id, outcomes, isFinished(envelope));
   }
 
-  /** Delivers to one destination and records each recipient's outcome on disk at once. */
-  private async deliverGroup(snapshot: Envelope, destination: string, addresses: string[]): Promise<RecipientOutcome[]> {
+  /** Delivers to one destination (the unit: a destination) and logs each recipient's outcome. */
+  private async deliverToDestination(message: QueuedMessage, destination: string, addresses: string[]): Promise<RecipientOutcome[]> {
     const release = await this.slots.acquire(destination);
+    const envelope = message.envelope;
     let outcomes: RecipientOutcome[];
     try {
       // A message deleted or held while it waited for a slot is not sent.
-      const current = await this.options.spool.readEnvelope(snapshot.id);
-      if (current.held) return [];
-      outcomes = await attemptDelivery({
+      if (message.removed || envelope.held) return [];
+      outcomes = await deliverToDestination({
         destination,
         recipients: addresses,
-        sender: snapshot.sender,
-        size: snapshot.size,
-        body: snapshot.body,
+        sender: envelope.sender,
+        size: envelope.size,
+        body: envelope.body,
         // Said SMTPUTF8, but needs it only with UTF-8 in the envelope or header (RFC 6531 §3.4);
         // the whole header section is read, however long.
-        smtputf8: snapshot.smtputf8 && needsSmtputf8({
-          sender: snapshot.sender,
+        smtputf8: envelope.smtputf8 && needsSmtputf8({
+          sender: envelope.sender,
           recipients: addresses,
-          header: await this.options.spool.readMessageHead(snapshot.id, snapshot.size),
+          header: await this.options.spool.readMessageHead(envelope.id, envelope.size, envelope.size),
         }),
-        openMessage: () => this.options.spool.openMessage(snapshot.id),
-      }, this.options.attempt);
+        openMessage: () => this.options.spool.openMessage(envelope.id, envelope.size),
+      }, this.options.destination);
     } finally {
       release();
     }
-    const now = this.now();
-    const delay = (now.getTime() - Date.parse(snapshot.arrivedAt)) / 1000;
-    for (const outcome of outcomes) this.options.log('smtp', describeOutcome(outcome, delay), snapshot.id);
-    await this.options.spool.update(snapshot.id, (env) => recordOutcomes(env, outcomes, now));
+    const delay = (this.now().getTime() - Date.parse(envelope.arrivedAt)) / 1000;
+    for (const outcome of outcomes) this.options.log('smtp', describeOutcome(outcome, delay), envelope.id);
     return outcomes;
   }
 
@@ -225,19 +337,23 @@ export class QueueWorker extends EventEmitter<WorkerEvents> {
   }
 
   /** Every recipient is final: report the failures, then remove the message. */
-  private async finish(envelope: Envelope): Promise<void> {
+  private async finish(message: QueuedMessage): Promise<void> {
+    const envelope = message.envelope;
     const failed = envelope.recipients.filter((r) => r.state === 'failed');
     if (failed.length > 0) await this.options.failures.report(envelope, failed);
-    await this.options.spool.remove(envelope.id);
+    this.messages.delete(envelope.id);
+    await this.options.spool.remove(envelope.id, message.hasState);
     this.options.log('qmgr', 'removed', envelope.id);
   }
 
   /** One warning per message once it has waited delivery.delayWarning seconds (off by default). */
-  private async warnIfDelayed(envelope: Envelope, retry: RetryPolicy, now: Date): Promise<void> {
+  private async warnIfDelayed(message: QueuedMessage, retry: RetryPolicy, now: Date): Promise<void> {
+    const envelope = message.envelope;
     const { delayWarning, failures } = this.options;
     if (delayWarning === undefined || !failures.warn || envelope.delayWarned || envelope.sender === '' || envelope.bounce) return;
     if (now.getTime() - Date.parse(envelope.arrivedAt) < delayWarning * 1000) return;
-    await this.options.spool.update(envelope.id, (env) => { env.delayWarned = true; });
+    envelope.delayWarned = true;
+    await this.options.spool.writeEnvelope(envelope);
     const until = new Date(Date.parse(envelope.arrivedAt) + retry.maxQueueLifetime * 1000);
     await failures.warn(envelope, pendingRecipients(envelope), until);
   }
@@ -255,7 +371,9 @@ export class QueueWorker extends EventEmitter<WorkerEvents> {
     const groups = new Map<string, RecipientRecord[]>();
     for (const record of recipients) {
       const key = this.options.smarthost ?? record.address.slice(record.address.lastIndexOf('@') + 1).toLowerCase();
-      groups.set(key, [...(groups.get(key) ?? []), record]);
+      const group = groups.get(key);
+      if (group) group.push(record);
+      else groups.set(key, [record]);
     }
     return [...groups];
   }

@@ -13,8 +13,8 @@ export interface BounceQueueOptions {
   spool: Spool;
   hostname: string;
   log: Logger;
-  /** Called once a bounce is queued, so the worker picks it up. */
-  queued: () => void;
+  /** Called once a bounce is queued, so the worker schedules it. */
+  queued: (envelope: Envelope) => void;
   now?: () => Date;
   /** Header fields to put in front of a bounce (a DKIM-Signature, src/dkim/), or undefined. */
   sign?: (message: Buffer, id: string) => Buffer | undefined;
@@ -42,20 +42,21 @@ export class BounceQueue implements FailureReporter {
     const { spool, hostname, log } = this.options;
     const now = this.options.now?.() ?? new Date();
     const receipt = await spool.beginReceipt();
+    let stored: Envelope;
     try {
       const bounce = buildBounce({
         hostname,
         original: envelope,
         failed: recipients,
         action,
-        originalHeaders: await spool.readMessageHead(envelope.id),
+        originalHeaders: await spool.readMessageHead(envelope.id, undefined, envelope.size),
         now,
         messageId: `<${receipt.id}@${hostname}>`,
         willRetryUntil,
       });
       const signature = this.options.sign?.(bounce.message, receipt.id);
       receipt.write(signature ? Buffer.concat([signature, bounce.message]) : bounce.message);
-      await receipt.commit(newEnvelope({
+      stored = await receipt.commit(newEnvelope({
         id: receipt.id,
         arrivedAt: now,
         client: { ip: '127.0.0.1', ehlo: hostname, protocol: 'local' },
@@ -71,6 +72,6 @@ export class BounceQueue implements FailureReporter {
       await receipt.abort();
       throw err;
     }
-    this.options.queued();
+    this.options.queued(stored);
   }
 }

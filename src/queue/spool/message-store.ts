@@ -9,8 +9,8 @@ import type { Spool } from './spool.js';
 export interface SpoolStoreOptions {
   /** Messages from a capture listener: kept in the queue, never delivered. */
   capture?: boolean;
-  /** Called once a message is durably queued (the delivery worker wakes up). */
-  committed?: (id: string) => void;
+  /** Called once a message is durably queued, with its envelope (the delivery worker schedules it). */
+  committed?: (envelope: Envelope) => void;
   /**
    * DKIM (src/dkim/outbound-signing.ts): follows each message as it streams
    * in; at commit, the DKIM-Signature fields to store in front of it, if any.
@@ -57,8 +57,8 @@ export function spoolStore(spool: Spool, options: SpoolStoreOptions = {}): Messa
         waitForDrain: () => receipt.waitForDrain(),
         abort: () => receipt.abort(),
         async commit(message) {
-          await receipt.commit(envelopeOf(receipt.id, message, options), signing?.finish(message.client, receipt.id));
-          options.committed?.(receipt.id);
+          const stored = await receipt.commit(envelopeOf(receipt.id, message, options), signing?.finish(message.client, receipt.id));
+          options.committed?.(stored);
         },
       };
     },

@@ -1,39 +1,77 @@
-// One message being received: its bytes stream into tmp/<id>/message while
-// the DATA arrives, and commit() makes it durable and visible in queue/ with
-// one atomic rename. Only after commit() resolves may the server answer
-// "250 2.0.0 Ok: queued as <id>" (RFC 5321 §4.1.1.4, §6.1).
+// One message being received: its bytes go into tmp/<id> while the DATA
+// arrives, and commit() makes it durable and visible as queue/<id>. Only
+// after commit() resolves may the server answer "250 2.0.0 Ok: queued as
+// <id>" (RFC 5321 §4.1.1.4, §6.1).
+//
+// The path to the 250 (docs/queue.md): the envelope line is appended, the
+// file's data is flushed with one fdatasync, the file is renamed into queue/,
+// and queue/ is fsynced by a group sync that every message committing at that
+// moment shares.
 
 import type { FileHandle } from 'node:fs/promises';
-import { rename, rm } from 'node:fs/promises';
+import { open, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { validateEnvelope, type Envelope } from './envelope.js';
 import { FileWriter } from './file-writer.js';
-import { fsyncDir, prependDurably, writeFileDurably } from './fsync.js';
+import type { GroupSync } from './group-sync.js';
+import { envelopeTrailer } from './queue-file.js';
 import { SPOOL_CODES, SpoolError, fsStep } from './spool-error.js';
+import { openSpoolFile } from './spool-safety.js';
+import { CREATE_FLAGS, FILE_MODE } from './queue-file.js';
 
-/** The spool's two directories, absolute. */
+/** Where a receipt goes: the spool's two directories, absolute, and the group sync of queue/. */
 export interface ReceiptDirs {
   readonly tmp: string;
   readonly queue: string;
+  readonly queueSync: GroupSync;
 }
 
 type ReceiptState = 'receiving' | 'committing' | 'committed' | 'failed' | 'aborted';
+
+const NEWLINE = 0x0a;
+const COPY_BYTES = 64 * 1024;
+
+/**
+ * Writes `prefix`, the bytes of `source` and `trailer` to a new file
+ * `target`, and flushes it (the message's one data sync on this path).
+ */
+async function copyWithPrefix(source: string, target: string, prefix: Buffer, trailer: Buffer): Promise<void> {
+  const input = await openSpoolFile(source);
+  try {
+    const output = await open(target, CREATE_FLAGS, FILE_MODE);
+    try {
+      await output.write(prefix);
+      const chunk = Buffer.allocUnsafe(COPY_BYTES);
+      for (;;) {
+        const { bytesRead } = await input.read(chunk, 0, chunk.length, null);
+        if (bytesRead === 0) break;
+        await output.write(chunk, 0, bytesRead);
+      }
+      await output.write(trailer);
+      await output.datasync();
+    } finally {
+      await output.close();
+    }
+  } finally {
+    await input.close();
+  }
+}
 
 export class Receipt {
   private state: ReceiptState = 'receiving';
   private bytes = 0;
   private readonly writer: FileWriter;
   private fileClosed?: Promise<void>;
-  private committing?: Promise<void>;
+  private committing?: Promise<Envelope>;
   private aborting?: Promise<void>;
 
-  /** Made by Spool.beginReceipt(), which created tmp/<id>/ and opened `file` as tmp/<id>/message. */
+  /** Made by Spool.beginReceipt(), which opened `file` as tmp/<id>. */
   constructor(
     readonly id: string,
     private readonly dirs: ReceiptDirs,
     private readonly file: FileHandle,
   ) {
-    this.writer = new FileWriter(file, `tmp/${id}/message`);
+    this.writer = new FileWriter(file, `tmp/${id}`);
   }
 
   /**
@@ -64,18 +102,18 @@ export class Receipt {
   }
 
   /**
-   * Sets size to the bytes written, stores the envelope, fsyncs the files and
-   * tmp/<id>/, renames tmp/<id> to queue/<id>, fsyncs queue/. When it
-   * resolves the message is durable and visible; when it rejects (SpoolError)
+   * Sets size to the bytes written, appends the envelope, makes the file
+   * durable and visible as queue/<id>. Resolves with the envelope as stored,
+   * once the message is durable and visible; when it rejects (SpoolError)
    * nothing is visible in queue/ and the caller should abort().
    * `prefix`: header fields that go in front of the message, known only now
    * that it is complete (DKIM-Signature fields, src/dkim/).
    */
-  commit(envelope: Omit<Envelope, 'size'>, prefix?: Buffer): Promise<void> {
+  commit(envelope: Omit<Envelope, 'size'>, prefix?: Buffer): Promise<Envelope> {
     if (this.state !== 'receiving') return Promise.reject(this.closedError('commit'));
     this.state = 'committing';
     this.committing = this.store(envelope, prefix).then(
-      () => { this.state = 'committed'; },
+      (stored) => { this.state = 'committed'; return stored; },
       (err: unknown) => { this.state = 'failed'; throw err; },
     );
     return this.committing;
@@ -91,60 +129,65 @@ export class Receipt {
     return this.aborting;
   }
 
-  private get tmpDir(): string {
+  private get tmpPath(): string {
     return join(this.dirs.tmp, this.id);
   }
 
-  private async store(envelope: Omit<Envelope, 'size'>, prefix: Buffer | undefined): Promise<void> {
+  private get queuePath(): string {
+    return join(this.dirs.queue, this.id);
+  }
+
+  private get prefixedPath(): string {
+    return join(this.dirs.tmp, `${this.id}.prefixed`);
+  }
+
+  private async store(envelope: Omit<Envelope, 'size'>, prefix: Buffer | undefined): Promise<Envelope> {
     const env = validateEnvelope({ ...envelope, size: this.bytes + (prefix?.length ?? 0) });
     if (env.id !== this.id) {
       throw new SpoolError(SPOOL_CODES.badEnvelope, `spool: envelope id ${env.id} given to receipt ${this.id}`);
     }
-    // Both files are flushed at once: each fsync waits on the disk, and
-    // neither needs the other. Both are on disk before the rename.
-    const [message, envelopeFile] = await Promise.allSettled([
-      this.flushMessage(prefix),
-      fsStep(`write tmp/${this.id}/envelope.json`, () =>
-        writeFileDurably(join(this.tmpDir, 'envelope.json'), JSON.stringify(env, null, 2) + '\n', 'wx')),
-    ]);
-    if (message.status === 'rejected') throw message.reason;
-    if (envelopeFile.status === 'rejected') throw envelopeFile.reason;
-    await fsStep(`fsync tmp/${this.id}/`, () => fsyncDir(this.tmpDir));
-    await fsStep(`rename tmp/${this.id} to queue/${this.id}`, () => rename(this.tmpDir, join(this.dirs.queue, this.id)));
-    await this.syncRename();
+    const lastByte = this.bytes > 0 ? this.writer.lastByteWritten : prefix?.[prefix.length - 1];
+    const trailer = envelopeTrailer(env, lastByte === NEWLINE);
+    // Ids are unique (queue-id.ts), so the rename never replaces a queued message.
+    if (!prefix?.length || this.writer.prepend(prefix)) {
+      await this.flushFile(trailer);
+      await fsStep(`rename tmp/${this.id} to queue/${this.id}`, () => rename(this.tmpPath, this.queuePath));
+    } else {
+      // Part of the message is on disk already: a copy with the prefix in front takes its place.
+      await this.flushFile(Buffer.alloc(0), false);
+      await fsStep(`prefix tmp/${this.id}`, () => copyWithPrefix(this.tmpPath, this.prefixedPath, prefix, trailer));
+      await fsStep(`rename tmp/${this.id}.prefixed to queue/${this.id}`, () => rename(this.prefixedPath, this.queuePath));
+    }
+    await this.syncQueue();
+    return env;
   }
 
-  /** Every byte written and on disk (after the prefix, if any), and the file closed. */
-  private async flushMessage(prefix: Buffer | undefined): Promise<void> {
+  /** Every byte and the envelope written, on disk (the one data sync, unless `sync` is false), and the file closed. */
+  private async flushFile(trailer: Buffer, sync = true): Promise<void> {
     try {
-      await this.writer.flush();
-      await fsStep(`fsync tmp/${this.id}/message`, () => this.file.sync());
+      await this.writer.finish(trailer);
+      if (sync) await fsStep(`fsync tmp/${this.id}`, () => this.file.datasync());
     } catch (err) {
       // The write or fsync error is the one to report (ENOSPC → 452), not a close error after it.
       await this.closeFile().catch(() => undefined);
       throw err;
     }
-    await fsStep(`close tmp/${this.id}/message`, () => this.closeFile());
-    if (prefix?.length) {
-      await fsStep(`prepend to tmp/${this.id}/message`, () => prependDurably(join(this.tmpDir, 'message'), prefix));
-    }
+    await fsStep(`close tmp/${this.id}`, () => this.closeFile());
   }
 
   /**
-   * Until queue/ is synced the rename may not survive a crash, so we must not
-   * report success. Moving the message back keeps it invisible: the client
-   * gets 451 and sends it again. If even that fails it stays queued, and a
-   * duplicate is possible, which RFC 5321 §6.1 prefers to a loss.
+   * Until queue/ is synced the new name may not survive a crash, so we must
+   * not report success. Moving it back keeps the message invisible: the
+   * client gets 451 and sends it again. If even that fails it stays queued,
+   * and a duplicate is possible, which RFC 5321 §6.1 prefers to a loss.
    */
-  private async syncRename(): Promise<void> {
+  private async syncQueue(): Promise<void> {
     try {
-      // The new name in queue/ is what must survive; the old name's removal
-      // from tmp/ needs no sync of its own (a leftover there is cleaned at start).
-      await fsyncDir(this.dirs.queue);
+      await this.dirs.queueSync.sync();
     } catch (err) {
       const error = SpoolError.fromFs(err, `fsync the spool after queueing ${this.id}`);
       try {
-        await rename(join(this.dirs.queue, this.id), this.tmpDir);
+        await rename(this.queuePath, this.tmpPath);
       } catch (undoErr) {
         error.message += `; it stays queued (${(undoErr as Error).message})`;
       }
@@ -164,7 +207,7 @@ export class Receipt {
     await this.writer.idle();
     // A close error here concerns bytes we are throwing away: nothing to report.
     await this.closeFile().catch(() => undefined);
-    await fsStep(`remove tmp/${this.id}`, () => rm(this.tmpDir, { recursive: true, force: true }));
+    await fsStep(`remove tmp/${this.id}`, () => Promise.all([rm(this.tmpPath, { force: true }), rm(this.prefixedPath, { force: true })]));
   }
 
   private closedError(doing: string): SpoolError {

@@ -1,6 +1,6 @@
 // Who may change the spool. What is in the spool is read, delivered, shown
 // and bounced by us, often as root: whoever can write into it can make us
-// mail out any file we can read (a planted queue/<id>/message -> /etc/shadow)
+// mail out any file we can read (a planted queue/<id> -> /etc/shadow)
 // or write through a planted link. So, as Postfix does with its queue:
 // - the spool and every directory in it must belong to the user we run as
 //   and be writable by no one else; the relay and the queue commands check
@@ -63,7 +63,7 @@ function fileRefusal(path: string, problem: string): UnsafeSpoolError {
 
 /**
  * Refuses (UnsafeSpoolError naming the path) a spool that is not ours alone:
- * the spool directory, tmp/, queue/ and every entry of those two. The spool
+ * the spool directory, tmp/, queue/, state/ and every entry of tmp/. The spool
  * path itself may be a symbolic link that we (or root) own, to a directory
  * that passes. What does not exist yet is no danger: the caller creates it,
  * or says it is missing.
@@ -80,19 +80,22 @@ export async function checkSpoolOwnership(dir: string, uid: number = runningUid(
     const problem = directoryProblem(top, uid);
     if (problem) throw refusal(dir, problem);
   }
-  for (const sub of ['tmp', 'queue']) {
+  for (const sub of ['tmp', 'queue', 'state']) {
     const path = join(dir, sub);
     const stats = await lstatIfAny(path);
     if (!stats) continue;
     const problem = directoryProblem(stats, uid);
     if (problem) throw refusal(path, problem);
-    for (const name of await readdir(path)) {
-      const entry = await lstatIfAny(join(path, name));
-      // queue/ holds only message directories; tmp/ only what we create there.
-      if (entry && (entry.isDirectory() || entry.isSymbolicLink())) {
-        const entryProblem = directoryProblem(entry, uid);
-        if (entryProblem) throw refusal(join(path, name), entryProblem);
-      }
+  }
+  // tmp/ holds only what we create there. queue/ and state/ hold only files,
+  // each checked as it is opened (openSpoolFile), so a queue of 100 000
+  // messages is not walked twice at start.
+  const tmp = join(dir, 'tmp');
+  for (const name of await readdir(tmp).catch(() => [])) {
+    const entry = await lstatIfAny(join(tmp, name));
+    if (entry && (entry.isDirectory() || entry.isSymbolicLink())) {
+      const entryProblem = directoryProblem(entry, uid);
+      if (entryProblem) throw refusal(join(tmp, name), entryProblem);
     }
   }
 }

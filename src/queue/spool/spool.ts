@@ -1,22 +1,26 @@
-// The durable on-disk queue. A message is visible iff its directory is in
-// queue/; everything in tmp/ is work in progress or being removed, and what a
-// crash leaves there is deleted at the next open. Every change is one rename
-// followed by an fsync of the directories involved, so a crash at any point
-// leaves either the old state or the new one (RFC 5321 §6.1).
+// The durable on-disk queue (docs/queue.md has the whole design). A message
+// is visible iff its file is in queue/; everything in tmp/ is work in
+// progress, and what a crash leaves there is deleted at the next open.
 //
-//   <spool>/tmp/<id>/message, envelope.json   a receipt in progress
-//   <spool>/tmp/<id>.removed/                  a message being removed
-//   <spool>/queue/<id>/message, envelope.json  a committed message
+//   <spool>/tmp/<id>           a receipt in progress, or a state file being written
+//   <spool>/queue/<id>         a committed message: its bytes, then its envelope as accepted
+//   <spool>/state/<id>         its envelope now, once it changed (a deferral, a hold)
+//
+// A message delivered at the first try is written once and unlinked: no state
+// file. Every change is one rename or link followed by an fsync of the
+// directory involved, shared by all changes made at that moment (group
+// commit), so a crash at any point leaves either the old state or the new one
+// (RFC 5321 §6.1).
 
-import type { ReadStream } from 'node:fs';
-import { chmod, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { chmod, mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { validateEnvelope, type Envelope } from './envelope.js';
-import { fsyncDir, writeFileDurably } from './fsync.js';
+import { GroupSync, fsyncDirectory } from './group-sync.js';
 import { isQueueId, newQueueId } from './queue-id.js';
+import { CREATE_FLAGS, FILE_MODE, envelopeLine, parseEnvelope, readTrailer } from './queue-file.js';
 import { Receipt } from './receipt.js';
 import { SPOOL_CODES, SpoolError, fsStep } from './spool-error.js';
-import { checkSpoolOwnership, createSpoolReadStream, openSpoolFile } from './spool-safety.js';
+import { checkSpoolOwnership, openSpoolFile } from './spool-safety.js';
 
 export { Receipt } from './receipt.js';
 export { SPOOL_CODES, SpoolError } from './spool-error.js';
@@ -24,12 +28,15 @@ export { UnsafeSpoolError, checkSpoolOwnership } from './spool-safety.js';
 
 /** Owner only: queued mail is private (and may hold AUTH identities). */
 const DIR_MODE = 0o700;
-const FILE_MODE = 0o600;
 /** How far readMessageHead looks for the end of the header section by default. */
 const DEFAULT_HEAD_BYTES = 64 * 1024;
 const HEAD_READ_BYTES = 16 * 1024;
+/** Chunks of a message read for delivery. */
+const MESSAGE_READ_BYTES = 64 * 1024;
 /** Two processes making the same id in the same millisecond is rare; a few tries settle it. */
 const ID_TRIES = 3;
+/** Envelopes read at once at start-up: enough to keep libuv's thread pool busy. */
+const PARALLEL_READS = 32;
 const CRLF = Buffer.from('\r\n');
 const EMPTY_LINE = Buffer.from('\r\n\r\n');
 
@@ -38,25 +45,32 @@ export interface SpoolListing {
   /** Committed messages with a valid envelope, oldest first. */
   envelopes: Envelope[];
   /**
-   * Entries of queue/ that are not a readable message (a bad name, a missing
-   * or invalid envelope.json), each with why. Left in place for the operator.
+   * Entries of queue/ that are not a readable message (a bad name, a
+   * missing or invalid envelope), each with why. Left in place for the operator.
    */
   corrupt: { name: string; error: SpoolError }[];
+  /** Ids whose envelope came from a state file (state/<id>). */
+  withState: ReadonlySet<string>;
 }
 
 export class Spool {
-  /** Changes to one id (rewrites, removal) run in turn, so two never share envelope.json.new. */
+  /** Changes to one id (state writes, removal) run in turn, so two never share tmp/<id>.state. */
   private readonly envelopeWrites = new Map<string, Promise<void>>();
+  private readonly queueSync: GroupSync;
+  private readonly stateSync: GroupSync;
 
   private constructor(
     /** The spool directory, absolute. */
     readonly dir: string,
-  ) {}
+  ) {
+    this.queueSync = GroupSync.ofDirectory(this.queueDir);
+    this.stateSync = GroupSync.ofDirectory(this.stateDir);
+  }
 
   /**
    * Opens (creating if needed) the spool at `dir` and deletes what interrupted
-   * receipts and removals left in tmp/. `cleaned` is how many entries of tmp/
-   * were deleted, for the caller to log. A spool that is not ours alone is
+   * receipts and removals left behind. `cleaned` is how many leftovers were
+   * deleted, for the caller to log. A spool that is not ours alone is
    * refused with UnsafeSpoolError (spool-safety.ts).
    */
   static async open(dir: string): Promise<{ spool: Spool; cleaned: number }> {
@@ -65,12 +79,12 @@ export class Spool {
       await mkdir(spool.dir, { recursive: true, mode: DIR_MODE });
       // Before anything is created in it or changed: someone else's directory stays untouched.
       await checkSpoolOwnership(spool.dir);
-      for (const path of [spool.dir, spool.tmpDir, spool.queueDir]) {
+      for (const path of [spool.dir, spool.tmpDir, spool.queueDir, spool.stateDir]) {
         await mkdir(path, { recursive: true, mode: DIR_MODE });
         await chmod(path, DIR_MODE);
       }
-      await fsyncDir(spool.dir);
-      const cleaned = await spool.cleanTmp();
+      await fsyncDirectory(spool.dir);
+      const cleaned = await spool.cleanTmp() + await spool.cleanOrphanStates();
       return { spool, cleaned };
     });
   }
@@ -83,81 +97,91 @@ export class Spool {
     return new Spool(resolve(dir));
   }
 
-  /** Starts receiving a message under a new id: creates tmp/<id>/ and opens tmp/<id>/message. */
+  /** Starts receiving a message under a new id: creates tmp/<id>. */
   async beginReceipt(): Promise<Receipt> {
     for (let tries = 1; ; tries++) {
       const id = newQueueId();
-      const dir = join(this.tmpDir, id);
       try {
-        await mkdir(dir, { mode: DIR_MODE });
+        const file = await open(join(this.tmpDir, id), CREATE_FLAGS, FILE_MODE);
+        return new Receipt(id, { tmp: this.tmpDir, queue: this.queueDir, queueSync: this.queueSync }, file);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === 'EEXIST' && tries < ID_TRIES) continue;
         throw SpoolError.fromFs(err, `create tmp/${id}`);
-      }
-      try {
-        const file = await open(join(dir, 'message'), 'wx', FILE_MODE);
-        return new Receipt(id, { tmp: this.tmpDir, queue: this.queueDir }, file);
-      } catch (err) {
-        const error = SpoolError.fromFs(err, `create tmp/${id}/message`);
-        await rm(dir, { recursive: true, force: true }).catch(() => undefined); // open's error is the one to report; open() cleans tmp/ anyway
-        throw error;
       }
     }
   }
 
   /** Committed ids, oldest first. Reads no envelope. */
   async list(): Promise<string[]> {
-    const entries = await fsStep('list queue/', () => readdir(this.queueDir, { withFileTypes: true }));
-    return entries
-      .filter((e) => e.isDirectory() && isQueueId(e.name))
-      .map((e) => e.name)
-      .sort();
+    const names = await fsStep('list queue/', () => readdir(this.queueDir));
+    return names.filter(isQueueId).sort();
   }
 
   /**
    * Every committed message's envelope, oldest first, and what could not be
    * read, without failing on it: one bad entry must not stop the queue.
-   * Throws only if queue/ itself cannot be read.
+   * Each envelope is read once: from state/<id> if the message has one, else
+   * from the end of queue/<id>. Throws only if queue/ itself cannot be read.
    */
   async listAll(): Promise<SpoolListing> {
-    const entries = await fsStep('list queue/', () => readdir(this.queueDir, { withFileTypes: true }));
-    const listing: SpoolListing = { envelopes: [], corrupt: [] };
-    for (const entry of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
-      if (!entry.isDirectory() || !isQueueId(entry.name)) {
-        const error = new SpoolError(SPOOL_CODES.badId, `spool: queue/${entry.name} is not a message directory`);
-        listing.corrupt.push({ name: entry.name, error });
-        continue;
+    const names = (await fsStep('list queue/', () => readdir(this.queueDir))).sort();
+    const states = new Set(await this.stateNames());
+    const found: (Envelope | { name: string; error: SpoolError } | undefined)[] = new Array(names.length);
+    let next = 0;
+    const reader = async (): Promise<void> => {
+      while (next < names.length) {
+        const i = next++;
+        found[i] = await this.readListed(names[i]!, states);
       }
-      try {
-        listing.envelopes.push(await this.readEnvelope(entry.name));
-      } catch (err) {
-        const error = SpoolError.fromFs(err, `read queue/${entry.name}`);
-        // Removed since readdir: gone, not corrupt.
-        if (error.code === 'ENOENT' && !(await this.exists(entry.name))) continue;
-        listing.corrupt.push({ name: entry.name, error });
-      }
+    };
+    await Promise.all(Array.from({ length: PARALLEL_READS }, reader));
+    const listing: SpoolListing = { envelopes: [], corrupt: [], withState: states };
+    for (const entry of found) {
+      if (entry === undefined) continue;
+      if ('error' in entry) listing.corrupt.push(entry);
+      else listing.envelopes.push(entry);
     }
     return listing;
   }
 
-  /** The envelope of a committed message. SpoolError 'ENOENT' if it is not queued, 'EBADENVELOPE' if unreadable. */
-  async readEnvelope(id: string): Promise<Envelope> {
-    const path = `queue/${checkId(id)}/envelope.json`;
-    const text = await fsStep(`read ${path}`, () => readSpoolFile(join(this.dir, path)));
+  /** One entry of queue/ as listAll() reports it; undefined if it was removed meanwhile. */
+  private async readListed(name: string, states: ReadonlySet<string>): Promise<Envelope | { name: string; error: SpoolError } | undefined> {
+    if (!isQueueId(name)) {
+      return { name, error: new SpoolError(SPOOL_CODES.badId, `spool: queue/${name} is not a message file`) };
+    }
     try {
-      const env = validateEnvelope(JSON.parse(text));
-      if (env.id !== id) throw new SpoolError(SPOOL_CODES.badEnvelope, `spool: bad envelope: id is ${env.id}`);
-      return env;
+      return await this.readEnvelopeOf(name, states.has(name));
     } catch (err) {
-      const message = err instanceof Error ? err.message : String(err);
-      throw new SpoolError(SPOOL_CODES.badEnvelope, `${message} (in ${path})`, { cause: err });
+      const error = SpoolError.fromFs(err, `read queue/${name}`);
+      // Removed since readdir: gone, not corrupt.
+      if (error.code === 'ENOENT' && !(await this.exists(name))) return undefined;
+      return { name, error };
     }
   }
 
+  /** The envelope of a committed message. SpoolError 'ENOENT' if it is not queued, 'EBADENVELOPE' if unreadable. */
+  async readEnvelope(id: string): Promise<Envelope> {
+    checkId(id);
+    let hasState: boolean;
+    try {
+      hasState = (await stat(this.statePath(id))).isFile();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw SpoolError.fromFs(err, `look for state/${id}`);
+      hasState = false;
+    }
+    return this.readEnvelopeOf(id, hasState);
+  }
+
+  private async readEnvelopeOf(id: string, hasState: boolean): Promise<Envelope> {
+    if (!hasState) return fsStep(`read queue/${id}`, () => readTrailer(join(this.queueDir, id), id, `queue/${id}`));
+    const text = await fsStep(`read state/${id}`, () => readSpoolFile(this.statePath(id)));
+    return parseEnvelope(text.toString('utf8'), id, `state/${id}`);
+  }
+
   /**
-   * Replaces the envelope of a committed message atomically: envelope.json.new
-   * is written and fsynced, renamed over envelope.json, and the directory
-   * fsynced. A reader sees the old envelope or the new one, never a mix.
+   * Replaces the envelope of a committed message atomically: tmp/<id>.state
+   * is written and fsynced, renamed to state/<id>, and state/ fsynced (a
+   * group sync). A reader sees the old envelope or the new one, never a mix.
    */
   async writeEnvelope(env: Envelope): Promise<void> {
     validateEnvelope(env);
@@ -194,30 +218,43 @@ export class Spool {
     return next;
   }
 
-  /** Where the committed message's bytes are: queue/<id>/message. */
+  /** Where the committed message is: queue/<id>, its bytes followed by the envelope line. */
   messagePath(id: string): string {
-    return join(this.queueDir, checkId(id), 'message');
+    return join(this.queueDir, checkId(id));
   }
 
-  /** The message bytes, for delivery. A missing (or unsafe) message shows as the stream's 'error'. */
-  openMessage(id: string): ReadStream {
-    return createSpoolReadStream(this.messagePath(id));
+  /**
+   * The message bytes, for delivery: the first `size` bytes of queue/<id>.
+   * A missing message shows as an error thrown by the iteration.
+   */
+  openMessage(id: string, size: number): AsyncIterable<Buffer> {
+    return readPrefix(this.messagePath(id), size, `queue/${id}`);
+  }
+
+  /** The whole message as stored (tests, `queue show`): its bytes without the envelope. */
+  async readMessage(id: string): Promise<Buffer> {
+    const env = await this.readEnvelope(id);
+    const bytes = await fsStep(`read queue/${id}`, () => readSpoolFile(this.messagePath(id)));
+    return bytes.subarray(0, env.size);
   }
 
   /**
    * The header section of the message (RFC 5322 §2.1): the bytes before the
    * first empty line, so it ends with the CRLF of the last header field; the
-   * first maxBytes bytes if no empty line comes before them.
+   * first maxBytes bytes if no empty line comes before them. `knownSize`
+   * (the envelope's size) saves reading the envelope.
    */
-  async readMessageHead(id: string, maxBytes: number = DEFAULT_HEAD_BYTES): Promise<Buffer> {
+  async readMessageHead(id: string, maxBytes: number = DEFAULT_HEAD_BYTES, knownSize?: number): Promise<Buffer> {
     const path = this.messagePath(id);
-    const file = await fsStep(`open queue/${id}/message`, () => openSpoolFile(path));
+    const size = knownSize ?? (await this.readEnvelope(id)).size;
+    const limit = Math.min(maxBytes, size);
+    const file = await fsStep(`open queue/${id}`, () => openSpoolFile(path));
     try {
-      const head = Buffer.alloc(maxBytes);
+      const head = Buffer.alloc(limit);
       let length = 0;
-      while (length < maxBytes) {
-        const { bytesRead } = await fsStep(`read queue/${id}/message`, () =>
-          file.read(head, length, Math.min(HEAD_READ_BYTES, maxBytes - length), null));
+      while (length < limit) {
+        const { bytesRead } = await fsStep(`read queue/${id}`, () =>
+          file.read(head, length, Math.min(HEAD_READ_BYTES, limit - length), null));
         if (bytesRead === 0) break;
         const searchFrom = Math.max(0, length - (EMPTY_LINE.length - 1));
         length += bytesRead;
@@ -231,23 +268,32 @@ export class Spool {
   }
 
   /**
-   * Removes a committed message: renamed to tmp/<id>.removed (invisible from
-   * then on), queue/ fsynced, then deleted. SpoolError 'ENOENT' if it is not queued.
+   * Removes a committed message: queue/<id> is unlinked (invisible from then
+   * on), then its state file if it has one, and the directories are synced
+   * (group syncs). SpoolError 'ENOENT' if it is not queued.
    */
-  async remove(id: string): Promise<void> {
-    const removed = join(this.tmpDir, `${checkId(id)}.removed`);
+  async remove(id: string, hasState?: boolean): Promise<void> {
+    checkId(id);
     // In turn with envelope rewrites of the same id, so none writes into a half-removed message.
     await this.inTurn(id, async () => {
-      await fsStep(`move queue/${id} to tmp/${id}.removed`, () => rename(join(this.queueDir, id), removed));
-      await fsStep('fsync queue/', () => fsyncDir(this.queueDir));
+      await fsStep(`remove queue/${id}`, () => unlink(join(this.queueDir, id)));
+      const syncs = [this.queueSync.sync()];
+      if (hasState !== false) {
+        // A state file left by a crash right here is deleted at the next open (an orphan).
+        const removed = await unlink(this.statePath(id)).then(() => true, (err: NodeJS.ErrnoException) => {
+          if (err.code === 'ENOENT') return false;
+          throw SpoolError.fromFs(err, `remove state/${id}`);
+        });
+        if (removed) syncs.push(this.stateSync.sync());
+      }
+      await fsStep(`fsync the spool after removing ${id}`, () => Promise.all(syncs));
     });
-    await fsStep(`delete tmp/${id}.removed`, () => rm(removed, { recursive: true, force: true }));
   }
 
   /** Whether the id is committed. */
   async exists(id: string): Promise<boolean> {
     try {
-      return (await stat(join(this.queueDir, checkId(id)))).isDirectory();
+      return (await stat(join(this.queueDir, checkId(id)))).isFile();
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
       throw SpoolError.fromFs(err, `look for queue/${id}`);
@@ -262,14 +308,41 @@ export class Spool {
     return join(this.dir, 'queue');
   }
 
+  private get stateDir(): string {
+    return join(this.dir, 'state');
+  }
+
+  private statePath(id: string): string {
+    return join(this.stateDir, id);
+  }
+
+  /** Names in state/; none when the directory is missing (a spool from before state/ existed). */
+  private async stateNames(): Promise<string[]> {
+    try {
+      return await readdir(this.stateDir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw SpoolError.fromFs(err, 'list state/');
+    }
+  }
+
   private replaceEnvelope(env: Envelope): Promise<void> {
-    const dir = join(this.queueDir, env.id);
-    const next = join(dir, 'envelope.json.new');
-    return fsStep(`rewrite queue/${env.id}/envelope.json`, async () => {
-      await stat(dir); // ENOENT for a message that is not queued, rather than a stray file anywhere
-      await writeFileDurably(next, JSON.stringify(env, null, 2) + '\n', 'w');
-      await rename(next, join(dir, 'envelope.json'));
-      await fsyncDir(dir);
+    const next = join(this.tmpDir, `${env.id}.state`);
+    return fsStep(`write state/${env.id}`, async () => {
+      // ENOENT for a message that is not queued, rather than a stray state file.
+      if (!(await stat(join(this.queueDir, env.id))).isFile()) throw new SpoolError('ENOENT', `spool: queue/${env.id} is not a message`);
+      const file = await open(next, CREATE_FLAGS, FILE_MODE);
+      try {
+        await file.writeFile(envelopeLine(env));
+        await file.datasync();
+      } finally {
+        await file.close();
+      }
+      await rename(next, this.statePath(env.id));
+      await this.stateSync.sync();
+    }).catch(async (err: unknown) => {
+      await rm(next, { force: true });
+      throw err;
     });
   }
 
@@ -277,15 +350,41 @@ export class Spool {
   private async cleanTmp(): Promise<number> {
     const names = await readdir(this.tmpDir);
     for (const name of names) await rm(join(this.tmpDir, name), { recursive: true, force: true });
-    if (names.length > 0) await fsyncDir(this.tmpDir);
+    if (names.length > 0) await fsyncDirectory(this.tmpDir);
     return names.length;
+  }
+
+  /** Deletes state files whose message is gone (a crash in the middle of a removal). */
+  private async cleanOrphanStates(): Promise<number> {
+    const queued = new Set(await readdir(this.queueDir));
+    const orphans = (await this.stateNames()).filter((name) => !queued.has(name));
+    for (const name of orphans) await rm(this.statePath(name), { recursive: true, force: true });
+    if (orphans.length > 0) await fsyncDirectory(this.stateDir);
+    return orphans.length;
   }
 }
 
-async function readSpoolFile(path: string): Promise<string> {
+/** A whole spool file, opened as openSpoolFile opens one (no symbolic link, a regular file of ours). */
+async function readSpoolFile(path: string): Promise<Buffer> {
   const file = await openSpoolFile(path);
   try {
-    return await file.readFile('utf8');
+    return await file.readFile();
+  } finally {
+    await file.close();
+  }
+}
+
+/** The first `size` bytes of a file, in chunks of at most MESSAGE_READ_BYTES. */
+async function* readPrefix(path: string, size: number, name: string): AsyncGenerator<Buffer> {
+  const file = await fsStep(`open ${name}`, () => openSpoolFile(path));
+  try {
+    for (let position = 0; position < size;) {
+      const chunk = Buffer.allocUnsafe(Math.min(MESSAGE_READ_BYTES, size - position));
+      const { bytesRead } = await fsStep(`read ${name}`, () => file.read(chunk, 0, chunk.length, position));
+      if (bytesRead === 0) throw new SpoolError(SPOOL_CODES.badEnvelope, `spool: ${name} is shorter than its envelope says`);
+      position += bytesRead;
+      yield chunk.subarray(0, bytesRead);
+    }
   } finally {
     await file.close();
   }

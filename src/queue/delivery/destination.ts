@@ -1,10 +1,11 @@
-// One delivery attempt for the recipients of one message that share a
-// destination (a domain, or the smarthost): find the next hop in DNS, then
-// connect to each address of each host in order until one takes the message
-// (RFC 5321 §5.1: every address of a host, then the next host), and turn
-// what happened into one outcome per recipient.
+// Delivery to one destination: the recipients of one message that share a
+// domain (or the smarthost). Find the next hop in DNS, then try each address
+// of each host in order until one takes the message (RFC 5321 §5.1: every
+// address of a host, then the next host), and turn what happened into one
+// outcome per recipient. The chain, one name per unit:
+//   worker.deliverMessage (message) → deliverToDestination (destination)
+//   → deliverToHost (host, src/protocol/client/) → ClientSession (session)
 
-import type { Readable } from 'node:stream';
 import { classOf, reply, replyToString, type Reply } from '../../reply-codes/index.js';
 import type { ClientTimeouts, DeliveryRequest, DeliveryResult } from '../../protocol/client/smtp-client.js';
 import type { Destination, MxHost } from '../../dns/destination.js';
@@ -21,7 +22,7 @@ export interface RecipientOutcome {
   relay: string;
 }
 
-export interface AttemptTarget {
+export interface DestinationTarget {
   /** A domain (lower case), or the smarthost's host name. */
   destination: string;
   recipients: string[];
@@ -29,13 +30,14 @@ export interface AttemptTarget {
   size: number;
   body: '7BIT' | '8BITMIME';
   smtputf8: boolean;
-  openMessage: () => Readable;
+  openMessage: () => AsyncIterable<Buffer>;
 }
 
-export interface AttemptDeps {
+export interface DestinationDeps {
   /** The next hops for a domain (MX, null MX, implicit MX…). */
   findHosts: (destination: string) => Promise<Destination>;
-  deliver: (request: DeliveryRequest) => Promise<DeliveryResult>;
+  /** One host: a session to it (new or reused) and one transaction. */
+  deliverToHost: (request: DeliveryRequest) => Promise<DeliveryResult>;
   port: number;
   heloName: string;
   timeouts?: Partial<ClientTimeouts>;
@@ -45,7 +47,7 @@ export interface AttemptDeps {
   auth?: DeliveryRequest['auth'];
 }
 
-export async function attemptDelivery(target: AttemptTarget, deps: AttemptDeps): Promise<RecipientOutcome[]> {
+export async function deliverToDestination(target: DestinationTarget, deps: DestinationDeps): Promise<RecipientOutcome[]> {
   const destination = await deps.findHosts(target.destination);
   const domain = target.destination;
   switch (destination.kind) {
@@ -64,13 +66,13 @@ export async function attemptDelivery(target: AttemptTarget, deps: AttemptDeps):
  * to the next host. When every host refused with 5xx, the recipients fail
  * with the last refusal; when any failed only for now, they are deferred.
  */
-async function tryHosts(target: AttemptTarget, hosts: MxHost[], deps: AttemptDeps): Promise<RecipientOutcome[]> {
+async function tryHosts(target: DestinationTarget, hosts: MxHost[], deps: DestinationDeps): Promise<RecipientOutcome[]> {
   let lastTemporary: { reply: Reply; relay: string; host: string } | undefined;
   let lastPermanent: { reply: Reply; relay: string; host: string } | undefined;
   for (const host of hosts) {
     for (const address of host.addresses) {
       const relay = relayName(host.name, address, deps.port);
-      const result = await deps.deliver({
+      const result = await deps.deliverToHost({
         host: host.name,
         address,
         port: deps.port,
@@ -113,7 +115,7 @@ function kindOf(r: Reply): OutcomeKind {
   }
 }
 
-function everyone(target: AttemptTarget, kind: OutcomeKind, r: Reply, relay = 'none', remoteMta?: string): RecipientOutcome[] {
+function everyone(target: DestinationTarget, kind: OutcomeKind, r: Reply, relay = 'none', remoteMta?: string): RecipientOutcome[] {
   return target.recipients.map((address) => ({ address, kind, reply: r, relay, remoteMta }));
 }
 
