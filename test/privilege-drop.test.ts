@@ -66,7 +66,7 @@ describe('privilege drop: user and group (issue 14)', function () {
     expect(reply.code).to.equal(250);
     const id = /queued as (\S+)/.exec(reply.lines[0]!)![1]!;
     const spool = path.join(dir, 'spool');
-    for (const file of ['', 'queue', 'tmp', `queue/${id}`, `queue/${id}/message`, `queue/${id}/envelope.json`, 'control.sock']) {
+    for (const file of ['', 'queue', 'tmp', 'state', `queue/${id}`, 'control.sock']) {
       const s = await stat(path.join(spool, file));
       expect([s.uid, s.gid], file || 'spool').to.deep.equal([NOBODY.uid, NOBODY.gid]);
     }
