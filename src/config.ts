@@ -9,7 +9,9 @@ import {
   ConfigError, boolean, cidr, hostPort, integer, list, number, object, oneOf, optional, port, string,
 } from './config-schema.js';
 import { checkUserTable } from './auth/credentials.js';
+import { checkFaultRules, FaultRuleError, type FaultRuleSpec } from './faults/fault-rule.js';
 import { dkimConfig, type DkimConfig } from './dkim/dkim-config.js';
+import type { TlsLevel } from './mta-sts/tls-policy.js';
 import type { Limits } from './protocol/server/limits.js';
 
 export { ConfigError };
@@ -42,8 +44,14 @@ export interface Config {
     retrySchedule: number[];
     maxQueueLifetime: number;
     bounceLifetime: number;
-    /** STARTTLS toward MX hosts (RFC 3207): used when offered, demanded, or never. */
-    tls: 'opportunistic' | 'required' | 'none';
+    /** STARTTLS toward MX hosts (RFC 3207): used when offered, demanded, demanded with a verified certificate, or never. */
+    tls: TlsLevel;
+    /** Follow the MTA-STS policies of destinations (RFC 8461). */
+    mtaSts: boolean;
+    /** The port MTA-STS policies are fetched from (443; tests use another). */
+    mtaStsPort: number;
+    /** Per destination domain: the TLS level, over MTA-STS and `tls` (like Postfix's smtp_tls_policy_maps). */
+    tlsPolicies: Record<string, TlsLevel>;
     /** Seconds after which the sender is told a message is delayed (RFC 3464 Action: delayed); 0 = off. */
     delayWarning: number;
     pollInterval: number;
@@ -76,7 +84,8 @@ export interface Config {
     tlsHandshakeTimeout: number;
     maxAuthFailures: number;
   };
-  tls?: { cert: string; key: string };
+  /** cert and key for the listeners (both or neither); caFile: extra CAs trusted when verifying a next hop or an MTA-STS host. */
+  tls?: { cert: string; key: string; caFile?: string };
   /** Seconds a stopping relay gives to transactions and deliveries in flight. */
   shutdownTimeout: number;
   auth?: { users: Record<string, string>; requireTls: boolean };
@@ -88,8 +97,24 @@ export interface Config {
   log: { timestamps: boolean; format: 'text' | 'json' };
   /** DKIM signing keys by domain (src/dkim/dkim-config.ts). */
   dkim?: DkimConfig;
+  /** The HTTP API and web inbox (src/http/); off when absent. */
+  http?: HttpConfig;
+  /** Fault rules for tests (src/faults/fault-rule.ts); none by default. */
+  faults: FaultRuleSpec[];
   /** Annotated transcripts of SMTP sessions, both directions (src/trace/). */
   trace: TraceConfig;
+}
+
+export interface HttpConfig {
+  /** "HOST:PORT", or a bare port on 127.0.0.1 (loopback unless told otherwise). */
+  listen: string;
+  /** When set, /api/ requests need `Authorization: Bearer <token>`. */
+  token?: string;
+}
+
+/** "8025" → 127.0.0.1:8025; "HOST:PORT" and "[v6]:PORT" as they are. */
+export function httpAddress(listen: string, key = 'http.listen'): { host: string; port: number } {
+  return /^\d+$/.test(listen) ? { host: '127.0.0.1', port: port(Number(listen), key) } : hostPort()(listen, key);
 }
 
 export interface TraceConfig {
@@ -114,6 +139,7 @@ export function defaultConfig(): Config {
     spool: './var/spool',
     shutdownTimeout: 30,
     log: { timestamps: true, format: 'text' },
+    faults: [],
     trace: { enabled: false, live: false, bodies: false, sessions: 100, maxBytes: 65536 },
     dns: { servers: [], timeout: 5, cacheTtl: 60, checkRecipients: true, checkSenders: true },
     delivery: {
@@ -125,6 +151,9 @@ export function defaultConfig(): Config {
       // A bounce that cannot be delivered is dropped sooner (RFC 5321 §4.5.4.1 allows it).
       bounceLifetime: 172800,
       tls: 'opportunistic',
+      mtaSts: true,
+      mtaStsPort: 443,
+      tlsPolicies: {},
       delayWarning: 0,
       pollInterval: 5,
       // RFC 5321 §4.5.3.2 minimums; "command" covers EHLO, MAIL, RCPT and DATA.
@@ -201,7 +230,14 @@ function configCheck(defaults: Config) {
       retrySchedule: list(number(0.01), { nonEmpty: true }),
       maxQueueLifetime: number(0),
       bounceLifetime: number(0),
-      tls: oneOf('opportunistic', 'required', 'none'),
+      tls: oneOf('opportunistic', 'required', 'none', 'verify'),
+      mtaSts: boolean,
+      mtaStsPort: port,
+      tlsPolicies: (value, key) => {
+        if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ConfigError(key, 'must be an object: domain → "none", "opportunistic", "required" or "verify"');
+        const level = oneOf<TlsLevel>('none', 'opportunistic', 'required', 'verify');
+        return Object.fromEntries(Object.entries(value).map(([domain, v]) => [hostname(domain, `${key}.${domain}`).toLowerCase(), level(v, `${key}.${domain}`)]));
+      },
       delayWarning: number(0),
       pollInterval: number(0.01),
       timeouts: object({
@@ -237,7 +273,7 @@ function configCheck(defaults: Config) {
       tlsHandshakeTimeout: number(0.01),
       maxAuthFailures: integer(1),
     }, defaults.limits),
-    tls: optional(object({ cert: existingFile, key: existingFile }, { cert: '', key: '' })),
+    tls: optional(object<NonNullable<Config['tls']>>({ cert: existingFile, key: existingFile, caFile: optional(existingFile) }, { cert: '', key: '' })),
     auth: optional(object({
       users: (value, key) => {
         if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ConfigError(key, 'must be an object');
@@ -250,6 +286,19 @@ function configCheck(defaults: Config) {
     user: optional(string),
     group: optional(string),
     log: object({ timestamps: boolean, format: oneOf('text', 'json') }, defaults.log),
+    faults: (value, key) => {
+      try {
+        checkFaultRules(value, key);
+      } catch (err) {
+        if (err instanceof FaultRuleError) throw new ConfigError(err.key, err.message.slice(err.key.length + 2));
+        throw err;
+      }
+      return value as FaultRuleSpec[];
+    },
+    http: optional(object<HttpConfig>({
+      listen: (value, key) => { httpAddress(string(value, key), key); return value as string; },
+      token: optional(string),
+    }, { listen: '127.0.0.1:8025' })),
     dkim: optional(dkimConfig),
   }, defaults);
 }
@@ -263,8 +312,11 @@ export function validateConfig(raw: unknown): Config {
     throw new ConfigError(config.smarthost.username === undefined ? 'smarthost.username' : 'smarthost.password', 'username and password go together');
   }
   if (config.group !== undefined && config.user === undefined) throw new ConfigError('group', 'goes with user');
+  if (config.tls && (config.tls.cert === '') !== (config.tls.key === '')) {
+    throw new ConfigError(config.tls.cert === '' ? 'tls.cert' : 'tls.key', 'tls.cert and tls.key go together');
+  }
   config.listen.forEach((listener, i) => {
-    if (listener.tls !== 'none' && !config.tls) {
+    if (listener.tls !== 'none' && !config.tls?.cert) {
       throw new ConfigError(`listen[${i}].tls`, `"${listener.tls}" needs tls.cert and tls.key`);
     }
   });
@@ -297,6 +349,7 @@ export interface ConfigFlags {
   deliveryPort?: string;
   smarthost?: string;
   logFormat?: string;
+  http?: string;
 }
 
 export function applyFlags(config: Config, flags: ConfigFlags): Config {
@@ -314,6 +367,10 @@ export function applyFlags(config: Config, flags: ConfigFlags): Config {
     result.dns.servers = flags.dnsServers.map((s) => { hostPort(53)(s, '--dns-server'); return s; });
   }
   if (flags.deliveryPort !== undefined) result.delivery.port = port(Number(flags.deliveryPort), '--delivery-port');
+  if (flags.http !== undefined) {
+    httpAddress(string(flags.http, '--http'), '--http');
+    result.http = { ...result.http, listen: flags.http };
+  }
   if (flags.smarthost !== undefined) {
     result.smarthost = { ...hostPort(25)(flags.smarthost, '--smarthost'), tls: result.smarthost?.tls ?? 'opportunistic' };
   }

@@ -42,6 +42,7 @@ options for serve:
   --delivery-port N        port of the next hop (default 25)
   --smarthost HOST:PORT    send everything through this host
   --log-format text|json   log lines as text (Postfix's shape) or JSON objects
+  --http HOST:PORT         the HTTP API and web inbox here (a bare PORT: 127.0.0.1)
 `;
 
 class UsageError extends Error {}
@@ -65,6 +66,7 @@ const OPTIONS = {
   'delivery-port': { type: 'string' },
   smarthost: { type: 'string' },
   'log-format': { type: 'string' },
+  http: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -79,6 +81,7 @@ function loadConfig(values: ReturnType<typeof parse>['values']): Config {
     deliveryPort: values['delivery-port'],
     smarthost: values.smarthost,
     logFormat: values['log-format'],
+    http: values.http,
   });
 }
 

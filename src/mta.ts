@@ -15,7 +15,10 @@ import { QueueWorker, type FailureReporter } from './queue/delivery/worker.js';
 import { LiveQueue } from './queue/delivery/live-queue.js';
 import { BounceQueue } from './queue/dsn/bounce-queue.js';
 import { DestinationResolver } from './dns/index.js';
-import { limitsOf, postmasterAddress, type Config } from './config.js';
+import { httpAddress, limitsOf, postmasterAddress, type Config } from './config.js';
+import { HttpApi } from './http/http-server.js';
+import { FaultRules } from './faults/fault-engine.js';
+import { checkFaultRules } from './faults/fault-rule.js';
 import { printableLogger, type Logger } from './log.js';
 import { loadTlsCredentials } from './tls-context.js';
 import { ControlServer, assertSpoolFree } from './control/control-server.js';
@@ -24,6 +27,10 @@ import { QueueAdmin, type QueueOperations } from './queue/spool/queue-admin.js';
 import { DkimSigner } from './dkim/signer.js';
 import { OutboundSigning } from './dkim/outbound-signing.js';
 import { loadDkimKeys } from './dkim/dkim-config.js';
+import { OutboundTls } from './mta-sts/tls-policy.js';
+import { mtaStsPolicies } from './mta-sts/policies-from-config.js';
+import type { DestinationDeps } from './queue/delivery/destination.js';
+import { readFileSync } from 'node:fs';
 import { MtaEvents } from './inbox/mta-events.js';
 import { Mailbox } from './inbox/mailbox.js';
 import type { RecipientOutcome } from './queue/delivery/destination.js';
@@ -43,6 +50,10 @@ export interface RunningMta {
   events: MtaEvents;
   /** The spool as a test author reads it (the JS API and the HTTP API). */
   mailbox: Mailbox;
+  /** The HTTP API and web inbox, when configured. */
+  http?: HttpApi;
+  /** The fault rules in force (config `faults`; changed at run time by the APIs). */
+  faults: FaultRules;
   /**
    * Stops: no new connections, idle sessions get 421 4.3.2, transactions and
    * deliveries in flight get up to `graceMs` to finish. The spool is the
@@ -66,7 +77,7 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
   // Log lines quote client text: escaped once here, whatever writes them.
   const log = printableLogger(logTo);
   // Read while still root: the key may be readable by root only.
-  const tls = config.tls ? loadTlsCredentials(config.tls) : undefined;
+  const tls = config.tls?.cert ? loadTlsCredentials(config.tls) : undefined;
   const resolver = new DestinationResolver({
     servers: config.dns.servers,
     timeoutMs: ms(config.dns.timeout),
@@ -76,6 +87,13 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
     log,
   });
   const events = new MtaEvents();
+  const faults = new FaultRules(checkFaultRules(config.faults), config.hostname);
+  faults.onFired = (decision, stage) => events.publish({
+    type: 'fault',
+    rule: decision.rule.description,
+    ...(decision.reply ? { reply: replyToString(decision.reply) } : {}),
+    stage,
+  });
   // DKIM (RFC 6376): our users' mail and our bounces are signed before they are queued.
   // The keys are read here, while still root: they may be readable by root only.
   const dkim = dkimSigning(config, log);
@@ -103,6 +121,7 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
     captureStore: storeOnceOpen(openedSpool, { capture: true, committed: received }),
     policy: policyFor(config, resolver),
     log,
+    faults,
   });
   const listeners = await server.listen();
   const spool = await openSpoolAsUser(config, log).catch(async (err: unknown) => { await server.close(); throw err; });
@@ -129,7 +148,10 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
       port: config.smarthost?.port ?? config.delivery.port,
       heloName: config.hostname,
       timeouts: clientTimeouts(config),
-      tls: config.smarthost?.tls ?? config.delivery.tls,
+      tls: config.smarthost?.tls ?? (config.delivery.tls === 'verify' ? 'required' : config.delivery.tls),
+      // Toward MX hosts (not a smarthost): delivery.tlsPolicies, MTA-STS and delivery.tls decide (src/mta-sts/).
+      secure: config.smarthost ? undefined : secureDestinations(config, resolver, log),
+      tlsCa: config.tls?.caFile ? readFileSync(config.tls.caFile, 'utf8') : undefined,
       auth: config.smarthost?.username !== undefined && config.smarthost.password !== undefined
         ? { username: config.smarthost.username, password: config.smarthost.password }
         : undefined,
@@ -148,6 +170,12 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
     log,
   }).catch(async (err: unknown) => { await server.close(); throw err; });
   spoolReady(spool);
+  const mailbox = new Mailbox(spool, queue, events);
+  let stopping = false;
+  const http = config.http
+    ? await HttpApi.start({ ...httpAddress(config.http.listen), token: config.http.token, mailbox, queue, events, faults, ready: () => !stopping, log })
+      .catch(async (err: unknown) => { await control.close(); await server.close(); throw err; })
+    : undefined;
   // The spool is read in the background: the listeners already greet.
   if (delivering) void worker.start();
   return {
@@ -158,12 +186,18 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
     resolver,
     queue,
     events,
-    mailbox: new Mailbox(spool, queue, events),
+    mailbox,
+    http,
+    faults,
     reload(next: Config) {
+      // Fault rules from the file apply at once, replacing those set through the APIs.
+      faults.set(checkFaultRules(next.faults));
       return reloadInto(config, next, server, policyFor(next, resolver), log);
     },
     async stop(graceMs = 0) {
+      stopping = true;
       await control.close();
+      await http?.close();
       await Promise.all([server.close(graceMs), worker.stop(graceMs)]);
       await sessions.close();
     },
@@ -197,12 +231,12 @@ function reloadInto(current: Config, next: Config, server: SmtpServer, policy: R
   server.reconfigure({
     policy,
     auth: authOf(next),
-    tls: next.tls ? loadTlsCredentials(next.tls) : undefined,
+    tls: next.tls?.cert ? loadTlsCredentials(next.tls) : undefined,
     limits: limitsOf(next),
     bareNewline: next.smtp.bareNewline,
     postmaster: postmasterAddress(next),
   });
-  const needRestart = (['listen', 'spool', 'hostname', 'dns', 'delivery', 'smarthost', 'dkim'] as const)
+  const needRestart = (['listen', 'spool', 'hostname', 'dns', 'delivery', 'smarthost', 'dkim', 'http'] as const)
     .filter((key) => JSON.stringify(current[key]) !== JSON.stringify(next[key]));
   const notes = needRestart.map((key) => `config key "${key}" changed: it takes effect at the next restart`);
   for (const note of notes) log('main', note);
@@ -242,6 +276,16 @@ async function openSpoolAsUser(config: Config, log: Logger): Promise<Spool> {
 /** spoolStore on the spool once it is open: a message that comes earlier waits for it. */
 function storeOnceOpen(openedSpool: Promise<Spool>, options: SpoolStoreOptions): MessageStore {
   return { begin: async () => spoolStore(await openedSpool, options).begin() };
+}
+
+function secureDestinations(config: Config, resolver: DestinationResolver, log: Logger): DestinationDeps['secure'] {
+  const outbound = new OutboundTls({
+    level: config.delivery.tls,
+    perDomain: config.delivery.tlsPolicies,
+    mtaSts: config.delivery.mtaSts ? mtaStsPolicies(config, resolver, log) : undefined,
+    log,
+  });
+  return (domain, hosts) => outbound.forDestination(domain, hosts);
 }
 
 function dkimSigning(config: Config, log: Logger): OutboundSigning | undefined {

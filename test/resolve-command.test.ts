@@ -32,13 +32,15 @@ describe('minimta resolve DOMAIN', () => {
   it('lists the MX hosts in order of preference with their addresses', async () => {
     const { code, stdout } = await resolve('normal.test');
     expect(code).to.equal(0);
-    expect(stdout).to.equal('normal.test: MX 10 mx1.normal.test [127.0.0.2, ::1]\nnormal.test: MX 20 mx2.normal.test [127.0.0.3]\n');
+    expect(stdout).to.equal('normal.test: MX 10 mx1.normal.test [127.0.0.2, ::1]\nnormal.test: MX 20 mx2.normal.test [127.0.0.3]\n'
+      + 'normal.test: MTA-STS: no policy (no MTA-STS TXT record at _mta-sts.normal.test)\n'
+      + 'normal.test: TLS: STARTTLS when offered, certificate not checked (delivery.tls)\n');
   });
 
   it('names the implicit MX of a domain with only an address record', async () => {
     const { code, stdout } = await resolve('amx.test');
     expect(code).to.equal(0);
-    expect(stdout).to.match(/^amx\.test: no MX, implicit MX \(RFC 5321 §5\.1\): amx\.test \[127\.0\.0\.4\]\n$/);
+    expect(stdout).to.match(/^amx\.test: no MX, implicit MX \(RFC 5321 §5\.1\): amx\.test \[127\.0\.0\.4\]\namx\.test: MTA-STS: no policy/);
   });
 
   it('says there is no such domain (NXDOMAIN), and exits 0: DNS answered', async () => {

@@ -1,7 +1,8 @@
 // `minimta resolve DOMAIN [--config FILE] [--dns-server HOST:PORT…]`:
 // what delivery would do for a domain, asking the configured DNS servers
 // the way the relay does (DestinationResolver; null MX, implicit MX, the
-// loop rule), in the words of formatDestination.
+// loop rule), in the words of formatDestination; then the TLS it would use
+// there (delivery.tlsPolicies, the MTA-STS policy, delivery.tls).
 //
 // Exit code 0 whenever DNS gave a definite answer, good or bad (hosts, null
 // MX, no such domain, no usable MX, a loop to this host): the answer is the
@@ -11,6 +12,8 @@
 import { CliUsageError, parseCommandArgs, runCommand, type CommandIo } from './command-io.js';
 import { loadCliConfig } from './cli-config.js';
 import { DestinationResolver, formatDestination } from '../dns/index.js';
+import { mtaStsPolicies } from '../mta-sts/policies-from-config.js';
+import { describeSecurity } from '../mta-sts/describe-security.js';
 
 export const RESOLVE_USAGE = `usage: minimta resolve DOMAIN [--config FILE] [--dns-server HOST:PORT]...
 `;
@@ -43,7 +46,15 @@ export function resolveCommand(args: string[], io: CommandIo): Promise<number> {
       log: (component, text) => io.stderr.write(`minimta: ${component}: ${text}\n`),
     });
     const destination = await resolver.resolveDestination(domain);
-    io.stdout.write(formatDestination(destination, domain).map((line) => `${line}\n`).join(''));
+    const lines = formatDestination(destination, domain);
+    if (destination.kind === 'hosts' && !config.smarthost) {
+      // What TLS delivery would use there: delivery.tlsPolicies, MTA-STS (RFC 8461), delivery.tls.
+      const name = domain.toLowerCase().replace(/\.$/, '');
+      const own = config.delivery.tlsPolicies[name];
+      const mtaSts = own === undefined && config.delivery.mtaSts ? await mtaStsPolicies(config, resolver).lookUp(name) : undefined;
+      lines.push(...describeSecurity({ domain: name, hosts: destination.hosts, own, mtaSts, level: config.delivery.tls }));
+    }
+    io.stdout.write(lines.map((line) => `${line}\n`).join(''));
     return destination.kind === 'temporary' ? 1 : 0;
   });
 }

@@ -13,8 +13,9 @@ export interface MtaEvent {
   recipient?: string;
   /** delivered, deferred, bounced: the next hop's reply; fault: the reply the rule gave. */
   reply?: string;
-  /** fault: a description of the rule that fired. */
+  /** fault: a description of the rule that fired, and the stage. */
   rule?: string;
+  stage?: string;
   /** ISO 8601. */
   at: string;
 }

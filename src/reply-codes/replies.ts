@@ -60,6 +60,16 @@ export const REPLIES = {
     when: 'All limits.maxConnections connection slots are taken.',
     advice: 'Retry later; the server is busy.',
   },
+  faultRateExceeded: {
+    code: 421, enhanced: '4.7.0', text: '{host} Error: too many messages, slow down', rfc: 'RFC 5321 §3.8, §4.2.2',
+    when: 'A fault rule with a rate (config faults) saw more messages in its window than it allows.',
+    advice: 'Reconnect later and send more slowly.',
+  },
+  faultReplyDefault: {
+    code: 451, enhanced: '4.3.0', text: 'Error: refused by a test fault rule', rfc: 'RFC 5321 §4.2.2',
+    when: 'A fault rule (config faults) gave a code with no text of its own.',
+    advice: 'This server is a test double: the failure was asked for by the test.',
+  },
   tooManyConnectionsFromIp: {
     code: 421, enhanced: '4.7.0', text: '{host} Error: too many connections from your address', rfc: 'RFC 5321 §3.8, §4.2.2',
     when: 'Your address already holds limits.maxConnectionsPerIp connections.',
@@ -483,6 +493,11 @@ export const REPLIES = {
     when: 'Recorded when the TLS handshake with the next hop failed.',
     advice: 'Nothing: minimta retries; check certificates and TLS versions.',
   },
+  mtaStsNoMatchingMx: {
+    code: 451, enhanced: '4.7.5', text: 'MTA-STS policy of {domain} (mode enforce) allows none of its MX hosts: {hosts}', rfc: 'RFC 8461 §4.1, §5',
+    when: 'Recorded when the destination publishes an MTA-STS policy in enforce mode and no MX host matches its mx patterns.',
+    advice: 'Nothing: minimta retries; the destination must fix its MX records or its policy.',
+  },
   passwordNeedsTls: {
     code: 451, enhanced: '4.7.10', text: 'Will not send the password to {host} in plaintext: {detail}', rfc: 'RFC 4954 §4, §9; RFC 5248 (X.7.10 encryption needed)',
     when: 'Recorded when the smarthost password would go over an unencrypted connection.',
@@ -514,4 +529,25 @@ export function reply(name: ReplyName, vars: Record<string, string | number> = {
 /** The same reply with other lines of text (EHLO's keyword list, for one). */
 export function withLines(base: Reply, lines: readonly string[]): Reply {
   return { ...base, lines };
+}
+
+/**
+ * A reply written in a fault rule (config `faults`): checked as a real one
+ * would be (RFC 5321 §4.2: three digits, first 2-5, second 0-5; RFC 3463:
+ * the enhanced class matches the first digit; one printable line).
+ * Returns the reply, or throws a RangeError saying what is wrong.
+ */
+export function configuredReply(spec: { code: number; enhanced?: string; text?: string }): Reply {
+  const { code, enhanced, text } = spec;
+  if (!Number.isInteger(code) || code < 200 || code > 559 || Math.floor(code / 10) % 10 > 5) {
+    throw new RangeError(`${code} is not an SMTP reply code (RFC 5321 §4.2: 2xx-5xx, second digit 0-5)`);
+  }
+  if (enhanced !== undefined) {
+    const m = /^([245])\.(\d{1,3})\.(\d{1,3})$/.exec(enhanced);
+    if (!m) throw new RangeError(`"${enhanced}" is not an enhanced status code (RFC 3463: class.subject.detail)`);
+    if (Number(m[1]) !== Math.floor(code / 100)) throw new RangeError(`enhanced code ${enhanced} does not fit reply code ${code} (RFC 3463 §2: same class)`);
+  }
+  const line = text ?? REPLIES.faultReplyDefault.text;
+  if (!/^[\x20-\x7e]*$/.test(line) || line.length > 400) throw new RangeError('text must be one line of printable ASCII, at most 400 characters');
+  return enhanced !== undefined ? { code, enhanced, lines: [line] } : { code, lines: [line] };
 }

@@ -13,6 +13,7 @@ import type { ListenerMode } from '../protocol/server/session-types.js';
 import type { MessageFilter } from '../inbox/message-filter.js';
 import type { MessageDetail, MessageSummary } from '../inbox/mailbox.js';
 import type { MtaEvents } from '../inbox/mta-events.js';
+import type { FaultRuleSpec } from '../faults/fault-rule.js';
 
 export interface StartMinimtaOptions {
   /** The mode of the default listener (default `capture`). */
@@ -25,6 +26,10 @@ export interface StartMinimtaOptions {
   hostname?: string;
   /** Any other config-file keys (`limits`, `relay`, `dns`, `delivery` …), validated as the file is. */
   config?: Record<string, unknown>;
+  /** The HTTP API and web inbox: true for 127.0.0.1 on port 0, or `{listen, token}` as in the config. */
+  http?: boolean | { listen?: string; token?: string };
+  /** Fault rules in force from the start (as config `faults`; see README). */
+  faults?: FaultRuleSpec[];
   /** true: the mail log on stdout; a function: your own logger; default silent. */
   log?: boolean | Logger;
 }
@@ -42,6 +47,8 @@ export interface Minimta {
   /** Every listener, in the order configured. */
   readonly listeners: MinimtaListener[];
   readonly spool: string;
+  /** Where the HTTP API and web inbox listen, when asked for: `url` is e.g. http://127.0.0.1:40123 */
+  readonly http?: { url: string; host: string; port: number };
   /** received, delivered, deferred, bounced, deleted: each with an MtaEvent. */
   readonly events: MtaEvents;
   /** Messages in the spool matching the filter, newest first. */
@@ -54,6 +61,10 @@ export interface Minimta {
   waitForMessage(filter?: MessageFilter, timeoutMs?: number): Promise<MessageDetail>;
   /** Deletes every message; returns how many there were. */
   clear(): Promise<number>;
+  /** Replaces the fault rules (checked: a bad rule throws FaultRuleError naming the key); counters start again. */
+  setFaults(rules: FaultRuleSpec[]): void;
+  /** The fault rules in force. */
+  faults(): FaultRuleSpec[];
   /** Stops listening and delivering; removes the spool if it was a temporary one. */
   close(): Promise<void>;
   /** The running MTA underneath, for what the handle does not cover. */
@@ -70,6 +81,8 @@ export async function startMinimta(options: StartMinimtaOptions = {}): Promise<M
     ...(options.hostname !== undefined ? { hostname: options.hostname } : {}),
     listen: (options.listeners ?? [{}]).map((l) => ({ host: '127.0.0.1', port: 0, mode, ...l })),
     spool,
+    ...(options.faults ? { faults: options.faults } : {}),
+    ...(options.http ? { http: { listen: '127.0.0.1:0', ...(options.http === true ? {} : options.http) } } : {}),
   });
   const log: Logger = typeof options.log === 'function' ? options.log : options.log ? stdoutLogger : silentLogger;
   let mta: RunningMta;
@@ -86,6 +99,7 @@ export async function startMinimta(options: StartMinimtaOptions = {}): Promise<M
     port: listeners[0]!.port,
     listeners,
     spool,
+    ...(mta.http ? { http: { url: mta.http.url, host: mta.http.host, port: mta.http.port } } : {}),
     events: mta.events,
     mta,
     messages: (filter) => mta.mailbox.list(filter),
@@ -93,6 +107,8 @@ export async function startMinimta(options: StartMinimtaOptions = {}): Promise<M
     raw: (id) => mta.mailbox.raw(id),
     waitForMessage: (filter = {}, timeoutMs = 5000) => mta.mailbox.waitFor(filter, timeoutMs),
     clear: () => mta.mailbox.deleteAll(),
+    setFaults: (rules) => { mta.faults.setFromJson(rules); },
+    faults: () => mta.faults.specs(),
     close() {
       closed ??= (async () => {
         await mta.stop(0);

@@ -46,6 +46,8 @@ export interface TlsHandshakeOptions {
   readonly servername?: string;
   /** Check the certificate against the system CAs and the name (off between MX hosts by default). */
   readonly verify: boolean;
+  /** Extra trusted CA certificates (PEM), added to the system's. */
+  readonly ca?: string;
 }
 
 /** The TLS handshake failed or timed out; the connection is gone. */
@@ -170,6 +172,7 @@ export class ClientConnection {
       host: options.name,
       servername: options.servername,
       rejectUnauthorized: options.verify,
+      ...(options.ca !== undefined ? { ca: [...tls.rootCertificates, options.ca] } : {}),
       minVersion: MIN_TLS_VERSION,
     });
     try {

@@ -38,6 +38,8 @@ export interface DeliveryRequest {
    * that is never retried in plaintext; pair it with tls 'required'.
    */
   tlsVerify?: boolean;
+  /** Extra CA certificates (PEM) trusted besides the system's when verifying (tls.caFile). */
+  tlsCa?: string;
   /** Credentials for a smarthost (RFC 4954); sent only under TLS unless tls is 'none'. */
   auth?: Credentials;
 }

@@ -39,6 +39,7 @@ export interface TlsRequest {
   /** The next hop's name, e.g. 'mx.example.net' (or an IP literal). */
   readonly host: string;
   readonly tlsVerify?: boolean;
+  readonly tlsCa?: string;
   readonly auth?: unknown;
 }
 
@@ -55,5 +56,5 @@ export function mayRetryInPlaintext(plan: TlsPlan, req: TlsRequest): boolean {
 export function handshakeOptions(req: TlsRequest): TlsHandshakeOptions {
   const name = req.host.replace(/\.$/, '');
   const servername = name !== '' && net.isIP(name) === 0 ? name : undefined;
-  return { name, servername, verify: req.tlsVerify === true };
+  return { name, servername, verify: req.tlsVerify === true, ...(req.tlsCa !== undefined ? { ca: req.tlsCa } : {}) };
 }

@@ -25,6 +25,11 @@ const MAX_PENDING_INPUT = 256 * 1024;
 /** Time a closing connection is given for its peer to hang up. */
 const LINGER_MS = 10_000;
 
+/** The session as a connection drives it: the Session itself, or a decorator around it (src/faults/). */
+export type ConnectionSession = Pick<Session,
+  'command' | 'endData' | 'lineTooLong' | 'bareLineEnd' | 'timeout' | 'tooSlow' | 'crashed' | 'shutdown'
+  | 'busy' | 'disconnected' | 'tlsStarted'> & { open(): Step | Promise<Step> };
+
 interface DataPhase {
   reader: DataReader;
   receipt: MessageReceipt;
@@ -50,7 +55,7 @@ export class SmtpConnection {
 
   constructor(
     private socket: Socket,
-    private readonly session: Session,
+    private readonly session: ConnectionSession,
     private readonly limits: ConnectionLimits,
     private readonly log: Logger,
     private readonly clientIp: string,

@@ -7,6 +7,8 @@ import tls from 'node:tls';
 import { formatReply, reply } from '../../reply-codes/index.js';
 import { SmtpConnection } from './connection.js';
 import type { Limits } from './limits.js';
+import { withFaults } from '../../faults/faulty-session.js';
+import type { FaultRules } from '../../faults/fault-engine.js';
 import type { BareNewlinePolicy } from './line-reader.js';
 import { ACCEPT_ALL, Session, type ListenerMode, type MessageStore, type SessionDeps, type SessionPolicy, type SessionSettings } from './session.js';
 import type { Logger } from '../../log.js';
@@ -36,6 +38,8 @@ export interface ServerOptions {
   tls?: TlsCredentials;
   /** AUTH (RFC 4954): how credentials are checked; absent, AUTH is not offered. */
   auth?: { authenticate: SessionDeps['authenticate']; requireTls: boolean };
+  /** Fault rules for tests (src/faults/): every session is wrapped so they can act. */
+  faults?: FaultRules;
   /** smtp.strictEnvelopes: MAIL and RCPT paths only with angle brackets. */
   strictEnvelopes?: boolean;
   /** smtp.bareNewline: a bare LF refused (default) or taken as CRLF. */
@@ -135,7 +139,12 @@ export class SmtpServer {
     this.perIp.set(ip, fromIp + 1);
     const refusing = listener.mode === 'refuse';
     const settings = this.sessionSettings(listener);
-    const session = new Session(settings, { ip, tls: listener.tls === 'implicit' }, this.sessionDeps(listener));
+    const deps = this.sessionDeps(listener);
+    const makeSession = (store: MessageStore) => new Session(settings, { ip, tls: listener.tls === 'implicit' }, { ...deps, store });
+    // Fault rules (src/faults/) act around the session, at this one seam.
+    const session = this.options.faults
+      ? withFaults(makeSession, deps.store, this.options.faults, { clientIp: ip, listenerPort: socket.localPort ?? 0, drop: () => socket.destroy() })
+      : makeSession(deps.store);
     const connectionLimits = {
       ...limits,
       maxLineOctets: Session.longestLine(settings),

@@ -9,6 +9,7 @@
 import { classOf, reply, replyToString, type Reply } from '../../reply-codes/index.js';
 import type { ClientTimeouts, DeliveryRequest, DeliveryResult } from '../../protocol/client/smtp-client.js';
 import type { Destination, MxHost } from '../../dns/destination.js';
+import type { DestinationSecurity } from '../../mta-sts/tls-policy.js';
 
 export type OutcomeKind = 'delivered' | 'deferred' | 'failed';
 
@@ -45,13 +46,31 @@ export interface DestinationDeps {
   tls: NonNullable<DeliveryRequest['tls']>;
   /** Credentials for the smarthost (RFC 4954). */
   auth?: DeliveryRequest['auth'];
+  /**
+   * The TLS policy of a destination (delivery.tlsPolicies, MTA-STS, "verify":
+   * src/mta-sts/tls-policy.ts): which of its hosts, and how. Absent: `tls` for every host.
+   */
+  secure?: (destination: string, hosts: MxHost[]) => Promise<DestinationSecurity>;
+  /** Extra trusted CA certificates (PEM, tls.caFile) for verified TLS. */
+  tlsCa?: string;
+}
+
+/** How the connections to one destination's hosts use TLS. */
+interface HostTls {
+  tls: NonNullable<DeliveryRequest['tls']>;
+  verify: boolean;
 }
 
 export async function deliverToDestination(target: DestinationTarget, deps: DestinationDeps): Promise<RecipientOutcome[]> {
   const destination = await deps.findHosts(target.destination);
   const domain = target.destination;
   switch (destination.kind) {
-    case 'hosts': return tryHosts(target, destination.hosts, deps);
+    case 'hosts': {
+      const security = deps.secure ? await deps.secure(domain, destination.hosts) : undefined;
+      if (security?.kind === 'defer') return everyone(target, 'deferred', security.reply);
+      const hostTls = security ? { tls: security.tls, verify: security.verify } : { tls: deps.tls, verify: false };
+      return tryHosts(target, security?.hosts ?? destination.hosts, hostTls, deps);
+    }
     // RFC 7505 §4.1: a null MX fails at once: no connection, no retry.
     case 'null-mx': return everyone(target, 'failed', reply('dnsNullMx', { domain }));
     case 'no-such-domain': return everyone(target, 'failed', reply('dnsNoSuchDomain', { domain }));
@@ -66,7 +85,7 @@ export async function deliverToDestination(target: DestinationTarget, deps: Dest
  * to the next host. When every host refused with 5xx, the recipients fail
  * with the last refusal; when any failed only for now, they are deferred.
  */
-async function tryHosts(target: DestinationTarget, hosts: MxHost[], deps: DestinationDeps): Promise<RecipientOutcome[]> {
+async function tryHosts(target: DestinationTarget, hosts: MxHost[], hostTls: HostTls, deps: DestinationDeps): Promise<RecipientOutcome[]> {
   let lastTemporary: { reply: Reply; relay: string; host: string } | undefined;
   let lastPermanent: { reply: Reply; relay: string; host: string } | undefined;
   for (const host of hosts) {
@@ -84,7 +103,9 @@ async function tryHosts(target: DestinationTarget, hosts: MxHost[], deps: Destin
         body: target.body,
         smtputf8: target.smtputf8,
         timeouts: deps.timeouts,
-        tls: deps.tls,
+        tls: hostTls.tls,
+        tlsVerify: hostTls.verify,
+        tlsCa: deps.tlsCa,
         auth: deps.auth,
       });
       if (result.kind === 'session') {
