@@ -81,7 +81,7 @@ describe('log lines: text with or without the time, or JSON (log.timestamps, --l
         spool: path.join(dir, 'spool'),
         log: { timestamps: false },
       };
-      const started = await RelayProcess.start(config, path.join(dir, 'config.json'), ['--log-format', 'json']);
+      const started = await RelayProcess.start(config, path.join(dir, 'config.json'), [], ['--log-format', 'json']);
       relay = started.relay;
       const id = await session(started.port);
       await relay.waitFor(new RegExp(`"id":"${id}","text":"from=<a@src.test>`), PROCESS_TIMEOUT_MS);
