@@ -42,6 +42,7 @@ options for serve:
   --delivery-port N        port of the next hop (default 25)
   --smarthost HOST:PORT    send everything through this host
   --log-format text|json   log lines as text (Postfix's shape) or JSON objects
+  --trace                  show an annotated transcript of every SMTP session on stdout
   --http HOST:PORT         the HTTP API and web inbox here (a bare PORT: 127.0.0.1)
 `;
 
@@ -66,6 +67,7 @@ const OPTIONS = {
   'delivery-port': { type: 'string' },
   smarthost: { type: 'string' },
   'log-format': { type: 'string' },
+  trace: { type: 'boolean' },
   http: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -81,6 +83,7 @@ function loadConfig(values: ReturnType<typeof parse>['values']): Config {
     deliveryPort: values['delivery-port'],
     smarthost: values.smarthost,
     logFormat: values['log-format'],
+    trace: values.trace,
     http: values.http,
   });
 }

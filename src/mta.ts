@@ -4,6 +4,7 @@
 //   SmtpServer ─(session, RelayPolicy ─ DNS)─▶ Spool ─▶ QueueWorker ─(DNS, client)─▶ next hop
 //                                                 ▲              └─ failures ─▶ bounces ─┘
 
+import { resolve } from 'node:path';
 import { SmtpServer, type BoundListener, type ServerOptions } from './protocol/server/server.js';
 import { deliverToHost, SessionCache, type ClientTimeouts } from './protocol/client/smtp-client.js';
 import { RelayPolicy } from './policy/relay-policy.js';
@@ -37,6 +38,8 @@ import type { RecipientOutcome } from './queue/delivery/destination.js';
 import type { Envelope } from './queue/spool/envelope.js';
 import { replyToString } from './reply-codes/index.js';
 import { createSpoolFor, dropPrivileges, lookupUser } from './privileges.js';
+import { TraceStore } from './trace/trace-store.js';
+import { formatDestination } from './dns/index.js';
 
 export interface RunningMta {
   listeners: BoundListener[];
@@ -62,6 +65,8 @@ export interface RunningMta {
   stop(graceMs?: number): Promise<void>;
   /** Applies a new config where that can be done without a restart (SIGHUP). */
   reload(config: Config): string[];
+  /** Transcripts (config trace): the ring of recent sessions, for the HTTP API; absent when tracing is off. */
+  trace?: TraceStore;
 }
 
 export interface MtaParts {
@@ -78,6 +83,10 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
   const log = printableLogger(logTo);
   // Read while still root: the key may be readable by root only.
   const tls = config.tls?.cert ? loadTlsCredentials(config.tls) : undefined;
+  // Transcripts are stored in the spool directory; the store writes only when a session is traced.
+  const trace = config.trace.enabled || config.trace.live
+    ? new TraceStore({ ...config.trace, spoolDir: config.trace.enabled ? resolve(config.spool) : undefined })
+    : undefined;
   const resolver = new DestinationResolver({
     servers: config.dns.servers,
     timeoutMs: ms(config.dns.timeout),
@@ -114,6 +123,10 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
     tls,
     auth: authOf(config),
     strictEnvelopes: config.smtp.strictEnvelopes,
+    trace: trace && {
+      store: trace,
+      describeDomain: async (domain: string) => formatDestination(await resolver.resolveDestination(domain), domain),
+    },
     bareNewline: config.smtp.bareNewline,
     // A committed message wakes the worker and is announced; a captured one is never delivered.
     // Our users' mail is DKIM-signed on its way into the spool (src/dkim/).
@@ -189,6 +202,7 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
     mailbox,
     http,
     faults,
+    trace,
     reload(next: Config) {
       // Fault rules from the file apply at once, replacing those set through the APIs.
       faults.set(checkFaultRules(next.faults));
