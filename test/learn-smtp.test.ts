@@ -6,8 +6,8 @@
 //
 // When a change to minimta changes a transcript on purpose (a new EHLO
 // keyword, say), `LAB_UPDATE=1 npx mocha --no-config --import=tsx --exit
-// test/learn-smtp.test.ts` writes the
-// new transcripts into the doc; read the diff before committing it.
+// test/learn-smtp.test.ts` writes the new transcripts into the doc; read
+// the diff before committing it.
 
 import { expect } from 'chai';
 import fs from 'node:fs/promises';
