@@ -56,10 +56,11 @@ class FaultReceipt implements MessageReceipt {
     return this.inner.waitForDrain();
   }
 
-  async commit(envelope: Parameters<MessageReceipt['commit']>[0]): Promise<void> {
+  async commit(envelope: Parameters<MessageReceipt['commit']>[0]): Promise<{ size: number }> {
     if (this.refuseWith) throw new ReplyError(this.refuseWith);
-    if (this.discard) return this.inner.abort();
-    return this.inner.commit(envelope);
+    if (!this.discard) return this.inner.commit(envelope);
+    await this.inner.abort();
+    return { size: this.written };
   }
 
   abort(): Promise<void> {
