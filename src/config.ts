@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import {
-  ConfigError, boolean, cidr, hostPort, integer, list, number, object, oneOf, optional, port, string,
+  ConfigError, type Check, boolean, cidr, hostPort, integer, list, number, object, oneOf, optional, port, string,
 } from './config-schema.js';
 import { checkUserTable } from './auth/credentials.js';
 import { checkFaultRules, FaultRuleError, type FaultRuleSpec } from './faults/fault-rule.js';
@@ -22,6 +22,8 @@ export interface ListenConfig {
   mode: 'relay' | 'refuse' | 'capture';
   refuse: 'close' | 'stay';
   tls: 'none' | 'starttls' | 'implicit';
+  /** Limits for this listener alone, over `limits` (limitsOf(config, listener)). */
+  limits?: Partial<Config['limits']>;
 }
 
 export interface SmarthostConfig {
@@ -190,6 +192,39 @@ const existingFile: typeof string = (value, key) => {
   return file;
 };
 
+const LIMIT_CHECKS: { [K in keyof Config['limits']]: Check<Config['limits'][K]> } = {
+  maxMessageSize: integer(1024),
+  maxRecipients: integer(1),
+  maxConnections: integer(1),
+  maxConnectionsPerIp: integer(1),
+  maxErrors: integer(1),
+  softErrorLimit: integer(1),
+  errorDelay: number(0),
+  maxJunkCommands: integer(1),
+  // RFC 5321 §4.5.3.1.4: at least 512 octets must be accepted.
+  maxLineLength: integer(512, 65536),
+  maxHops: integer(1),
+  idleTimeout: number(0.01),
+  minDataRate: number(0),
+  dataGracePeriod: number(0),
+  refuseIdleTimeout: number(0.01),
+  refuseMaxCommands: integer(1),
+  tlsHandshakeTimeout: number(0.01),
+  maxAuthFailures: integer(1),
+};
+
+/** listen[].limits: any of the keys of `limits`, for that listener alone. */
+const listenerLimits: Check<Partial<Config['limits']>> = (value, key) => {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ConfigError(key, 'must be a JSON object');
+  const result: Record<string, unknown> = {};
+  for (const [name, raw] of Object.entries(value)) {
+    const check = (LIMIT_CHECKS as Record<string, Check<unknown>>)[name];
+    if (!check) throw new ConfigError(`${key}.${name}`, 'unknown key');
+    result[name] = check(raw, `${key}.${name}`);
+  }
+  return result as Partial<Config['limits']>;
+};
+
 function configCheck(defaults: Config) {
   return object<Config>({
     hostname,
@@ -200,6 +235,7 @@ function configCheck(defaults: Config) {
       mode: oneOf('relay', 'refuse', 'capture'),
       refuse: oneOf('close', 'stay'),
       tls: oneOf('none', 'starttls', 'implicit'),
+      limits: optional(listenerLimits),
     }, DEFAULT_LISTENER), { nonEmpty: true }),
     spool: string,
     shutdownTimeout: number(0),
@@ -246,26 +282,7 @@ function configCheck(defaults: Config) {
       password: optional(string),
       tls: oneOf('opportunistic', 'required', 'none', 'implicit'),
     }, { host: '', port: 25, tls: 'opportunistic' })),
-    limits: object({
-      maxMessageSize: integer(1024),
-      maxRecipients: integer(1),
-      maxConnections: integer(1),
-      maxConnectionsPerIp: integer(1),
-      maxErrors: integer(1),
-      softErrorLimit: integer(1),
-      errorDelay: number(0),
-      maxJunkCommands: integer(1),
-      // RFC 5321 §4.5.3.1.4: at least 512 octets must be accepted.
-      maxLineLength: integer(512, 65536),
-      maxHops: integer(1),
-      idleTimeout: number(0.01),
-      minDataRate: number(0),
-      dataGracePeriod: number(0),
-      refuseIdleTimeout: number(0.01),
-      refuseMaxCommands: integer(1),
-      tlsHandshakeTimeout: number(0.01),
-      maxAuthFailures: integer(1),
-    }, defaults.limits),
+    limits: object(LIMIT_CHECKS, defaults.limits),
     tls: optional(object<NonNullable<Config['tls']>>({ cert: existingFile, key: existingFile, caFile: optional(existingFile) }, { cert: '', key: '' })),
     auth: optional(object({
       users: (value, key) => {
@@ -374,8 +391,8 @@ export function postmasterAddress(config: Config): string {
  * The limits as the server uses them (src/protocol/server/limits.ts): the one
  * place where the config's seconds become milliseconds.
  */
-export function limitsOf(config: Config): Limits {
-  const { maxLineLength, idleTimeout, dataGracePeriod, errorDelay, refuseIdleTimeout, tlsHandshakeTimeout, ...counts } = config.limits;
+export function limitsOf(config: Config, listener?: ListenConfig): Limits {
+  const { maxLineLength, idleTimeout, dataGracePeriod, errorDelay, refuseIdleTimeout, tlsHandshakeTimeout, ...counts } = { ...config.limits, ...listener?.limits };
   const ms = (seconds: number): number => Math.round(seconds * 1000);
   return {
     ...counts,

@@ -15,6 +15,7 @@ import { LiveQueue } from './queue/delivery/live-queue.js';
 import { BounceQueue } from './queue/dsn/bounce-queue.js';
 import { DestinationResolver } from './dns/index.js';
 import { httpAddress, limitsOf, postmasterAddress, type Config } from './config.js';
+import { matchesAny, parseCidr } from './policy/cidr.js';
 import { HttpApi } from './http/http-server.js';
 import { FaultRules } from './faults/fault-engine.js';
 import { checkFaultRules } from './faults/fault-rule.js';
@@ -140,8 +141,12 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
   const server = new SmtpServer({
     hostname: config.hostname,
     postmaster: postmasterAddress(config),
-    listeners: config.listen.map(({ host, port, mode, refuse, tls: listenerTls }) => ({ host, port, mode, refuse, tls: listenerTls })),
+    listeners: config.listen.map((listener) => {
+      const { host, port, mode, refuse, tls: listenerTls } = listener;
+      return { host, port, mode, refuse, tls: listenerTls, ...(listener.limits ? { limits: limitsOf(config, listener) } : {}) };
+    }),
     limits: limitsOf(config),
+    exemptFromPerIpLimit: inNetworks(config.relay.networks),
     tls,
     auth: authOf(config),
     strictEnvelopes: config.smtp.strictEnvelopes,
@@ -199,6 +204,12 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
   };
 }
 
+/** relay.networks are exempt from the per-address connection limit, as Postfix exempts $mynetworks. */
+function inNetworks(networks: string[]): (ip: string) => boolean {
+  const blocks = networks.map(parseCidr);
+  return (ip) => matchesAny(ip, blocks);
+}
+
 function policyFor(config: Config, resolver: DestinationResolver): RelayPolicy {
   return new RelayPolicy({
     networks: config.relay.networks,
@@ -228,6 +239,7 @@ function reloadInto(current: Config, next: Config, server: SmtpServer, policy: R
     auth: authOf(next),
     tls: next.tls?.cert ? loadTlsCredentials(next.tls) : undefined,
     limits: limitsOf(next),
+    exemptFromPerIpLimit: inNetworks(next.relay.networks),
     bareNewline: next.smtp.bareNewline,
     postmaster: postmasterAddress(next),
   });
