@@ -66,7 +66,7 @@ describe('Received: field syntax (RFC 5321 §4.4, RFC 5322 §3.2.2)', () => {
         expect(await client.command(`EHLO ${helo}`)).to.equal('250');
         const done = await client.sendMail('a@b.test', ['u@normal.test'], 'Subject: t\r\n\r\nbody\r\n');
         const id = /queued as (\S+)/.exec(done.lines[0]!)![1]!;
-        const received = (await fs.readFile(relay.spool.messagePath(id), 'utf8')).split('\r\n')[0]!;
+        const received = (await relay.spool.readMessage(id)).toString('utf8').split('\r\n')[0]!;
         expect(received.startsWith(`Received: ${from} by mx.minimta.test with ESMTP id ${id} for <u@normal.test>; `)).to.equal(true, received);
         expect(balanced(received)).to.equal(true);
         expect(received.split(';')).to.have.length(2);

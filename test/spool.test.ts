@@ -220,9 +220,9 @@ describe('spool', () => {
       expect(await entries('tmp')).to.deep.equal([]);
       expect(await entries('queue')).to.deep.equal([receipt.id]);
       // One file a person can read: the message as received, then the envelope as one JSON line.
-      const file = await readFile(spool.messagePath(receipt.id), 'utf8');
+      const file = await readFile(spool.queueFilePath(receipt.id), 'utf8');
       expect(file).to.equal(`${MESSAGE.toString()}${JSON.stringify({ ...envelope, size: MESSAGE.length })}\n`);
-      expect(statSync(spool.messagePath(receipt.id)).mode & 0o777).to.equal(0o600);
+      expect(statSync(spool.queueFilePath(receipt.id)).mode & 0o777).to.equal(0o600);
     });
 
     it('shows nothing in list() before commit', async () => {
@@ -403,7 +403,7 @@ describe('spool', () => {
     it('refuses ids that are not queue ids (no path can escape the spool)', async () => {
       const spool = await openSpool();
       for (const bad of ['../x', 'a/b', '..']) {
-        expect(() => spool.messagePath(bad)).to.throw(SpoolError).with.property('code', 'EBADID');
+        expect(() => spool.queueFilePath(bad)).to.throw(SpoolError).with.property('code', 'EBADID');
         expect(await rejectionOf(spool.remove(bad))).to.have.property('code', 'EBADID');
         expect(await rejectionOf(spool.readEnvelope(bad))).to.have.property('code', 'EBADID');
         expect(await rejectionOf(spool.exists(bad))).to.have.property('code', 'EBADID');

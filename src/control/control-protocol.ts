@@ -8,6 +8,7 @@
 //   ← {"ok":false,"error":"no message 0MX0OWGKC01M3M","code":"ENOMSG"}
 
 import { join, resolve } from 'node:path';
+import { CodedError } from '../coded-error.js';
 
 export const CONTROL_SOCKET_NAME = 'control.sock';
 
@@ -55,12 +56,8 @@ export const CONTROL_CODES = {
   unreachable: 'EUNREACHABLE',
 } as const;
 
-export class ControlError extends Error {
-  constructor(readonly code: string, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'ControlError';
-  }
-}
+/** A failure of the control socket or of a request on it (CONTROL_CODES). */
+export class ControlError extends CodedError {}
 
 export function controlSocketPath(spoolDir: string): string {
   return join(resolve(spoolDir), CONTROL_SOCKET_NAME);

@@ -19,7 +19,7 @@ import {
   type ControlRequest, type ControlResponse,
 } from './control-protocol.js';
 import { ConfigError } from '../config.js';
-import { LineSplitter } from './json-lines.js';
+import { LineSplitter, type LineEvent } from './json-lines.js';
 import { QueueAdminError, type QueueOperations } from '../queue/spool/queue-admin.js';
 import { SpoolError } from '../queue/spool/spool.js';
 import type { Logger } from '../log.js';
@@ -27,6 +27,8 @@ import type { Logger } from '../log.js';
 const SOCKET_MODE = 0o600;
 /** A connection that sends nothing for this long is closed. */
 const IDLE_TIMEOUT_MS = 60_000;
+/** Requests read ahead of the one being answered; with this many waiting, the socket is not read. */
+const MAX_PENDING_REQUESTS = 64;
 /** How long the start-up check waits for an old socket to answer. */
 const PROBE_TIMEOUT_MS = 1000;
 
@@ -109,17 +111,32 @@ export class ControlServer {
     socket.on('error', () => socket.destroy()); // the client went away; its requests die with it
     socket.setTimeout(IDLE_TIMEOUT_MS, () => socket.destroy());
     const lines = new LineSplitter(MAX_REQUEST_BYTES);
-    // Requests are answered one at a time, so responses keep the order of the requests.
-    let queue = Promise.resolve();
+    const pending: LineEvent[] = [];
+    let answering: Promise<void> | undefined;
     socket.on('data', (chunk: Buffer) => {
-      for (const event of lines.push(chunk)) {
-        if (event.kind === 'too-long') {
-          queue = queue.then(() => this.respondAndClose(socket));
-          return;
-        }
-        queue = queue.then(() => this.answer(socket, event.text));
-      }
+      pending.push(...lines.push(chunk));
+      if (pending.length >= MAX_PENDING_REQUESTS) socket.pause();
+      answering ??= this.answerPending(socket, pending).finally(() => { answering = undefined; });
     });
+  }
+
+  /**
+   * Answers the requests read so far, one at a time, so responses keep the
+   * order of the requests. While a response waits for the client to read it,
+   * the next request waits too, and once MAX_PENDING_REQUESTS wait the socket
+   * is not read: a client that does not read cannot make the relay hold more
+   * than one response for it. (The idle timeout ends a client that never does.)
+   */
+  private async answerPending(socket: net.Socket, pending: LineEvent[]): Promise<void> {
+    for (let event = pending.shift(); event && !socket.destroyed; event = pending.shift()) {
+      if (event.kind === 'too-long') {
+        this.respondAndClose(socket);
+        return;
+      }
+      await this.answer(socket, event.text);
+      if (socket.writableNeedDrain) await drainedOrClosed(socket);
+    }
+    if (!socket.destroyed) socket.resume();
   }
 
   private async answer(socket: net.Socket, line: string): Promise<void> {
@@ -158,6 +175,19 @@ export class ControlServer {
     this.options.log('control', `${request.command} failed: ${error.stack ?? error.message}`, request.id);
     return { ok: false, error: error.message, code: CONTROL_CODES.internal };
   }
+}
+
+/** Resolves when the socket has written what it holds, or has closed. */
+function drainedOrClosed(socket: net.Socket): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      socket.off('drain', done);
+      socket.off('close', done);
+      resolve();
+    };
+    socket.on('drain', done);
+    socket.on('close', done);
+  });
 }
 
 async function removeStaleSocket(path: string, log: Logger): Promise<void> {

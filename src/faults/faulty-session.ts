@@ -152,6 +152,7 @@ class FaultySession implements ConnectionSession {
   bareLineEnd(kind: 'bare-lf' | 'bare-cr'): Promise<Step> { return this.inner.bareLineEnd(kind); }
   timeout(): Promise<Step> { return this.inner.timeout(); }
   tooSlow(): Promise<Step> { return this.inner.tooSlow(); }
+  unreadReplies(): Promise<Step> { return this.inner.unreadReplies(); }
   crashed(): Promise<Step> { return this.inner.crashed(); }
   shutdown(): Promise<Step> { return this.inner.shutdown(); }
   disconnected(): Promise<void> { return this.inner.disconnected(); }

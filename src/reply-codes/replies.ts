@@ -75,6 +75,11 @@ export const REPLIES = {
     when: 'Your address already holds limits.maxConnectionsPerIp connections.',
     advice: 'Close idle connections or send fewer at once, then retry.',
   },
+  unreadReplies: {
+    code: 421, enhanced: '4.7.0', text: '{host} Error: too many unread replies', rfc: 'RFC 2920 §3.1 (the client reads while it writes); RFC 5321 §3.8',
+    when: 'The client pipelined commands without reading the replies: more than 128 KiB of them waited for it.',
+    advice: 'Read the replies while you send; pipeline a group of commands, then read its replies (RFC 2920 §3.1).',
+  },
   internalError: {
     code: 421, enhanced: '4.3.0', text: '{host} Error: internal error, closing connection', rfc: 'RFC 5321 §3.8',
     when: 'Something broke inside minimta while it handled the session.',

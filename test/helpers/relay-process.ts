@@ -19,10 +19,10 @@ export class RelayProcess {
     this.exited = new Promise((resolve) => child.on('exit', (code) => { this.exitCode = code; resolve(code); }));
   }
 
-  /** Starts `minimta serve --config FILE` and waits for its SMTP port. */
-  static async start(config: object, configFile: string): Promise<{ relay: RelayProcess; port: number }> {
+  /** Starts `minimta serve --config FILE` (node run with `nodeArgs`) and waits for its SMTP port. */
+  static async start(config: object, configFile: string, nodeArgs: string[] = []): Promise<{ relay: RelayProcess; port: number }> {
     await fs.writeFile(configFile, JSON.stringify(config, null, 2));
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/main.ts'), 'serve', '--config', configFile], {
+    const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', path.join(ROOT, 'src/main.ts'), 'serve', '--config', configFile], {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -52,6 +52,14 @@ export class RelayProcess {
       this.child.stdout!.on('data', onData);
       this.child.on('exit', onExit);
     });
+  }
+
+  /** The process's resident memory now, in bytes (Linux: /proc/PID/status). */
+  async rss(): Promise<number> {
+    const status = await fs.readFile(`/proc/${this.child.pid}/status`, 'utf8');
+    const kb = /^VmRSS:\s+(\d+) kB/m.exec(status);
+    if (!kb) throw new Error(`no VmRSS in /proc/${this.child.pid}/status`);
+    return Number(kb[1]) * 1024;
   }
 
   signal(name: NodeJS.Signals): void {

@@ -5,6 +5,25 @@
 // order; replies are collected and written in one go when no complete command
 // is left, so they are flushed before we wait for more input. While a command
 // awaits a check (DNS at RCPT), nothing else runs, so replies keep their order.
+//
+// Back-pressure both ways. Input: beyond MAX_PENDING_INPUT unread bytes the
+// socket is paused. Output: a client must read while it writes (RFC 2920
+// §3.1); while our replies wait for the socket to drain, no command runs and
+// the socket is paused, and a batch whose replies would leave more than
+// MAX_REPLY_BACKLOG bytes unread gets 421 4.7.0 and the connection is closed.
+// A client that reads nothing at all is closed by the idle timeout.
+//
+// The connection's life is one value (`Lifecycle`); at most one step (a
+// batch of commands, the greeting, a timeout) runs at a time (`turn`):
+//
+//   commands ──DATA 354──▶ data ──final dot / too slow──▶ commands
+//      │  └──STARTTLS 220──▶ upgrading ──handshake done──▶ commands
+//      │                          └──handshake fails or times out: destroyed──┐
+//      └──a step closes (221, 421, 521…)──▶ closing ──linger ends: destroyed──┤
+//   any state ──the socket closes──▶ gone ──the session is cleaned up once the turn ends
+//
+// `stopping` (the server is shutting down) travels with the open states: the
+// session gets 421 4.3.2 at the first moment no transaction is open.
 
 import type { Socket } from 'node:net';
 import tls from 'node:tls';
@@ -22,12 +41,16 @@ export type ConnectionLimits = Pick<Limits, 'maxLineOctets' | 'maxMessageSize' |
 
 /** Input held while a command runs; beyond it we stop reading the socket. */
 const MAX_PENDING_INPUT = 256 * 1024;
-/** Time a closing connection is given for its peer to hang up. */
+/** Reply bytes a client may leave unread (ours and the socket's buffer); beyond it, 421 4.7.0. */
+const MAX_REPLY_BACKLOG = 128 * 1024;
+/** Time a closing connection is given for its peer to read the last reply and hang up. */
 const LINGER_MS = 10_000;
+/** The same for a peer that had stopped reading: it is not waited for long. */
+const STALLED_LINGER_MS = 1000;
 
 /** The session as a connection drives it: the Session itself, or a decorator around it (src/faults/). */
 export type ConnectionSession = Pick<Session,
-  'command' | 'endData' | 'lineTooLong' | 'bareLineEnd' | 'timeout' | 'tooSlow' | 'crashed' | 'shutdown'
+  'command' | 'endData' | 'lineTooLong' | 'bareLineEnd' | 'timeout' | 'tooSlow' | 'unreadReplies' | 'crashed' | 'shutdown'
   | 'busy' | 'disconnected' | 'tlsStarted'> & { open(): Step | Promise<Step> };
 
 interface DataPhase {
@@ -38,20 +61,30 @@ interface DataPhase {
   needsDrain: boolean;
 }
 
+type Lifecycle =
+  /** Command lines are read and run. */
+  | { kind: 'commands'; stopping: boolean }
+  /** Message bytes go to the spool until the final dot (RFC 5321 §4.1.1.4). */
+  | { kind: 'data'; stopping: boolean; phase: DataPhase }
+  /** The TLS handshake after the 220 to STARTTLS: nothing is read (RFC 3207 §4.2). */
+  | { kind: 'upgrading'; stopping: boolean }
+  /** The last reply is written and our side shut; the socket is destroyed when `linger` fires. */
+  | { kind: 'closing'; linger: NodeJS.Timeout }
+  /** The socket is closed. */
+  | { kind: 'gone' };
+
+type Open = Extract<Lifecycle, { stopping: boolean }>;
+
 export class SmtpConnection {
   private readonly lines: LineReader;
-  private outbox: Reply[] = [];
-  private pumping = false;
-  private closing = false;
-  private gone = false;
-  private finished = false;
-  private data?: DataPhase;
+  private state: Lifecycle = { kind: 'commands', stopping: false };
+  /** The step under way, if any: nothing else runs until it ends. */
+  private turn?: Promise<void>;
+  /** Replies formatted and not yet written, and their size. */
+  private outbox: string[] = [];
+  private outboxBytes = 0;
   private readonly goneSignal: Promise<void>;
   private signalGone!: () => void;
-  /** Set while the TLS handshake after STARTTLS runs: no input is read. */
-  private upgrading = false;
-  /** The server is stopping: close at the first moment no transaction is open. */
-  private draining = false;
 
   constructor(
     private socket: Socket,
@@ -76,6 +109,7 @@ export class SmtpConnection {
   private listen(socket: Socket): void {
     socket.setTimeout(this.limits.idleTimeoutMs);
     socket.on('data', (chunk: Buffer) => this.received(chunk));
+    socket.on('drain', () => this.drained());
     socket.on('timeout', () => this.idle());
     socket.on('error', (err) => this.log('smtpd', `connection error from [${this.clientIp}]: ${err.message}`));
   }
@@ -85,60 +119,78 @@ export class SmtpConnection {
    * middle of a transaction gets it once the transaction is over.
    */
   drain(): void {
-    this.draining = true;
+    if (isOpen(this.state)) this.state = { ...this.state, stopping: true };
     this.closeIfIdle();
   }
 
   private closeIfIdle(): void {
-    if (!this.draining || this.pumping || this.closing || this.gone || this.upgrading || this.session.busy) return;
+    if (this.state.kind !== 'commands' || !this.state.stopping || this.turn || this.session.busy) return;
     void this.act(() => this.session.shutdown());
   }
 
+  /** Whether input is read now: in commands or data, not while a TLS handshake runs or once closing. */
+  private get reading(): boolean {
+    return this.state.kind === 'commands' || this.state.kind === 'data';
+  }
+
   private received(chunk: Buffer): void {
-    if (this.closing || this.upgrading) return;
+    // A peer that goes on sending after our last reply is not listening to it: no grace.
+    if (this.state.kind === 'closing') this.socket.destroy();
+    if (!this.reading) return;
     this.lines.push(chunk);
-    if (this.lines.buffered > MAX_PENDING_INPUT && !this.data) this.socket.pause();
+    if (this.lines.buffered > MAX_PENDING_INPUT) this.socket.pause();
     void this.pump();
+  }
+
+  /** Our replies have left for the client: what waited for them may run. */
+  private drained(): void {
+    if (this.reading && !this.turn) void this.pump();
   }
 
   private idle(): void {
     // Time spent waiting on our own checks is not the client's idleness.
-    if (this.pumping || this.closing) return;
+    if (this.turn || !isOpen(this.state)) return;
     void this.act(() => this.session.timeout());
   }
 
   /** Runs `work` with the session to itself, one thing at a time; a crash stays in this connection. */
   private async exclusively(work: () => Promise<void>): Promise<void> {
-    this.pumping = true;
+    let ended!: () => void;
+    this.turn = new Promise((resolve) => { ended = resolve; });
     try {
       await work();
       this.flush();
     } catch (err) {
       await this.crash(err);
     } finally {
-      this.pumping = false;
+      this.turn = undefined;
+      ended();
     }
-    if (this.gone) await this.finish();
   }
 
   /** Runs one step produced outside the input loop (greeting, timeout, shutdown). */
   private async act(produce: () => Step | Promise<Step>): Promise<void> {
     await this.exclusively(async () => this.apply(await produce()));
     // Input that came in meanwhile waits for the loop.
-    if (!this.gone && !this.closing && this.lines.buffered > 0) void this.pump();
+    if (this.reading && this.lines.buffered > 0) void this.pump();
   }
 
-  /** Runs every complete command (or DATA bytes) in the input, in order. */
+  /**
+   * Runs every complete command (or DATA bytes) in the input, in order, while
+   * the client reads its replies; then reads more input or waits for 'drain'.
+   */
   private async pump(): Promise<void> {
-    if (this.pumping) return;
+    if (this.turn) return;
     await this.exclusively(async () => {
-      while (!this.closing && !this.gone && !this.upgrading) {
-        const progressed = this.data ? await this.receiveData() : await this.runCommand();
+      while (this.reading && !this.socket.writableNeedDrain) {
+        const progressed = this.state.kind === 'data' ? await this.receiveData(this.state.phase) : await this.runCommand();
         if (!progressed) break;
+        if (this.outboxBytes + this.socket.writableLength > MAX_REPLY_BACKLOG) await this.repliesUnread();
       }
     });
-    if (this.gone) return;
-    if (this.socket.isPaused() && this.lines.buffered < MAX_PENDING_INPUT && !this.closing) this.socket.resume();
+    if (!this.reading) return;
+    if (this.socket.writableNeedDrain || this.lines.buffered >= MAX_PENDING_INPUT) this.socket.pause();
+    else if (this.socket.isPaused()) this.socket.resume();
     this.closeIfIdle();
   }
 
@@ -158,28 +210,31 @@ export class SmtpConnection {
     return true;
   }
 
-  private async receiveData(): Promise<boolean> {
-    const phase = this.data!;
+  private async receiveData(phase: DataPhase): Promise<boolean> {
     const bytes = this.lines.takeBuffered();
     if (bytes.length === 0) return false;
     phase.received += bytes.length;
     const progress = phase.reader.push(bytes);
     if (!progress.outcome) {
       if (this.tooSlow(phase)) {
-        this.data = undefined;
+        this.endData();
         await this.apply(await this.session.tooSlow());
         return false;
       }
       if (phase.needsDrain) await this.waitForSpool(phase);
       return true;
     }
-    this.data = undefined;
+    this.endData();
     if (progress.rest) this.lines.unshift(progress.rest);
     // Back-pressure from the spool is settled before the commit.
     if (phase.needsDrain) await this.waitForSpool(phase);
-    if (this.gone) return false;
+    if (this.state.kind === 'gone') return false;
     await this.apply(await this.session.endData(progress.outcome));
     return true;
+  }
+
+  private endData(): void {
+    if (this.state.kind === 'data') this.state = { kind: 'commands', stopping: this.state.stopping };
   }
 
   private tooSlow(phase: DataPhase): boolean {
@@ -193,19 +248,41 @@ export class SmtpConnection {
     this.socket.pause();
     await Promise.race([phase.receipt.waitForDrain(), this.goneSignal]);
     phase.needsDrain = false;
-    if (!this.gone && !this.closing) this.socket.resume();
+    if (this.reading) this.socket.resume();
   }
 
   private async apply(step: Step): Promise<void> {
     for (const event of step.log ?? []) this.log('smtpd', event.text, event.id);
+    // Once the socket is gone there is no one to answer; the session is cleaned up after this turn.
+    if (this.state.kind === 'gone') return;
     if (step.delayMs) {
       this.flush();
       await new Promise((resolve) => setTimeout(resolve, step.delayMs));
     }
-    this.outbox.push(...step.replies);
+    for (const r of step.replies) this.queue(r);
     if (step.receive) this.enterData(step.receive.receipt, step.receive.header);
     if (step.close) this.close();
     else if (step.startTls) this.upgrade();
+  }
+
+  private queue(r: Reply): void {
+    const text = formatReply(r);
+    this.outbox.push(text);
+    this.outboxBytes += Buffer.byteLength(text);
+  }
+
+  /**
+   * The client pipelines faster than it reads: the replies of this batch
+   * would leave more than MAX_REPLY_BACKLOG bytes waiting. They are dropped
+   * for one 421 4.7.0.
+   */
+  private async repliesUnread(): Promise<void> {
+    this.outbox = [];
+    this.outboxBytes = 0;
+    const step = await this.session.unreadReplies();
+    await this.apply({ ...step, close: false });
+    // A peer that does not read gets no long grace.
+    this.close(STALLED_LINGER_MS);
   }
 
   /**
@@ -214,12 +291,12 @@ export class SmtpConnection {
    * STARTTLS must never run inside TLS), then the handshake starts.
    */
   private upgrade(): void {
+    if (!isOpen(this.state)) return;
     this.flush();
     this.lines.discard();
-    this.upgrading = true;
+    this.state = { kind: 'upgrading', stopping: this.state.stopping };
     const plain = this.socket;
-    plain.removeAllListeners('data');
-    plain.removeAllListeners('timeout');
+    for (const event of ['data', 'drain', 'timeout']) plain.removeAllListeners(event);
     plain.setTimeout(0);
     const secure = new tls.TLSSocket(plain, { isServer: true, secureContext: this.tlsContext });
     const timer = setTimeout(() => {
@@ -228,14 +305,16 @@ export class SmtpConnection {
     }, this.limits.tlsHandshakeTimeoutMs);
     secure.once('secure', () => {
       clearTimeout(timer);
+      if (this.state.kind !== 'upgrading') return;
       this.socket = secure;
       this.listen(secure);
       this.session.tlsStarted();
       this.log('smtpd', `TLS established with [${this.clientIp}]: ${secure.getProtocol()} ${secure.getCipher()?.name ?? ''}`);
-      this.upgrading = false;
+      this.state = { kind: 'commands', stopping: this.state.stopping };
+      this.closeIfIdle();
     });
     secure.once('error', (err) => {
-      if (!this.upgrading) return; // after the handshake, listen() reports errors
+      if (this.state.kind !== 'upgrading') return; // after the handshake, listen() reports errors
       clearTimeout(timer);
       this.log('smtpd', `TLS handshake failed with [${this.clientIp}]: ${err.message}`);
       secure.destroy();
@@ -244,33 +323,46 @@ export class SmtpConnection {
   }
 
   private enterData(receipt: MessageReceipt, header: Buffer): void {
+    if (this.state.kind !== 'commands') return;
     const phase: DataPhase = { receipt, startedAt: Date.now(), received: 0, needsDrain: false, reader: undefined! };
     phase.reader = new DataReader(this.limits.maxMessageSize, (chunk) => {
       if (!receipt.write(chunk)) phase.needsDrain = true;
     }, this.limits.bareNewline);
     if (!receipt.write(header)) phase.needsDrain = true;
-    this.data = phase;
+    this.state = { kind: 'data', stopping: this.state.stopping, phase };
     // The 354 must reach the client before it sends the message.
     this.flush();
   }
 
+  /** Writes the collected replies; whether the client keeps up is read from the socket (writableNeedDrain). */
   private flush(): void {
-    if (this.outbox.length === 0 || this.gone) return;
-    const text = this.outbox.map(formatReply).join('');
+    if (this.outbox.length === 0 || this.state.kind === 'gone') return;
+    const text = this.outbox.join('');
     this.outbox = [];
+    this.outboxBytes = 0;
     this.socket.write(text);
   }
 
-  private close(): void {
-    this.closing = true;
+  /**
+   * Sends what is left and shuts our side; the peer gets a while to read it
+   * and hang up, then the socket is destroyed. The timer holds the socket
+   * only, and is cleared when the socket closes, so a closed connection is
+   * not kept alive by it.
+   */
+  private close(lingerMs = LINGER_MS): void {
+    if (!isOpen(this.state)) return;
     this.flush();
-    this.socket.end();
-    setTimeout(() => this.socket.destroy(), LINGER_MS).unref();
+    const socket = this.socket;
+    if (socket.writableNeedDrain) lingerMs = Math.min(lingerMs, STALLED_LINGER_MS);
+    socket.end();
+    const linger = setTimeout(() => socket.destroy(), lingerMs);
+    linger.unref();
+    this.state = { kind: 'closing', linger };
   }
 
   private async crash(err: unknown): Promise<void> {
     this.log('smtpd', `internal error in session from [${this.clientIp}]: ${(err as Error)?.stack ?? String(err)}`);
-    if (this.closing || this.gone) return;
+    if (!isOpen(this.state)) return;
     try {
       await this.apply(await this.session.crashed());
     } catch (again) {
@@ -279,15 +371,15 @@ export class SmtpConnection {
     }
   }
 
+  /** The socket closed: the session is cleaned up once the step under way (if any) has ended. */
   private hungUp(): void {
-    this.gone = true;
+    if (this.state.kind === 'closing') clearTimeout(this.state.linger);
+    this.state = { kind: 'gone' };
     this.signalGone();
-    if (!this.pumping) void this.finish();
+    void Promise.resolve(this.turn).then(() => this.finish());
   }
 
   private async finish(): Promise<void> {
-    if (this.finished) return;
-    this.finished = true;
     try {
       await this.session.disconnected();
     } catch (err) {
@@ -296,4 +388,8 @@ export class SmtpConnection {
     this.log('smtpd', `disconnect from [${this.clientIp}]`);
     this.onFinished();
   }
+}
+
+function isOpen(state: Lifecycle): state is Open {
+  return 'stopping' in state;
 }

@@ -16,7 +16,7 @@ export interface Limits {
   /** From this many errors on, each error reply is delayed by errorDelayMs. */
   softErrorLimit: number;
   errorDelayMs: number;
-  /** NOOP, RSET, VRFY and HELP commands allowed in one session. */
+  /** NOOP, RSET, VRFY, HELP and repeated HELO/EHLO commands allowed in one session. */
   maxJunkCommands: number;
   /** Longest command line, CRLF included (RFC 5321 §4.5.3.1.4); AUTH lines may be longer (RFC 4954 §4). */
   maxLineOctets: number;

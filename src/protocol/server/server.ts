@@ -4,7 +4,7 @@
 
 import net from 'node:net';
 import tls from 'node:tls';
-import { formatReply, reply } from '../../reply-codes/index.js';
+import { formatReply, reply, type Reply } from '../../reply-codes/index.js';
 import { SmtpConnection } from './connection.js';
 import type { Limits } from './limits.js';
 import { withFaults } from '../../faults/faulty-session.js';
@@ -13,6 +13,9 @@ import type { BareNewlinePolicy } from './line-reader.js';
 import { ACCEPT_ALL, Session, type ListenerMode, type MessageStore, type SessionDeps, type SessionPolicy, type SessionSettings } from './session.js';
 import type { Logger } from '../../log.js';
 import { MIN_TLS_VERSION, type TlsCredentials } from '../../tls-context.js';
+
+/** How long a client refused for a connection limit may keep the connection before it is cut. */
+const REFUSAL_LINGER_MS = 2000;
 
 export interface ListenerOptions {
   host: string;
@@ -65,6 +68,8 @@ export class SmtpServer {
    */
   private readonly counts = new Map<ListenerOptions, { connections: number; perIp: Map<string, number> }>();
   private readonly sockets = new Set<net.Socket>();
+  /** Connections refused for a limit, between their 421 and their close. */
+  private readonly refused = new Set<net.Socket>();
 
   constructor(private options: ServerOptions) {}
 
@@ -95,6 +100,7 @@ export class SmtpServer {
    */
   async close(graceMs = 0): Promise<void> {
     const closed = Promise.all(this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+    for (const socket of this.refused) socket.destroy();
     for (const connection of this.connections) connection.drain();
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([closed, new Promise((resolve) => { timer = setTimeout(resolve, graceMs); })]);
@@ -143,7 +149,7 @@ export class SmtpServer {
       : undefined;
     if (limitReply) {
       log('smtpd', `reject: connect from [${ip}]: ${limitReply.code} ${limitReply.enhanced} too many connections`);
-      socket.end(formatReply(limitReply));
+      this.refuse(socket, limitReply);
       return;
     }
     this.sockets.add(socket);
@@ -173,6 +179,22 @@ export class SmtpServer {
     }, this.options.tls?.context);
     this.connections.add(connection);
     connection.start();
+  }
+
+  /**
+   * The 421 for a connection limit (RFC 5321 §3.8), then a real close: the
+   * client gets a short while to read it and hang up, and is cut off after
+   * that, so a refused client cannot hold a descriptor for as long as it likes.
+   */
+  private refuse(socket: net.Socket, limitReply: Reply): void {
+    this.refused.add(socket);
+    const linger = setTimeout(() => socket.destroy(), REFUSAL_LINGER_MS);
+    linger.unref();
+    socket.once('close', () => {
+      clearTimeout(linger);
+      this.refused.delete(socket);
+    });
+    socket.end(formatReply(limitReply));
   }
 
   /** A capture listener judges no one and keeps what it gets apart from the mail to deliver. */

@@ -166,7 +166,7 @@ export class Session {
     if (octetsOf(line, wire) > limit) return this.errorReply(reply(verb === 'AUTH' ? 'authLineTooLong' : 'commandTooLong'));
     const definition = this.commands[verb];
     if (!definition) return this.errorReply(reply('unknownCommand'), `unknown command ${JSON.stringify(verb.slice(0, 32))}`);
-    if (definition.junk && ++this.junkCommands > this.settings.maxJunkCommands) {
+    if ((definition.junk || this.repeatedHello(verb)) && ++this.junkCommands > this.settings.maxJunkCommands) {
       return this.close(reply('tooManyErrors', { host: this.settings.hostname }));
     }
     const what = definition.logAs?.(arg) ?? `${verb} ${arg}`;
@@ -212,6 +212,12 @@ export class Session {
     return this.close(reply('dataTooSlow', { host: this.settings.hostname }), `data too slow from [${this.client.ip}]`);
   }
 
+  /** The client pipelines without reading the replies (RFC 2920 §3.1): too many wait for it. */
+  async unreadReplies(): Promise<Step> {
+    await this.dropTransaction();
+    return this.close(reply('unreadReplies', { host: this.settings.hostname }), `too many unread replies for [${this.client.ip}]`);
+  }
+
   /** Something broke inside this session; the process goes on. */
   async crashed(): Promise<Step> {
     await this.dropTransaction();
@@ -233,6 +239,11 @@ export class Session {
   async disconnected(): Promise<void> {
     await this.dropTransaction();
     this.state = { name: 'closed' };
+  }
+
+  /** A HELO/EHLO after the first one moves nothing forward: it is junk, like RSET (issue 8: EHLO floods). */
+  private repeatedHello(verb: string): boolean {
+    return (verb === 'HELO' || verb === 'EHLO') && this.state.name !== 'greeted';
   }
 
   // ---- HELO, EHLO, RSET ----------------------------------------------------

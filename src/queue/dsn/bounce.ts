@@ -16,6 +16,7 @@ import { notificationText } from './bounce-text.js';
 import { deliveryStatusBody, recipientReport, type DsnAction } from './dsn-fields.js';
 import type { Envelope, RecipientRecord } from '../spool/envelope.js';
 import { foldField } from './line-folding.js';
+import { CodedError } from '../../coded-error.js';
 
 export { statusFromReply } from './dsn-fields.js';
 
@@ -56,12 +57,8 @@ export const BOUNCE_ERRORS = {
   noBoundary: 'ENOBOUNDARY',
 } as const;
 
-export class BounceError extends Error {
-  constructor(readonly code: (typeof BOUNCE_ERRORS)[keyof typeof BOUNCE_ERRORS], message: string) {
-    super(message);
-    this.name = 'BounceError';
-  }
-}
+/** A message that must not be bounced, or a report that cannot be built (BOUNCE_ERRORS). */
+export class BounceError extends CodedError<(typeof BOUNCE_ERRORS)[keyof typeof BOUNCE_ERRORS]> {}
 
 /**
  * Whether failures of this message are reported to its sender: not when it

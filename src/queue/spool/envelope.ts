@@ -5,6 +5,7 @@
 
 import { isQueueId } from './queue-id.js';
 import { SPOOL_CODES, SpoolError } from './spool-error.js';
+import { isRecord, validators } from '../../validation.js';
 
 export type RecipientState = 'pending' | 'delivered' | 'failed';
 
@@ -84,78 +85,44 @@ export function newEnvelope(message: NewMessage): Omit<Envelope, 'size'> {
   };
 }
 
-// ---- Field checks, as data: each names what it expects, for the error -----
+// ---- The shape of envelope.json, on the validator kit (src/validation.ts) ----
 
-interface Check {
-  readonly expected: string;
-  readonly test: (v: unknown) => boolean;
-}
+const { satisfies, string, anyString, boolean, integer, oneOf, list, optional, shape } = validators(
+  (path, problem) => new SpoolError(SPOOL_CODES.badEnvelope, `spool: bad envelope: ${path} ${problem}`));
 
-const isString: Check = { expected: 'a string', test: (v) => typeof v === 'string' };
-const isText: Check = { expected: 'a non-empty string', test: (v) => typeof v === 'string' && v.length > 0 };
-const isBoolean: Check = { expected: 'a boolean', test: (v) => typeof v === 'boolean' };
-const isCount: Check = { expected: 'a whole number ≥ 0', test: (v) => Number.isSafeInteger(v) && (v as number) >= 0 };
-const isTime: Check = {
-  expected: 'an ISO 8601 time',
-  test: (v) => typeof v === 'string' && /^\d{4}-\d\d-\d\dT/.test(v) && !Number.isNaN(Date.parse(v)),
-};
-const oneOf = (...values: readonly unknown[]): Check => ({
-  expected: `one of ${values.map((v) => JSON.stringify(v)).join(', ')}`,
-  test: (v) => values.includes(v),
+const count = integer(0);
+const time = satisfies((v): v is string => typeof v === 'string' && /^\d{4}-\d\d-\d\dT/.test(v) && !Number.isNaN(Date.parse(v)), 'an ISO 8601 time');
+const queueId = satisfies((v): v is string => typeof v === 'string' && isQueueId(v), 'a queue id');
+
+const checkClient = shape<Envelope['client']>({ ip: anyString, ehlo: anyString, protocol: string, authUser: optional(anyString) });
+
+const checkRecipient = shape<RecipientRecord>({
+  address: string,
+  state: oneOf('pending', 'delivered', 'failed'),
+  attempts: count,
+  lastReply: optional(anyString),
+  remoteMta: optional(anyString),
+  lastAttemptAt: optional(time),
+  finalAt: optional(time),
 });
-const isId: Check = { expected: 'a queue id', test: (v) => typeof v === 'string' && isQueueId(v) };
 
-type Shape = Readonly<Record<string, { readonly check: Check; readonly optional?: true }>>;
-
-const CLIENT_SHAPE: Shape = {
-  ip: { check: isString },
-  ehlo: { check: isString },
-  protocol: { check: isText },
-  authUser: { check: isString, optional: true },
-};
-
-const RECIPIENT_SHAPE: Shape = {
-  address: { check: isText },
-  state: { check: oneOf('pending', 'delivered', 'failed') },
-  attempts: { check: isCount },
-  lastReply: { check: isString, optional: true },
-  remoteMta: { check: isString, optional: true },
-  lastAttemptAt: { check: isTime, optional: true },
-  finalAt: { check: isTime, optional: true },
-};
-
-const ENVELOPE_SHAPE: Shape = {
-  version: { check: oneOf(1) },
-  id: { check: isId },
-  arrivedAt: { check: isTime },
-  sender: { check: isString },
-  body: { check: oneOf('7BIT', '8BITMIME') },
-  smtputf8: { check: isBoolean },
-  size: { check: isCount },
-  capture: { check: isBoolean },
-  held: { check: isBoolean },
-  attempts: { check: isCount },
-  nextAttemptAt: { check: isTime },
-  bounce: { check: isBoolean, optional: true },
-};
-
-function badEnvelope(where: string, problem: string): SpoolError {
-  return new SpoolError(SPOOL_CODES.badEnvelope, `spool: bad envelope: ${where} ${problem}`);
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function checkShape(value: unknown, shape: Shape, where: string): Record<string, unknown> {
-  if (!isRecord(value)) throw badEnvelope(where, 'is not an object');
-  for (const [field, { check, optional }] of Object.entries(shape)) {
-    const v = value[field];
-    if (v === undefined && optional) continue;
-    if (!check.test(v)) throw badEnvelope(`${where}.${field}`, `is ${JSON.stringify(v) ?? 'missing'}, expected ${check.expected}`);
-  }
-  return value;
-}
+const checkEnvelope = shape<Envelope>({
+  version: oneOf(1),
+  id: queueId,
+  arrivedAt: time,
+  client: checkClient,
+  sender: anyString,
+  // A transaction without an accepted recipient never reaches DATA (RFC 5321 §3.3).
+  recipients: list(checkRecipient, { nonEmpty: true }),
+  body: oneOf('7BIT', '8BITMIME'),
+  smtputf8: boolean,
+  size: count,
+  capture: boolean,
+  held: boolean,
+  attempts: count,
+  nextAttemptAt: time,
+  bounce: optional(boolean),
+});
 
 /**
  * Checks that a value (parsed envelope.json, or one about to be written) has
@@ -164,15 +131,8 @@ function checkShape(value: unknown, shape: Shape, where: string): Record<string,
  * Throws SpoolError 'EBADENVELOPE' naming the first bad field.
  */
 export function validateEnvelope(value: unknown): Envelope {
-  const env = checkShape(value, ENVELOPE_SHAPE, 'envelope');
-  checkShape(env.client, CLIENT_SHAPE, 'envelope.client');
-  const recipients = env.recipients;
-  // A transaction without an accepted recipient never reaches DATA (RFC 5321 §3.3).
-  if (!Array.isArray(recipients) || recipients.length === 0) {
-    throw badEnvelope('envelope.recipients', 'is not a non-empty list');
-  }
-  recipients.forEach((r, i) => checkShape(r, RECIPIENT_SHAPE, `envelope.recipients[${i}]`));
-  return value as Envelope;
+  if (!isRecord(value)) throw new SpoolError(SPOOL_CODES.badEnvelope, 'spool: bad envelope: envelope is not an object');
+  return checkEnvelope(value, 'envelope');
 }
 
 /** Recipients still to be tried. */

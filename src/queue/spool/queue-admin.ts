@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
 import { isQueueId } from './queue-id.js';
 import { SpoolError, Spool, checkSpoolOwnership } from './spool.js';
 import { pendingRecipients, type Envelope } from './envelope.js';
+import { CodedError } from '../../coded-error.js';
 
 export const QUEUE_ADMIN_CODES = {
   /** A string that is not a queue id (a usage error). */
@@ -20,12 +21,8 @@ export const QUEUE_ADMIN_CODES = {
   noSpool: 'ENOSPOOL',
 } as const;
 
-export class QueueAdminError extends Error {
-  constructor(readonly code: string, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'QueueAdminError';
-  }
-}
+/** A queue operation refused: no such message, not a queue id, no spool (QUEUE_ADMIN_CODES). */
+export class QueueAdminError extends CodedError {}
 
 /** What `queue list` shows: the envelopes oldest first, and the entries that could not be read. */
 export interface QueueListing {

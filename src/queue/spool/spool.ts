@@ -218,8 +218,11 @@ export class Spool {
     return next;
   }
 
-  /** Where the committed message is: queue/<id>, its bytes followed by the envelope line. */
-  messagePath(id: string): string {
+  /**
+   * The queue file: queue/<id>, the message's bytes followed by its envelope
+   * line (queue-file.ts). For the message alone: readMessage(), openMessage().
+   */
+  queueFilePath(id: string): string {
     return join(this.queueDir, checkId(id));
   }
 
@@ -228,13 +231,13 @@ export class Spool {
    * A missing message shows as an error thrown by the iteration.
    */
   openMessage(id: string, size: number): AsyncIterable<Buffer> {
-    return readPrefix(this.messagePath(id), size, `queue/${id}`);
+    return readPrefix(this.queueFilePath(id), size, `queue/${id}`);
   }
 
   /** The whole message as stored (tests, `queue show`): its bytes without the envelope. */
   async readMessage(id: string): Promise<Buffer> {
     const env = await this.readEnvelope(id);
-    const bytes = await fsStep(`read queue/${id}`, () => readSpoolFile(this.messagePath(id)));
+    const bytes = await fsStep(`read queue/${id}`, () => readSpoolFile(this.queueFilePath(id)));
     return bytes.subarray(0, env.size);
   }
 
@@ -245,7 +248,7 @@ export class Spool {
    * (the envelope's size) saves reading the envelope.
    */
   async readMessageHead(id: string, maxBytes: number = DEFAULT_HEAD_BYTES, knownSize?: number): Promise<Buffer> {
-    const path = this.messagePath(id);
+    const path = this.queueFilePath(id);
     const size = knownSize ?? (await this.readEnvelope(id)).size;
     const limit = Math.min(maxBytes, size);
     const file = await fsStep(`open queue/${id}`, () => openSpoolFile(path));
