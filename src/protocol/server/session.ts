@@ -100,6 +100,7 @@ const AUTH_LINE_OCTETS = 12288;
 const HTTP_VERBS = ['GET', 'POST', 'HEAD', 'PUT', 'DELETE', 'OPTIONS', 'CONNECT', 'PATCH'];
 
 const anyState = (): void => undefined;
+const notImplemented = (): never => { throw new ReplyError(reply('notImplemented')); };
 const refusal = (r: Reply): ReplyError => new ReplyError(r);
 
 export class Session {
@@ -128,13 +129,13 @@ export class Session {
     DATA: command((arg) => this.withRecipients(arg), (mail, _arg, wire) => this.data(mail, wire)),
     RSET: command(anyState, (_, arg) => this.rset(arg), { junk: true }),
     NOOP: command(anyState, () => answer(reply('ok')), { junk: true }),
-    VRFY: command(anyState, (_, arg) => answer(arg ? reply('cannotVrfy') : reply('syntax', { usage: 'VRFY address' })), { junk: true }),
+    VRFY: command(anyState, (_, arg) => this.vrfy(arg), { junk: true }),
     HELP: command(anyState, (_, arg) => answer(helpReply(arg)), { junk: true }),
     STARTTLS: command((arg) => this.checkStartTls(arg), () => ({ replies: [reply('tlsReady')], startTls: true })),
     // Only the verb is logged: an AUTH line carries credentials.
     AUTH: command(() => this.checkAuth(), (ready, arg) => this.auth(ready, arg), { logAs: () => 'AUTH' }),
-    QUIT: command(anyState, (_, arg) => (arg ? answer(reply('syntax', { usage: 'QUIT' })) : this.close(reply('bye')))),
-    ...Object.fromEntries(NOT_IMPLEMENTED.map((verb) => [verb, command(anyState, () => answer(reply('notImplemented')))])),
+    QUIT: command(anyState, (_, arg) => this.quit(arg)),
+    ...Object.fromEntries(NOT_IMPLEMENTED.map((verb) => [verb, command(anyState, notImplemented)])),
     ...Object.fromEntries(HTTP_VERBS.map((verb) => [verb, command(anyState, () => this.close(reply('httpCommand')))])),
   };
 
@@ -273,6 +274,17 @@ export class Session {
     if (arg) throw refusal(reply('syntax', { usage: 'RSET' }));
     this.endTransaction();
     return answer(reply('ok'));
+  }
+
+  /** RFC 5321 §3.5.3, §7.3: we do not verify addresses, and say so with 252 rather than 250. */
+  private vrfy(arg: string): Step {
+    if (!arg) throw refusal(reply('syntax', { usage: 'VRFY address' }));
+    return answer(reply('cannotVrfy'));
+  }
+
+  private quit(arg: string): Step {
+    if (arg) throw refusal(reply('syntax', { usage: 'QUIT' }));
+    return this.close(reply('bye'));
   }
 
   // ---- AUTH (RFC 4954) ----------------------------------------------------
@@ -426,6 +438,8 @@ export class Session {
       const detail = err.message === replyToString(err.reply) ? '' : ` (${err.message})`;
       return this.errorReply(err.reply, `DATA (from=<${transaction.sender}>)${detail}`);
     }
+    // A client that delivers mail is no idler: its junk count starts over (as Postfix's does).
+    this.junkCommands = 0;
     return {
       replies: [reply('queued', { id: receipt.id })],
       log: [{ id: receipt.id, text: `from=<${transaction.sender}>, size=${stored.size}, nrcpt=${transaction.recipients.length}, client=[${this.client.ip}]` }],
