@@ -16,6 +16,7 @@ import { BounceQueue } from './queue/dsn/bounce-queue.js';
 import { DestinationResolver } from './dns/index.js';
 import { httpAddress, limitsOf, postmasterAddress, type Config } from './config.js';
 import { matchesAny, parseCidr } from './policy/cidr.js';
+import { routedDestinations } from './queue/delivery/next-hop-routes.js';
 import { HttpApi } from './http/http-server.js';
 import { FaultRules } from './faults/fault-engine.js';
 import { checkFaultRules } from './faults/fault-rule.js';
@@ -96,6 +97,7 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
     cacheTtlMs: ms(config.dns.cacheTtl),
     localNames: [config.hostname],
     log,
+    zones: config.dns.zones,
   });
   const events = new MtaEvents();
   const faults = new FaultRules(checkFaultRules(config.faults), config.hostname);
@@ -125,7 +127,7 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
     pollIntervalMs: ms(config.delivery.pollInterval),
     smarthost: config.smarthost?.host,
     destination: {
-      findHosts: config.smarthost ? (host) => resolver.resolveHost(host) : (domain) => resolver.resolveDestination(domain),
+      findHosts: config.smarthost ? (host) => resolver.resolveHost(host) : routedDestinations(config.delivery.routes, resolver),
       deliverToHost: (request) => deliverToHost(request, sessions),
       port: config.smarthost?.port ?? config.delivery.port,
       heloName: config.hostname,

@@ -90,11 +90,12 @@ async function tryHosts(target: DestinationTarget, hosts: MxHost[], hostTls: Hos
   let lastPermanent: { reply: Reply; relay: string; host: string } | undefined;
   for (const host of hosts) {
     for (const address of host.addresses) {
-      const relay = relayName(host.name, address, deps.port);
+      const port = host.port ?? deps.port;
+      const relay = relayName(host.name, address, port);
       const result = await deps.deliverToHost({
         host: host.name,
         address,
-        port: deps.port,
+        port,
         heloName: deps.heloName,
         sender: target.sender,
         recipients: target.recipients,
