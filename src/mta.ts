@@ -17,6 +17,7 @@ import { DestinationResolver } from './dns/index.js';
 import { httpAddress, limitsOf, postmasterAddress, type Config } from './config.js';
 import { matchesAny, parseCidr } from './policy/cidr.js';
 import { routedDestinations } from './queue/delivery/next-hop-routes.js';
+import { withFaults } from './faults/faulty-session.js';
 import { HttpApi } from './http/http-server.js';
 import { FaultRules } from './faults/fault-engine.js';
 import { checkFaultRules } from './faults/fault-rule.js';
@@ -170,7 +171,8 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
     captureStore: spoolStore(spool, { capture: true, committed: received }),
     policy: policyFor(config, resolver),
     log,
-    faults,
+    // Fault rules (src/faults/) act around every session, at this one seam.
+    decorateSession: (makeSession, store, site) => withFaults(makeSession, store, faults, site),
   });
   worker.on('attempted', (id, outcomes) => publishOutcomes(events, id, outcomes));
   const delivering = parts.deliver ?? true;

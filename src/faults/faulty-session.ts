@@ -13,17 +13,13 @@ import { ReplyError, type Reply } from '../reply-codes/index.js';
 import { splitCommand } from '../protocol/server/commands.js';
 import { parsePath, splitPathAndParams } from '../protocol/shared/address.js';
 import type { ConnectionSession } from '../protocol/server/connection.js';
+import type { SessionSite } from '../protocol/server/server.js';
 import type { MessageReceipt, MessageStore, Step, WireContext } from '../protocol/server/session.js';
 import type { DataOutcome } from '../protocol/server/data-reader.js';
 import type { FaultDecision, FaultFacts, FaultRules } from './fault-engine.js';
 import type { FaultStage } from './fault-rule.js';
 
-export interface FaultSite {
-  clientIp: string;
-  listenerPort: number;
-  /** Ends the connection at once, with no reply (a drop mid-DATA). */
-  drop: () => void;
-}
+export type FaultSite = SessionSite;
 
 const STAGE_OF_VERB: Record<string, FaultStage> = {
   EHLO: 'ehlo', HELO: 'ehlo', STARTTLS: 'starttls', AUTH: 'auth', MAIL: 'mail', RCPT: 'rcpt', DATA: 'data',

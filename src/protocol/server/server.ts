@@ -5,10 +5,8 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { formatReply, reply, type Reply } from '../../reply-codes/index.js';
-import { SmtpConnection } from './connection.js';
+import { SmtpConnection, type ConnectionSession } from './connection.js';
 import type { Limits } from './limits.js';
-import { withFaults } from '../../faults/faulty-session.js';
-import type { FaultRules } from '../../faults/fault-engine.js';
 import type { BareNewlinePolicy } from './line-reader.js';
 import type { TraceStore } from '../../trace/trace-store.js';
 import { tracedPolicy, type DomainDescriber } from '../../trace/traced-policy.js';
@@ -46,8 +44,8 @@ export interface ServerOptions {
   tls?: TlsCredentials;
   /** AUTH (RFC 4954): how credentials are checked; absent, AUTH is not offered. */
   auth?: { authenticate: SessionDeps['authenticate']; requireTls: boolean };
-  /** Fault rules for tests (src/faults/): every session is wrapped so they can act. */
-  faults?: FaultRules;
+  /** Wraps every session (the fault rules for tests, src/faults/); absent, the session is used as it is. */
+  decorateSession?: SessionDecorator;
   /** Clients never held to limits.maxConnectionsPerIp (relay.networks, as Postfix exempts $mynetworks). */
   exemptFromPerIpLimit?: (ip: string) => boolean;
   /** smtp.strictEnvelopes: MAIL and RCPT paths only with angle brackets. */
@@ -57,6 +55,21 @@ export interface ServerOptions {
   /** Transcripts (config trace): where they go, and how DNS verdicts are described in them. */
   trace?: { store: TraceStore; describeDomain?: DomainDescriber };
 }
+
+/** Where a session runs, for a decorator that acts on the connection itself. */
+export interface SessionSite {
+  clientIp: string;
+  listenerPort: number;
+  /** Ends the connection at once, with no reply. */
+  drop: () => void;
+}
+
+/**
+ * Builds the connection's session around the real one: `makeSession` makes
+ * the real session on the store it is given, so the decorator can also stand
+ * between the session and its store.
+ */
+export type SessionDecorator = (makeSession: (store: MessageStore) => ConnectionSession, store: MessageStore, site: SessionSite) => ConnectionSession;
 
 export interface BoundListener extends ListenerOptions {
   /** The port actually bound (differs from `port` when that was 0). */
@@ -165,10 +178,8 @@ export class SmtpServer {
     const transcript = this.options.trace?.store.open('inbound', `[${ip}] (${listener.mode} listener)`);
     const deps = this.sessionDeps(listener, transcript);
     const makeSession = (store: MessageStore) => new Session(settings, { ip, tls: listener.tls === 'implicit' }, { ...deps, store });
-    // Fault rules (src/faults/) act around the session, at this one seam.
-    const session = this.options.faults
-      ? withFaults(makeSession, deps.store, this.options.faults, { clientIp: ip, listenerPort: socket.localPort ?? 0, drop: () => socket.destroy() })
-      : makeSession(deps.store);
+    const site = { clientIp: ip, listenerPort: socket.localPort ?? 0, drop: () => socket.destroy() };
+    const session = this.options.decorateSession ? this.options.decorateSession(makeSession, deps.store, site) : makeSession(deps.store);
     const connectionLimits = {
       ...limits,
       maxLineOctets: Session.longestLine(settings),
