@@ -130,6 +130,11 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
     destination: {
       findHosts: config.smarthost ? (host) => resolver.resolveHost(host) : routedDestinations(config.delivery.routes, resolver),
       deliverToHost: (request) => deliverToHost(request, sessions),
+      trace: trace && ((queueId: string, destination: string) => {
+        const transcript = trace.open('outbound', `${destination}, message ${queueId}`);
+        transcript.queued(queueId);
+        return transcript;
+      }),
       port: config.smarthost?.port ?? config.delivery.port,
       heloName: config.hostname,
       timeouts: clientTimeouts(config),
