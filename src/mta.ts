@@ -204,7 +204,7 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
   const mailbox = new Mailbox(spool, queue, events);
   let stopping = false;
   const http = config.http
-    ? await HttpApi.start({ ...httpAddress(config.http.listen), token: config.http.token, mailbox, queue, events, faults, ready: () => !stopping, log })
+    ? await HttpApi.start({ ...httpAddress(config.http.listen), token: config.http.token, mailbox, queue, events, faults, trace, spoolDir: spool.dir, ready: () => !stopping, log })
       .catch(async (err: unknown) => { await control.close(); await server.close(); throw err; })
     : undefined;
   // The spool is read in the background: the listeners already greet.
