@@ -5,7 +5,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { formatReply, reply, type Reply } from '../../reply-codes/index.js';
-import { SmtpConnection } from './connection.js';
+import { SmtpConnection, type ConnectionSession } from './connection.js';
 import type { Limits } from './limits.js';
 import { withFaults } from '../../faults/faulty-session.js';
 import type { FaultRules } from '../../faults/fault-engine.js';
@@ -52,6 +52,14 @@ export interface ServerOptions {
   bareNewline?: BareNewlinePolicy;
   /** Transcripts (config trace): where they go, and how DNS verdicts are described in them. */
   trace?: { store: TraceStore; describeDomain?: DomainDescriber };
+  /** Told of connections accepted and refused, and TLS established (the metrics, src/metrics/). */
+  observer?: ConnectionObserver;
+}
+
+export interface ConnectionObserver {
+  accepted(): void;
+  refused(reason: 'max_connections' | 'max_connections_per_ip'): void;
+  tlsEstablished(mode: 'starttls' | 'implicit'): void;
 }
 
 export interface BoundListener extends ListenerOptions {
@@ -143,20 +151,25 @@ export class SmtpServer {
       : undefined;
     if (limitReply) {
       log('smtpd', `reject: connect from [${ip}]: ${limitReply.code} ${limitReply.enhanced} too many connections`);
+      this.options.observer?.refused(this.sockets.size >= limits.maxConnections ? 'max_connections' : 'max_connections_per_ip');
       this.refuse(socket, limitReply);
       return;
     }
     this.sockets.add(socket);
     this.perIp.set(ip, fromIp + 1);
+    const observer = this.options.observer;
+    observer?.accepted();
+    if (listener.tls === 'implicit') observer?.tlsEstablished('implicit');
     const refusing = listener.mode === 'refuse';
     const settings = this.sessionSettings(listener);
     const transcript = this.options.trace?.store.open('inbound', `[${ip}] (${listener.mode} listener)`);
     const deps = this.sessionDeps(listener, transcript);
     const makeSession = (store: MessageStore) => new Session(settings, { ip, tls: listener.tls === 'implicit' }, { ...deps, store });
     // Fault rules (src/faults/) act around the session, at this one seam.
-    const session = this.options.faults
+    const inner = this.options.faults
       ? withFaults(makeSession, deps.store, this.options.faults, { clientIp: ip, listenerPort: socket.localPort ?? 0, drop: () => socket.destroy() })
       : makeSession(deps.store);
+    const session = observer ? announcingTls(inner, () => observer.tlsEstablished('starttls')) : inner;
     const connectionLimits = {
       ...limits,
       maxLineOctets: Session.longestLine(settings),
@@ -222,4 +235,15 @@ export class SmtpServer {
 export function clientAddress(socket: net.Socket): string {
   const ip = socket.remoteAddress ?? 'unknown';
   return ip.startsWith('::ffff:') && net.isIPv4(ip.slice(7)) ? ip.slice(7) : ip;
+}
+
+/** The session, with each STARTTLS handshake (RFC 3207) also announced: every other call goes straight through. */
+function announcingTls(session: ConnectionSession, established: () => void): ConnectionSession {
+  return new Proxy(session, {
+    get(target, key) {
+      if (key === 'tlsStarted') return () => { established(); target.tlsStarted(); };
+      const value: unknown = Reflect.get(target, key, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
 }
