@@ -17,6 +17,9 @@ import { LiveQueue } from './queue/delivery/live-queue.js';
 import { BounceQueue } from './queue/dsn/bounce-queue.js';
 import { DestinationResolver } from './dns/index.js';
 import { httpAddress, limitsOf, postmasterAddress, type Config } from './config.js';
+import { matchesAny, parseCidr } from './policy/cidr.js';
+import { routedDestinations } from './queue/delivery/next-hop-routes.js';
+import { withFaults } from './faults/faulty-session.js';
 import { HttpApi } from './http/http-server.js';
 import { FaultRules } from './faults/fault-engine.js';
 import { checkFaultRules } from './faults/fault-rule.js';
@@ -103,6 +106,7 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
     cacheTtlMs: ms(config.dns.cacheTtl),
     localNames: [config.hostname],
     log,
+    zones: config.dns.zones,
     verdict: (kind) => metrics.dnsVerdict(kind),
   });
   const faults = new FaultRules(checkFaultRules(config.faults), config.hostname);
@@ -127,8 +131,12 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
   const server = new SmtpServer({
     hostname: config.hostname,
     postmaster: postmasterAddress(config),
-    listeners: config.listen.map(({ host, port, mode, refuse, tls: listenerTls }) => ({ host, port, mode, refuse, tls: listenerTls })),
+    listeners: config.listen.map((listener) => {
+      const { host, port, mode, refuse, tls: listenerTls } = listener;
+      return { host, port, mode, refuse, tls: listenerTls, ...(listener.limits ? { limits: limitsOf(config, listener) } : {}) };
+    }),
     limits: limitsOf(config),
+    exemptFromPerIpLimit: inNetworks(config.relay.networks),
     tls,
     auth: authOf(config),
     strictEnvelopes: config.smtp.strictEnvelopes,
@@ -147,7 +155,8 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
     captureStore: storeOnceOpen(openedSpool, { capture: true, committed: received }),
     policy: policyFor(config, resolver),
     log,
-    faults,
+    // Fault rules (src/faults/) act around every session, at this one seam.
+    decorateSession: (makeSession, store, site) => withFaults(makeSession, store, faults, site),
     observer: {
       accepted: () => metrics.connectionAccepted(),
       refused: (reason) => metrics.connectionRefused(reason),
@@ -174,7 +183,7 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
     pollIntervalMs: ms(config.delivery.pollInterval),
     smarthost: config.smarthost?.host,
     destination: {
-      findHosts: config.smarthost ? (host) => resolver.resolveHost(host) : (domain) => resolver.resolveDestination(domain),
+      findHosts: config.smarthost ? (host) => resolver.resolveHost(host) : routedDestinations(config.delivery.routes, resolver),
       deliverToHost: async (request) => {
         const result = await deliverToHost(request, sessions);
         if (result.kind === 'session') metrics.outboundTransaction(result.tls !== undefined);
@@ -253,6 +262,12 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
   };
 }
 
+/** relay.networks are exempt from the per-address connection limit, as Postfix exempts $mynetworks. */
+function inNetworks(networks: string[]): (ip: string) => boolean {
+  const blocks = networks.map(parseCidr);
+  return (ip) => matchesAny(ip, blocks);
+}
+
 function policyFor(config: Config, resolver: DestinationResolver): RelayPolicy {
   return new RelayPolicy({
     networks: config.relay.networks,
@@ -282,6 +297,7 @@ function reloadInto(current: Config, next: Config, server: SmtpServer, policy: R
     auth: authOf(next),
     tls: next.tls?.cert ? loadTlsCredentials(next.tls) : undefined,
     limits: limitsOf(next),
+    exemptFromPerIpLimit: inNetworks(next.relay.networks),
     bareNewline: next.smtp.bareNewline,
     postmaster: postmasterAddress(next),
   });

@@ -62,6 +62,8 @@ describe('metrics: Prometheus text format at /metrics, scraped after real traffi
       tls: TEST_TLS,
       listen: [{ host: '127.0.0.1', port: 0, mode: 'relay', tls: 'starttls' }],
       limits: { maxConnectionsPerIp: 3 },
+      // 127.0.0.5 outside relay.networks, so the per-address limit applies to it.
+      relay: { networks: ['127.0.0.1/32'] },
       http: { metrics: '127.0.0.1:0' },
     });
     const relay = world.relay;

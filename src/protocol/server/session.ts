@@ -430,11 +430,12 @@ export class Session {
     if (outcome.kind !== 'complete') return this.bareLineEnd(outcome.kind);
     const { receipt, transaction } = state;
     this.endTransaction();
+    let stored: { size: number };
     try {
       if (outcome.tooBig) throw refusal(reply('sizeExceedsLimit'));
       if (outcome.lineTooLong) throw refusal(reply('dataLineTooLong'));
       if (outcome.hops > this.settings.maxHops) throw refusal(reply('tooManyHops'));
-      await receipt.commit(this.accepted(state)).catch((err: unknown) => { throw storeRefusal(err); });
+      stored = await receipt.commit(this.accepted(state)).catch((err: unknown) => { throw storeRefusal(err); });
     } catch (err) {
       await receipt.abort();
       if (!(err instanceof ReplyError)) throw err;
@@ -446,7 +447,7 @@ export class Session {
     this.junkCommands = 0;
     return {
       replies: [reply('queued', { id: receipt.id })],
-      log: [{ id: receipt.id, text: `from=<${transaction.sender}>, size=${outcome.size}, nrcpt=${transaction.recipients.length}, client=[${this.client.ip}]` }],
+      log: [{ id: receipt.id, text: `from=<${transaction.sender}>, size=${stored.size}, nrcpt=${transaction.recipients.length}, client=[${this.client.ip}]` }],
     };
   }
 
