@@ -41,7 +41,11 @@ export class MtaMetrics {
     this.now = sources.now ?? Date.now;
     this.registry.gauge('minimta_connections_current', 'SMTP connections open now.', () => [{ value: sources.openConnections() }]);
     this.registry.gauge('minimta_queue_messages', 'Messages in the queue, by state (read from the spool at each scrape).', () => queueSizes(sources.listQueue));
-    for (const outcome of ['delivered', 'deferred', 'bounced'] as const) this.outcomes.inc({ outcome }, 0);
+    // Every known series starts at 0, so a scrape (and a rate()) sees them before the first event.
+    for (const outcome of ['delivered', 'deferred', 'bounced']) this.outcomes.inc({ outcome }, 0);
+    for (const reason of ['max_connections', 'max_connections_per_ip']) this.refused.inc({ reason }, 0);
+    for (const mode of ['starttls', 'implicit']) this.tlsInbound.inc({ mode }, 0);
+    for (const tls of ['yes', 'no']) this.outbound.inc({ tls }, 0);
     const { events } = sources;
     events.on('received', () => this.received.inc());
     events.on('delivered', (event) => this.delivered(event));
