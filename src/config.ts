@@ -137,7 +137,7 @@ export function defaultConfig(): Config {
     dns: { servers: [], timeout: 5, cacheTtl: 60, checkRecipients: true, checkSenders: true },
     delivery: {
       port: 25,
-      concurrency: { total: 20, perDestination: 4 },
+      concurrency: { total: 100, perDestination: 20 },
       // RFC 5321 §4.5.4.1: two tries in the first hour, then every few hours.
       retrySchedule: [300, 900, 1800, 3600, 7200, 14400],
       maxQueueLifetime: 432000,

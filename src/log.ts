@@ -10,8 +10,31 @@ export function printableLogger(log: Logger): Logger {
   return (component, text, id) => log(component, printable(text), id === undefined ? undefined : printable(id));
 }
 
+/**
+ * Lines logged during one turn of the event loop go out in one write at its
+ * end: a busy relay logs several lines per message, and a write per line was
+ * one of its largest costs (stdout to a file or a pipe is written
+ * synchronously). What is pending is written at exit too.
+ */
+let pending: string[] = [];
+let flushScheduled = false;
+
+function flushLog(): void {
+  flushScheduled = false;
+  if (pending.length === 0) return;
+  const text = pending.join('');
+  pending = [];
+  process.stdout.write(text);
+}
+
+process.on('exit', flushLog);
+
 export const stdoutLogger: Logger = printableLogger((component, text, id) => {
-  process.stdout.write(`${new Date().toISOString()} minimta/${component}: ${id ? `${id}: ` : ''}${text}\n`);
+  pending.push(`${new Date().toISOString()} minimta/${component}: ${id ? `${id}: ` : ''}${text}\n`);
+  if (!flushScheduled) {
+    flushScheduled = true;
+    setImmediate(flushLog);
+  }
 });
 
 export const silentLogger: Logger = () => {};
