@@ -328,7 +328,7 @@ export function readConfigFile(file: string): Config {
   return validateConfig(raw);
 }
 
-/** Command-line flags that override the file (design.md: the user contract). */
+/** Command-line flags that override the file (README, "Command line"). */
 export interface ConfigFlags {
   listen?: string;
   mode?: string;
@@ -337,6 +337,8 @@ export interface ConfigFlags {
   dnsServers?: string[];
   deliveryPort?: string;
   smarthost?: string;
+  /** --trace: record transcripts and show them live on stdout. */
+  trace?: boolean;
   http?: string;
 }
 
@@ -349,6 +351,7 @@ export function applyFlags(config: Config, flags: ConfigFlags): Config {
     if (flags.mode !== undefined) first.mode = oneOf('relay', 'refuse', 'capture')(flags.mode, '--mode');
     result.listen = [first];
   }
+  if (flags.trace) result.trace = { ...result.trace, enabled: true, live: true };
   if (flags.spool !== undefined) result.spool = string(flags.spool, '--spool');
   if (flags.hostname !== undefined) result.hostname = hostname(flags.hostname, '--hostname');
   if (flags.dnsServers?.length) {

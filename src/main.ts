@@ -40,6 +40,7 @@ options for serve:
   --dns-server HOST:PORT   DNS server to ask (repeatable)
   --delivery-port N        port of the next hop (default 25)
   --smarthost HOST:PORT    send everything through this host
+  --trace                  show an annotated transcript of every SMTP session on stdout
   --http HOST:PORT         the HTTP API and web inbox here (a bare PORT: 127.0.0.1)
 `;
 
@@ -63,6 +64,7 @@ const OPTIONS = {
   'dns-server': { type: 'string', multiple: true },
   'delivery-port': { type: 'string' },
   smarthost: { type: 'string' },
+  trace: { type: 'boolean' },
   http: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -77,6 +79,7 @@ function loadConfig(values: ReturnType<typeof parse>['values']): Config {
     dnsServers: values['dns-server'],
     deliveryPort: values['delivery-port'],
     smarthost: values.smarthost,
+    trace: values.trace,
     http: values.http,
   });
 }

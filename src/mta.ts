@@ -35,6 +35,8 @@ import { Mailbox } from './inbox/mailbox.js';
 import type { RecipientOutcome } from './queue/delivery/destination.js';
 import type { Envelope } from './queue/spool/envelope.js';
 import { replyToString } from './reply-codes/index.js';
+import { TraceStore } from './trace/trace-store.js';
+import { formatDestination } from './dns/index.js';
 
 export interface RunningMta {
   listeners: BoundListener[];
@@ -60,6 +62,8 @@ export interface RunningMta {
   stop(graceMs?: number): Promise<void>;
   /** Applies a new config where that can be done without a restart (SIGHUP). */
   reload(config: Config): string[];
+  /** Transcripts (config trace): the ring of recent sessions, for the HTTP API; absent when tracing is off. */
+  trace?: TraceStore;
 }
 
 export interface MtaParts {
@@ -81,6 +85,9 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
   await assertSpoolFree(config.spool);
   const { spool, cleaned } = await Spool.open(config.spool);
   if (cleaned > 0) log('queue', `removed ${cleaned} leftover(s) of interrupted receipts from ${config.spool}`);
+  const trace = config.trace.enabled || config.trace.live
+    ? new TraceStore({ ...config.trace, spoolDir: config.trace.enabled ? spool.dir : undefined })
+    : undefined;
   const resolver = new DestinationResolver({
     servers: config.dns.servers,
     timeoutMs: ms(config.dns.timeout),
@@ -119,6 +126,11 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
     destination: {
       findHosts: config.smarthost ? (host) => resolver.resolveHost(host) : (domain) => resolver.resolveDestination(domain),
       deliverToHost: (request) => deliverToHost(request, sessions),
+      trace: trace && ((queueId: string, destination: string) => {
+        const transcript = trace.open('outbound', `${destination}, message ${queueId}`);
+        transcript.queued(queueId);
+        return transcript;
+      }),
       port: config.smarthost?.port ?? config.delivery.port,
       heloName: config.hostname,
       timeouts: clientTimeouts(config),
@@ -145,6 +157,10 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
     tls,
     auth: authOf(config),
     strictEnvelopes: config.smtp.strictEnvelopes,
+    trace: trace && {
+      store: trace,
+      describeDomain: async (domain: string) => formatDestination(await resolver.resolveDestination(domain), domain),
+    },
     bareNewline: config.smtp.bareNewline,
     // A committed message wakes the worker and is announced; a captured one is never delivered.
     // Our users' mail is DKIM-signed on its way into the spool (src/dkim/).
@@ -184,6 +200,7 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
     mailbox,
     http,
     faults,
+    trace,
     reload(next: Config) {
       // Fault rules from the file apply at once, replacing those set through the APIs.
       faults.set(checkFaultRules(next.faults));

@@ -39,6 +39,19 @@ describe('hostile clients: junk, refused connections, memory after close', funct
     await client.waitClosed();
   });
 
+  it('starts the junk count over after each accepted message, so a long delivery session is not cut off', async () => {
+    relay = await startTestRelay({ limits: { maxJunkCommands: 2 } });
+    const client = await greeted(relay.port);
+    for (let message = 0; message < 3; message++) {
+      expect(await client.command('RSET')).to.equal('250 2.0.0');
+      expect(await client.command('EHLO c.test')).to.equal('250');
+      expect((await client.sendMail('a@b.test', ['u@normal.test'], 'Subject: x\r\n\r\nbody\r\n')).code).to.equal(250);
+    }
+    expect(await client.command('NOOP')).to.equal('250 2.0.0');
+    expect(await client.command('NOOP')).to.equal('250 2.0.0');
+    expect(await client.command('NOOP')).to.equal('421 4.7.0');
+  });
+
   it('does not count the first EHLO, nor the one after STARTTLS starts the session over (RFC 3207 §4.2)', async () => {
     relay = await startTestRelay({ tls: TEST_TLS, listen: [{ host: '127.0.0.1', port: 0, mode: 'relay', tls: 'starttls' }], limits: { maxJunkCommands: 1 } });
     const client = await greeted(relay.port);

@@ -87,7 +87,7 @@ describe('a relay process under hostile clients keeps its memory bounded', funct
   const noJunkLimit = { maxJunkCommands: 100_000_000 };
 
   it('a client that pipelines EHLO in large writes and never reads gets 421 4.7.0; RSS stays under 150 MB (RFC 2920 §3.1)', async () => {
-    const { relay, port } = await start(noJunkLimit);
+    const { relay, port } = await start({ ...noJunkLimit, idleTimeout: 5 });
     const { maxRss, closed, report } = await floodWithoutReading(relay, port, Buffer.from('EHLO attacker.test\r\n'.repeat(3276)));
     expect(maxRss, report).to.be.below(150 * MB);
     expect(closed, 'the relay closed the session').to.equal(true);

@@ -56,11 +56,11 @@ describe('session: the SMTP state machine (RFC 5321 §4.1)', () => {
   });
 
   describe('HELO and EHLO', () => {
-    it('EHLO lists SIZE, PIPELINING, 8BITMIME, ENHANCEDSTATUSCODES, SMTPUTF8 (RFC 5321 §4.1.1.1)', async () => {
+    it('EHLO lists SIZE, PIPELINING, 8BITMIME, ENHANCEDSTATUSCODES, SMTPUTF8, DSN (RFC 5321 §4.1.1.1)', async () => {
       const { session } = newSession();
       const [step] = await dialog(session, 'C: EHLO c.test\nS: 250');
       const lines = step!.replies[0]!.lines;
-      expect(lines.slice(1)).to.deep.equal(['SIZE 1000000', 'PIPELINING', '8BITMIME', 'ENHANCEDSTATUSCODES', 'SMTPUTF8']);
+      expect(lines.slice(1)).to.deep.equal(['SIZE 1000000', 'PIPELINING', '8BITMIME', 'ENHANCEDSTATUSCODES', 'SMTPUTF8', 'DSN']);
       expect(step!.replies[0]!.enhanced).to.equal(undefined);
     });
 

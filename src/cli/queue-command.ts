@@ -3,7 +3,8 @@
 // Exit codes: 0 done; 1 no such message, an unreadable spool, or a relay
 // that does not answer; 2 bad usage, a malformed id, a bad config.
 
-import { CliUsageError, parseCommandArgs, runCommand, type CommandIo } from './command-io.js';
+import { readStoredTranscript } from '../trace/trace-store.js';
+import { CliFailure, CliUsageError, parseCommandArgs, runCommand, type CommandIo } from './command-io.js';
 import { loadCliConfig } from './cli-config.js';
 import { openQueue } from './queue-access.js';
 import { formatChange, formatCorrupt, formatListing, formatMessage } from './queue-format.js';
@@ -15,6 +16,9 @@ export const QUEUE_USAGE = `usage: minimta queue <subcommand> [--config FILE | -
 subcommands:
   list [--json]    every queued message, oldest first (--json: the envelopes)
   show ID          one message: its envelope and header section
+  show ID --transcript
+                   the annotated SMTP transcripts of its arrival and delivery
+                   (recorded when tracing was on: config "trace", --trace)
   flush            try every message now (not held ones, not captured ones)
   retry ID         try this message now
   delete ID        remove this message from the queue (safe during delivery)
@@ -26,6 +30,7 @@ const OPTIONS = {
   config: { type: 'string' },
   spool: { type: 'string' },
   json: { type: 'boolean' },
+  transcript: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -105,6 +110,14 @@ export function queueCommand(args: string[], io: CommandIo): Promise<number> {
     // A malformed id is a usage error whatever the state of the spool.
     if (subcommand.takesId && !isQueueId(id)) throw new QueueAdminError(QUEUE_ADMIN_CODES.badId, `not a queue id: ${JSON.stringify(id)}`);
     const config = loadCliConfig(values);
+    if (values.transcript) {
+      if (name !== 'show') throw new CliUsageError('--transcript goes with show only');
+      // Stored beside the message by a relay with tracing on; kept after delivery (src/trace/).
+      const text = await readStoredTranscript(config.spool, id);
+      if (text === undefined) throw new CliFailure(`no transcript stored for ${id} (was tracing on, config "trace" or --trace, when it arrived?)`);
+      io.stdout.write(text);
+      return 0;
+    }
     const queue = await openQueue(config.spool, io.controlTimeoutMs);
     await subcommand.run(queue, id, io, values.json ?? false);
     return 0;

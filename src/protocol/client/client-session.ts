@@ -68,6 +68,7 @@ export class ClientSession {
   ) {
     this.peer = conn.peer;
     this.req = first;
+    conn.recorder = first.recorder;
     this.ledger = new RecipientLedger(first.recipients);
   }
 
@@ -106,6 +107,7 @@ export class ClientSession {
    */
   async deliverNext(req: DeliveryRequest): Promise<DeliveryResult | undefined> {
     this.req = req;
+    this.conn.recorder = req.recorder;
     this.ledger = new RecipientLedger(req.recipients);
     this.stage = 'mail';
     try {

@@ -18,6 +18,7 @@ import * as tls from 'node:tls';
 import { ReplyError, reply, type Reply } from '../../reply-codes/index.js';
 import { MIN_TLS_VERSION } from '../../tls-context.js';
 import { ReplyReader } from './reply-reader.js';
+import type { WireRecorder } from '../../trace/recorder.js';
 
 export interface ConnectTarget {
   /** An IP address (IPv4 or IPv6), never a name: getaddrinfo would bypass the configured DNS servers (src/dns resolves, RFC 5321 §5.1). */
@@ -65,6 +66,8 @@ export class ClientConnection {
   private waiter: Waiter | undefined;
   private negotiated: NegotiatedTls | undefined;
   private readonly onData = (chunk: Buffer): void => this.received(chunk);
+  /** Tracing: told every command sent and reply read (set per transaction by the session). */
+  recorder?: WireRecorder;
 
   private constructor(private socket: net.Socket, readonly peer: string) {
     this.reader = new ReplyReader(peer);
@@ -99,6 +102,7 @@ export class ClientConnection {
   /** Sends command lines (each without CRLF) in one write: a pipelined group is one call. */
   send(lines: readonly string[]): void {
     if (this.failure) return; // the next readReply() reports it
+    for (const line of lines) this.recorder?.client(line);
     this.socket.write(lines.map((l) => `${l}\r\n`).join(''));
   }
 
@@ -109,6 +113,7 @@ export class ClientConnection {
   async readReply(timeoutMs: number, command: string): Promise<Reply> {
     const queued = this.replies.shift();
     if (queued) {
+      this.recorder?.server(queued, false);
       if (this.replies.length < MAX_QUEUED_REPLIES && !this.failure) this.socket.resume();
       return queued;
     }
@@ -186,6 +191,7 @@ export class ClientConnection {
     }
     this.attach(secure);
     this.negotiated = { protocol: secure.getProtocol() ?? 'unknown', cipher: secure.getCipher()?.name ?? 'unknown' };
+    this.recorder?.tls(this.negotiated.protocol, this.negotiated.cipher);
     return this.negotiated;
   }
 

@@ -7,8 +7,11 @@ import type { Credentials } from './auth.js';
 import type { NegotiatedTls } from './connection.js';
 import type { RecipientResult } from './recipients.js';
 import type { TlsPolicy } from './tls.js';
+import type { WireRecorder } from '../../trace/recorder.js';
 
 export interface DeliveryRequest {
+  /** Tracing (src/trace/): told every line of this transaction; absent, nothing is recorded. */
+  recorder?: WireRecorder;
   /** The MX host name, for logs and Remote-MTA, e.g. 'mx.normal.test'. */
   host: string;
   /** The IP address to connect to, IPv4 or IPv6; never a name (no getaddrinfo). */

@@ -1,6 +1,7 @@
 // Command lines and the arguments of MAIL and RCPT (RFC 5321 §4.1.1, §4.1.2),
 // with the ESMTP parameters minimta offers: SIZE (RFC 1870), BODY (RFC 6152),
-// SMTPUTF8 (RFC 6531) and AUTH (RFC 4954 §5).
+// SMTPUTF8 (RFC 6531), AUTH (RFC 4954 §5), and DSN's RET and ENVID on MAIL,
+// NOTIFY and ORCPT on RCPT (RFC 3461 §4).
 //
 // Order of judgement, so that one command always gets the same reply:
 //   1. "FROM:" / "TO:" and a path present        else 501 5.5.4 (usage)
@@ -30,6 +31,20 @@ export interface MailParameters {
   smtputf8: boolean;
   /** AUTH=, still xtext-encoded as received, as it is passed on (RFC 4954 §5). */
   auth?: string;
+  /** RET=: return the full message or only its headers in a failure DSN (RFC 3461 §4.3). */
+  ret?: 'FULL' | 'HDRS';
+  /** ENVID=, xtext-decoded: the sender's id for this transaction, echoed in DSNs (RFC 3461 §4.4). */
+  envid?: string;
+}
+
+export type DsnNotify = 'SUCCESS' | 'FAILURE' | 'DELAY';
+
+/** The DSN parameters of one RCPT (RFC 3461 §4.1, §4.2). */
+export interface RcptParameters {
+  /** NOTIFY=: when to tell the sender; [] is NEVER. Absent: failures and delays (§4.1). */
+  notify?: DsnNotify[];
+  /** ORCPT=: the original recipient, its address type and the xtext-decoded address. */
+  orcpt?: { type: string; address: string };
 }
 
 export interface MailArguments {
@@ -106,10 +121,71 @@ const MAIL_PARAMETERS: ReadonlyMap<string, ParameterRule<MailParameters>> = new 
       params.auth = value;
     },
   }],
+  ['RET', {
+    offered: afterEhlo,
+    apply(value, params, token) {
+      const ret = asciiUpperCase(value ?? '');
+      if (ret !== 'FULL' && ret !== 'HDRS') throw badParameter(token);
+      params.ret = ret;
+    },
+  }],
+  ['ENVID', {
+    offered: afterEhlo,
+    apply(value, params, token) {
+      if (value === undefined || !XTEXT.test(value)) throw badParameter(token);
+      const envid = decodeXtext(value);
+      if (envid.length > MAX_ENVID || /[^\x20-\x7e]/.test(envid)) throw badParameter(token);
+      params.envid = envid;
+    },
+  }],
 ]);
 
-// minimta offers no RCPT parameters yet (no DSN, RFC 3461).
-const RCPT_PARAMETERS: ReadonlyMap<string, ParameterRule<object>> = new Map();
+// RFC 3461 §4.4: ENVID is at most 100 characters; §4.2: ORCPT at most 500.
+const MAX_ENVID = 100;
+const MAX_ORCPT = 500;
+const NOTIFY_WORDS: readonly DsnNotify[] = ['SUCCESS', 'FAILURE', 'DELAY'];
+// addr-type is an atom (RFC 3461 §4.2; RFC 5322 §3.2.3).
+const ADDR_TYPE = /^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+$/;
+
+/** RFC 3461 §4: "+" and two upper-case hex digits stand for one octet. */
+export function decodeXtext(value: string): string {
+  return value.replace(/\+([0-9A-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+}
+
+/** The inverse of decodeXtext: "+", "=", controls, space and non-ASCII become +XX. */
+export function encodeXtext(value: string): string {
+  return [...Buffer.from(value, 'utf8')].map((octet) =>
+    octet >= 0x21 && octet <= 0x7e && octet !== 0x2b && octet !== 0x3d
+      ? String.fromCharCode(octet)
+      : `+${octet.toString(16).toUpperCase().padStart(2, '0')}`).join('');
+}
+
+const RCPT_PARAMETERS: ReadonlyMap<string, ParameterRule<RcptParameters>> = new Map([
+  ['NOTIFY', {
+    offered: afterEhlo,
+    apply(value, params, token) {
+      const words = asciiUpperCase(value ?? '').split(',');
+      // NEVER stands alone; the others in any order, each once (RFC 3461 §4.1).
+      if (words.length === 1 && words[0] === 'NEVER') {
+        params.notify = [];
+        return;
+      }
+      if (!words.every((w) => NOTIFY_WORDS.includes(w as DsnNotify)) || new Set(words).size !== words.length) throw badParameter(token);
+      params.notify = words as DsnNotify[];
+    },
+  }],
+  ['ORCPT', {
+    offered: afterEhlo,
+    apply(value, params, token) {
+      const semicolon = value?.indexOf(';') ?? -1;
+      if (value === undefined || value.length > MAX_ORCPT || semicolon < 1) throw badParameter(token);
+      const type = value.slice(0, semicolon);
+      const encoded = value.slice(semicolon + 1);
+      if (!ADDR_TYPE.test(type) || !XTEXT.test(encoded)) throw badParameter(token);
+      params.orcpt = { type: asciiUpperCase(type) === 'RFC822' ? 'rfc822' : type, address: decodeXtext(encoded) };
+    },
+  }],
+]);
 
 /**
  * Splits a command line (without CRLF) into verb and argument. Trailing
@@ -132,15 +208,15 @@ export function parseMailArguments(arg: string, ctx: ParameterContext & Envelope
   return { path, params };
 }
 
-/** Parses the argument of RCPT: "TO:<path>". `utf8` is the transaction's SMTPUTF8. Throws a ReplyError. */
+/** Parses the argument of RCPT: "TO:<path> [params]". `utf8` is the transaction's SMTPUTF8. Throws a ReplyError. */
 export function parseRcptArguments(
   arg: string,
   ctx: ParameterContext & EnvelopeSyntax & { utf8: boolean },
-): { path: Path } {
+): { path: Path; params: RcptParameters } {
   const { pathText, paramsText } = pathAndParamsAfter(arg, RCPT_KEYWORD, RCPT_USAGE);
   const path = parsePath(pathText, 'recipient', { utf8: ctx.utf8, strict: ctx.strictEnvelopes });
-  parseParameters(paramsText, RCPT_PARAMETERS, ctx, {});
-  return { path };
+  const params = parseParameters<RcptParameters>(paramsText, RCPT_PARAMETERS, ctx, {});
+  return { path, params };
 }
 
 function pathAndParamsAfter(arg: string, keyword: RegExp, usage: string): { pathText: string; paramsText: string } {

@@ -32,6 +32,7 @@ import { DataReader } from './data-reader.js';
 import { LineReader, type BareNewlinePolicy } from './line-reader.js';
 import type { MessageReceipt, Session, Step } from './session.js';
 import type { Logger } from '../../log.js';
+import type { WireRecorder } from '../../trace/recorder.js';
 import type { Limits } from './limits.js';
 
 /** What the connection enforces itself; the session enforces the rest. */
@@ -94,6 +95,8 @@ export class SmtpConnection {
     private readonly clientIp: string,
     private readonly onFinished: () => void,
     private readonly tlsContext?: tls.SecureContext,
+    /** Tracing (src/trace/): told every line both ways; absent, nothing is recorded. */
+    private readonly recorder?: WireRecorder,
   ) {
     this.lines = new LineReader(limits.maxLineOctets, limits.bareNewline);
     this.goneSignal = new Promise((resolve) => { this.signalGone = resolve; });
@@ -199,6 +202,7 @@ export class SmtpConnection {
     if (!event) return false;
     switch (event.kind) {
       case 'line':
+        this.recorder?.client(event.text);
         await this.apply(await this.session.command(event.text, { inputPending: this.lines.buffered > 0, octets: event.octets }));
         break;
       case 'too-long':
@@ -259,7 +263,10 @@ export class SmtpConnection {
       this.flush();
       await new Promise((resolve) => setTimeout(resolve, step.delayMs));
     }
-    for (const r of step.replies) this.queue(r);
+    for (const r of step.replies) {
+      this.recorder?.server(r, true);
+      this.queue(r);
+    }
     if (step.receive) this.enterData(step.receive.receipt, step.receive.header);
     if (step.close) this.close();
     else if (step.startTls) this.upgrade();
@@ -310,6 +317,7 @@ export class SmtpConnection {
       this.listen(secure);
       this.session.tlsStarted();
       this.log('smtpd', `TLS established with [${this.clientIp}]: ${secure.getProtocol()} ${secure.getCipher()?.name ?? ''}`);
+      this.recorder?.tls(secure.getProtocol() ?? '', secure.getCipher()?.name ?? '');
       this.state = { kind: 'commands', stopping: this.state.stopping };
       this.closeIfIdle();
     });
@@ -326,6 +334,7 @@ export class SmtpConnection {
     if (this.state.kind !== 'commands') return;
     const phase: DataPhase = { receipt, startedAt: Date.now(), received: 0, needsDrain: false, reader: undefined! };
     phase.reader = new DataReader(this.limits.maxMessageSize, (chunk) => {
+      this.recorder?.body(chunk);
       if (!receipt.write(chunk)) phase.needsDrain = true;
     }, this.limits.bareNewline);
     if (!receipt.write(header)) phase.needsDrain = true;
@@ -386,6 +395,7 @@ export class SmtpConnection {
       this.log('smtpd', `cleanup failed for [${this.clientIp}]: ${String(err)}`);
     }
     this.log('smtpd', `disconnect from [${this.clientIp}]`);
+    this.recorder?.end();
     this.onFinished();
   }
 }

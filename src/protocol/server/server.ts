@@ -10,6 +10,9 @@ import type { Limits } from './limits.js';
 import { withFaults } from '../../faults/faulty-session.js';
 import type { FaultRules } from '../../faults/fault-engine.js';
 import type { BareNewlinePolicy } from './line-reader.js';
+import type { TraceStore } from '../../trace/trace-store.js';
+import { tracedPolicy, type DomainDescriber } from '../../trace/traced-policy.js';
+import type { WireRecorder } from '../../trace/recorder.js';
 import { ACCEPT_ALL, Session, type ListenerMode, type MessageStore, type SessionDeps, type SessionPolicy, type SessionSettings } from './session.js';
 import type { Logger } from '../../log.js';
 import { MIN_TLS_VERSION, type TlsCredentials } from '../../tls-context.js';
@@ -47,6 +50,8 @@ export interface ServerOptions {
   strictEnvelopes?: boolean;
   /** smtp.bareNewline: a bare LF refused (default) or taken as CRLF. */
   bareNewline?: BareNewlinePolicy;
+  /** Transcripts (config trace): where they go, and how DNS verdicts are described in them. */
+  trace?: { store: TraceStore; describeDomain?: DomainDescriber };
 }
 
 export interface BoundListener extends ListenerOptions {
@@ -145,7 +150,8 @@ export class SmtpServer {
     this.perIp.set(ip, fromIp + 1);
     const refusing = listener.mode === 'refuse';
     const settings = this.sessionSettings(listener);
-    const deps = this.sessionDeps(listener);
+    const transcript = this.options.trace?.store.open('inbound', `[${ip}] (${listener.mode} listener)`);
+    const deps = this.sessionDeps(listener, transcript);
     const makeSession = (store: MessageStore) => new Session(settings, { ip, tls: listener.tls === 'implicit' }, { ...deps, store });
     // Fault rules (src/faults/) act around the session, at this one seam.
     const session = this.options.faults
@@ -163,7 +169,7 @@ export class SmtpServer {
       const left = (this.perIp.get(ip) ?? 1) - 1;
       if (left > 0) this.perIp.set(ip, left);
       else this.perIp.delete(ip);
-    }, this.options.tls?.context);
+    }, this.options.tls?.context, transcript);
     this.connections.add(connection);
     connection.start();
   }
@@ -185,11 +191,12 @@ export class SmtpServer {
   }
 
   /** A capture listener judges no one and keeps what it gets apart from the mail to deliver. */
-  private sessionDeps(listener: ListenerOptions): SessionDeps {
+  private sessionDeps(listener: ListenerOptions, recorder?: WireRecorder): SessionDeps {
     const capture = listener.mode === 'capture';
     const auth = this.options.auth;
+    const policy = capture ? ACCEPT_ALL : this.options.policy;
     return {
-      policy: capture ? ACCEPT_ALL : this.options.policy,
+      policy: recorder && !capture ? tracedPolicy(policy, recorder, this.options.trace?.describeDomain) : policy,
       store: capture ? this.options.captureStore : this.options.store,
       now: () => new Date(),
       authenticate: auth ? auth.authenticate : () => { throw new Error('AUTH is not offered on this server'); },

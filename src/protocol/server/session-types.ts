@@ -7,7 +7,7 @@
 
 import type { Reply } from '../../reply-codes/index.js';
 import type { AuthOutcome } from '../../auth/credentials.js';
-import type { MailParameters } from './commands.js';
+import type { MailParameters, RcptParameters } from './commands.js';
 import type { Limits } from './limits.js';
 
 export type ListenerMode = 'relay' | 'refuse' | 'capture';
@@ -79,7 +79,9 @@ export interface AcceptedMessage {
   sender: string;
   /** In the order accepted, <Postmaster> already routed to its address. */
   recipients: readonly string[];
-  /** The MAIL parameters: SIZE, BODY, SMTPUTF8, AUTH. */
+  /** The DSN parameters (NOTIFY, ORCPT) of each recipient, in the same order (RFC 3461). */
+  recipientParams: readonly RcptParameters[];
+  /** The MAIL parameters: SIZE, BODY, SMTPUTF8, AUTH, RET, ENVID. */
   params: MailParameters;
   /** When the end of data was received. */
   receivedAt: Date;

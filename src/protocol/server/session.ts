@@ -29,7 +29,7 @@
 // reply, counted toward the error limit (RFC 5321 §7.8) and logged.
 
 import { reply, withLines, type Reply, ReplyError, replyToString } from '../../reply-codes/index.js';
-import { parseMailArguments, parseRcptArguments, splitCommand, type MailParameters } from './commands.js';
+import { parseMailArguments, parseRcptArguments, splitCommand, type MailParameters, type RcptParameters } from './commands.js';
 import type { DataOutcome } from './data-reader.js';
 import { protocolName, receivedHeader } from './received.js';
 import { helpReply } from './help.js';
@@ -58,6 +58,8 @@ interface Transaction {
   readonly sender: string;
   readonly params: MailParameters;
   readonly recipients: string[];
+  /** The DSN parameters of each accepted recipient, in the same order (RFC 3461 §4.1, §4.2). */
+  readonly recipientParams: RcptParameters[];
   /** RCPT commands tried: if some were and none accepted, DATA is 554, not 503. */
   rcptCommands: number;
 }
@@ -100,6 +102,7 @@ const AUTH_LINE_OCTETS = 12288;
 const HTTP_VERBS = ['GET', 'POST', 'HEAD', 'PUT', 'DELETE', 'OPTIONS', 'CONNECT', 'PATCH'];
 
 const anyState = (): void => undefined;
+const notImplemented = (): never => { throw new ReplyError(reply('notImplemented')); };
 const refusal = (r: Reply): ReplyError => new ReplyError(r);
 
 export class Session {
@@ -128,13 +131,13 @@ export class Session {
     DATA: command((arg) => this.withRecipients(arg), (mail, _arg, wire) => this.data(mail, wire)),
     RSET: command(anyState, (_, arg) => this.rset(arg), { junk: true }),
     NOOP: command(anyState, () => answer(reply('ok')), { junk: true }),
-    VRFY: command(anyState, (_, arg) => answer(arg ? reply('cannotVrfy') : reply('syntax', { usage: 'VRFY address' })), { junk: true }),
+    VRFY: command(anyState, (_, arg) => this.vrfy(arg), { junk: true }),
     HELP: command(anyState, (_, arg) => answer(helpReply(arg)), { junk: true }),
     STARTTLS: command((arg) => this.checkStartTls(arg), () => ({ replies: [reply('tlsReady')], startTls: true })),
     // Only the verb is logged: an AUTH line carries credentials.
     AUTH: command(() => this.checkAuth(), (ready, arg) => this.auth(ready, arg), { logAs: () => 'AUTH' }),
-    QUIT: command(anyState, (_, arg) => (arg ? answer(reply('syntax', { usage: 'QUIT' })) : this.close(reply('bye')))),
-    ...Object.fromEntries(NOT_IMPLEMENTED.map((verb) => [verb, command(anyState, () => answer(reply('notImplemented')))])),
+    QUIT: command(anyState, (_, arg) => this.quit(arg)),
+    ...Object.fromEntries(NOT_IMPLEMENTED.map((verb) => [verb, command(anyState, notImplemented)])),
     ...Object.fromEntries(HTTP_VERBS.map((verb) => [verb, command(anyState, () => this.close(reply('httpCommand')))])),
   };
 
@@ -262,7 +265,7 @@ export class Session {
 
   /** RFC 5321 §4.1.1.1; each keyword's RFC: 1870, 2920, 6152, 2034, 6531, 3207. */
   private ehloKeywords(): string[] {
-    const keywords = [`SIZE ${this.settings.maxMessageSize}`, 'PIPELINING', '8BITMIME', 'ENHANCEDSTATUSCODES', 'SMTPUTF8'];
+    const keywords = [`SIZE ${this.settings.maxMessageSize}`, 'PIPELINING', '8BITMIME', 'ENHANCEDSTATUSCODES', 'SMTPUTF8', 'DSN'];
     // RFC 3207 §4.2: STARTTLS is not offered again once TLS is on.
     if (this.settings.starttls && !this.tls) keywords.push('STARTTLS');
     if (this.authOffered()) keywords.push(`AUTH ${SASL_MECHANISMS.join(' ')}`);
@@ -273,6 +276,17 @@ export class Session {
     if (arg) throw refusal(reply('syntax', { usage: 'RSET' }));
     this.endTransaction();
     return answer(reply('ok'));
+  }
+
+  /** RFC 5321 §3.5.3, §7.3: we do not verify addresses, and say so with 252 rather than 250. */
+  private vrfy(arg: string): Step {
+    if (!arg) throw refusal(reply('syntax', { usage: 'VRFY address' }));
+    return answer(reply('cannotVrfy'));
+  }
+
+  private quit(arg: string): Step {
+    if (arg) throw refusal(reply('syntax', { usage: 'QUIT' }));
+    return this.close(reply('bye'));
   }
 
   // ---- AUTH (RFC 4954) ----------------------------------------------------
@@ -356,20 +370,21 @@ export class Session {
     const sender = path.kind === 'mailbox' ? path.address : '';
     // The null reverse-path is never refused (RFC 5321 §4.5.5, RFC 2505 §2.6.1).
     if (sender) await this.deps.policy.checkSender(sender, this.policyContext(ready.hello));
-    this.state = { name: 'mail', hello: ready.hello, transaction: { sender, params, recipients: [], rcptCommands: 0 } };
+    this.state = { name: 'mail', hello: ready.hello, transaction: { sender, params, recipients: [], recipientParams: [], rcptCommands: 0 } };
     return answer(reply('senderOk'));
   }
 
   private async rcpt(mail: Mail, arg: string): Promise<Step> {
     const { hello, transaction } = mail;
     transaction.rcptCommands++;
-    const { path } = parseRcptArguments(arg, { extended: hello.verb === 'EHLO', authAdvertised: this.authOffered(), utf8: transaction.params.smtputf8, strictEnvelopes: this.settings.strictEnvelopes ?? false });
+    const { path, params } = parseRcptArguments(arg, { extended: hello.verb === 'EHLO', authAdvertised: this.authOffered(), utf8: transaction.params.smtputf8, strictEnvelopes: this.settings.strictEnvelopes ?? false });
     // RFC 5321 §4.5.3.1.10: an implementation limit on recipients is a 452.
     if (transaction.recipients.length >= this.settings.maxRecipients) throw refusal(reply('tooManyRecipients'));
     if (path.kind === 'null') throw refusal(reply('badRecipientSyntax'));
     const address = path.kind === 'postmaster' ? this.settings.postmaster : path.address;
     if (path.kind === 'mailbox') await this.deps.policy.checkRecipient(address, { ...this.policyContext(hello), sender: transaction.sender });
     transaction.recipients.push(address);
+    transaction.recipientParams.push(params);
     return answer(reply('recipientOk'));
   }
 
@@ -425,6 +440,8 @@ export class Session {
       const detail = err.message === replyToString(err.reply) ? '' : ` (${err.message})`;
       return this.errorReply(err.reply, `DATA (from=<${transaction.sender}>)${detail}`);
     }
+    // A client that delivers mail is no idler: its junk count starts over (as Postfix's does).
+    this.junkCommands = 0;
     return {
       replies: [reply('queued', { id: receipt.id })],
       log: [{ id: receipt.id, text: `from=<${transaction.sender}>, size=${outcome.size}, nrcpt=${transaction.recipients.length}, client=[${this.client.ip}]` }],
@@ -444,6 +461,7 @@ export class Session {
       protocol: this.protocol(state),
       sender: transaction.sender,
       recipients: [...transaction.recipients],
+      recipientParams: [...transaction.recipientParams],
       params: transaction.params,
       receivedAt: this.deps.now(),
     };

@@ -10,6 +10,8 @@ import { classOf, reply, replyToString, type Reply } from '../../reply-codes/ind
 import type { ClientTimeouts, DeliveryRequest, DeliveryResult } from '../../protocol/client/smtp-client.js';
 import type { Destination, MxHost } from '../../dns/destination.js';
 import type { DestinationSecurity } from '../../mta-sts/tls-policy.js';
+import type { WireRecorder } from '../../trace/recorder.js';
+import { formatDestination } from '../../dns/format.js';
 
 export type OutcomeKind = 'delivered' | 'deferred' | 'failed';
 
@@ -32,6 +34,8 @@ export interface DestinationTarget {
   body: '7BIT' | '8BITMIME';
   smtputf8: boolean;
   openMessage: () => AsyncIterable<Buffer>;
+  /** The message's queue id (names its transcript). */
+  queueId?: string;
 }
 
 export interface DestinationDeps {
@@ -53,6 +57,8 @@ export interface DestinationDeps {
   secure?: (destination: string, hosts: MxHost[]) => Promise<DestinationSecurity>;
   /** Extra trusted CA certificates (PEM, tls.caFile) for verified TLS. */
   tlsCa?: string;
+  /** Tracing (src/trace/): a transcript for one delivery attempt of a message. */
+  trace?: (queueId: string, destination: string) => WireRecorder;
 }
 
 /** How the connections to one destination's hosts use TLS. */
@@ -62,14 +68,23 @@ interface HostTls {
 }
 
 export async function deliverToDestination(target: DestinationTarget, deps: DestinationDeps): Promise<RecipientOutcome[]> {
+  const recorder = target.queueId ? deps.trace?.(target.queueId, target.destination) : undefined;
+  const outcomes = await findAndTry(target, deps, recorder);
+  for (const o of outcomes) recorder?.note(`outcome: <${o.address}> ${o.kind} via ${o.relay}: ${replyToString(o.reply)}`);
+  recorder?.end(outcomes[0]?.kind ?? 'nothing to do');
+  return outcomes;
+}
+
+async function findAndTry(target: DestinationTarget, deps: DestinationDeps, recorder?: WireRecorder): Promise<RecipientOutcome[]> {
   const destination = await deps.findHosts(target.destination);
   const domain = target.destination;
+  for (const line of formatDestination(destination, domain)) recorder?.note(`DNS ${line}`);
   switch (destination.kind) {
     case 'hosts': {
       const security = deps.secure ? await deps.secure(domain, destination.hosts) : undefined;
       if (security?.kind === 'defer') return everyone(target, 'deferred', security.reply);
       const hostTls = security ? { tls: security.tls, verify: security.verify } : { tls: deps.tls, verify: false };
-      return tryHosts(target, security?.hosts ?? destination.hosts, hostTls, deps);
+      return tryHosts(target, security?.hosts ?? destination.hosts, hostTls, deps, recorder);
     }
     // RFC 7505 §4.1: a null MX fails at once: no connection, no retry.
     case 'null-mx': return everyone(target, 'failed', reply('dnsNullMx', { domain }));
@@ -85,13 +100,15 @@ export async function deliverToDestination(target: DestinationTarget, deps: Dest
  * to the next host. When every host refused with 5xx, the recipients fail
  * with the last refusal; when any failed only for now, they are deferred.
  */
-async function tryHosts(target: DestinationTarget, hosts: MxHost[], hostTls: HostTls, deps: DestinationDeps): Promise<RecipientOutcome[]> {
+async function tryHosts(target: DestinationTarget, hosts: MxHost[], hostTls: HostTls, deps: DestinationDeps, recorder?: WireRecorder): Promise<RecipientOutcome[]> {
   let lastTemporary: { reply: Reply; relay: string; host: string } | undefined;
   let lastPermanent: { reply: Reply; relay: string; host: string } | undefined;
   for (const host of hosts) {
     for (const address of host.addresses) {
       const relay = relayName(host.name, address, deps.port);
+      recorder?.note(`connecting to ${relay} (MX ${host.preference} ${host.name}; RFC 5321 §5.1: lowest preference first)`);
       const result = await deps.deliverToHost({
+        recorder,
         host: host.name,
         address,
         port: deps.port,
@@ -112,6 +129,7 @@ async function tryHosts(target: DestinationTarget, hosts: MxHost[], hostTls: Hos
         return result.recipients.map((r) => ({ address: r.address, kind: kindOf(r.reply), reply: r.reply, remoteMta: host.name, relay }));
       }
       const failure = { reply: result.reply, relay, host: host.name };
+      recorder?.note(`${relay} did not take the message (at ${result.stage}): ${replyToString(result.reply)}`);
       // A sender refused at MAIL is about this message, not about the host.
       if (result.stage === 'mail' && classOf(result.reply.code) === 'permanent') {
         return everyone(target, 'failed', result.reply, relay, host.name);

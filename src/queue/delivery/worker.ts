@@ -45,6 +45,8 @@ export interface FailureReporter {
   report(envelope: Envelope, failed: RecipientRecord[]): Promise<void>;
   /** Optional delay warning for recipients still pending (RFC 3464 Action: delayed). */
   warn?(envelope: Envelope, pending: RecipientRecord[], willRetryUntil: Date): Promise<void>;
+  /** Optional success notice for delivered recipients that asked for one (RFC 3461 NOTIFY=SUCCESS). */
+  delivered?(envelope: Envelope, delivered: RecipientRecord[]): Promise<void>;
 }
 
 export interface WorkerOptions {
@@ -324,6 +326,7 @@ export class QueueWorker extends EventEmitter<WorkerEvents> {
           header: await this.options.spool.readMessageHead(envelope.id, envelope.size, envelope.size),
         }),
         openMessage: () => this.options.spool.openMessage(envelope.id, envelope.size),
+        queueId: envelope.id,
       }, this.options.destination);
     } finally {
       release();
@@ -348,6 +351,8 @@ export class QueueWorker extends EventEmitter<WorkerEvents> {
     const envelope = message.envelope;
     const failed = envelope.recipients.filter((r) => r.state === 'failed');
     if (failed.length > 0) await this.options.failures.report(envelope, failed);
+    const delivered = envelope.recipients.filter((r) => r.state === 'delivered' && r.notify?.includes('SUCCESS'));
+    if (delivered.length > 0) await this.options.failures.delivered?.(envelope, delivered);
     this.messages.delete(envelope.id);
     await this.options.spool.remove(envelope.id, message.hasState);
     this.options.log('qmgr', 'removed', envelope.id);

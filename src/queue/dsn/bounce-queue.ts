@@ -3,11 +3,12 @@
 // like any other mail, from the null reverse-path <> (RFC 5321 §4.5.5).
 // A message from <> is never bounced: the failure is logged instead.
 
-import { buildBounce, shouldBounce } from './bounce.js';
+import { buildBounce, shouldBounce, wantsNotice } from './bounce.js';
 import { newEnvelope, type Envelope, type RecipientRecord } from '../spool/envelope.js';
 import type { Spool } from '../spool/spool.js';
 import type { FailureReporter } from '../delivery/worker.js';
 import type { Logger } from '../../log.js';
+import type { DsnAction } from './dsn-fields.js';
 
 export interface BounceQueueOptions {
   spool: Spool;
@@ -29,16 +30,27 @@ export class BounceQueue implements FailureReporter {
       for (const r of failed) this.options.log('bounce', `to=<${r.address}>: undeliverable, sender is <>: no notification (${r.lastReply ?? 'no reply'})`, envelope.id);
       return;
     }
-    await this.queue(envelope, failed, 'failed');
+    // RFC 3461 §4.1: only the recipients whose NOTIFY asks for failures (all of them, without NOTIFY).
+    const asked = failed.filter((r) => wantsNotice(r, 'FAILURE'));
+    for (const r of failed.filter((f) => !asked.includes(f))) this.options.log('bounce', `to=<${r.address}>: undeliverable, NOTIFY=${r.notify?.join(',') || 'NEVER'}: no notification`, envelope.id);
+    if (asked.length > 0) await this.queue(envelope, asked, 'failed');
+  }
+
+  /** RFC 3461 §4.1, §5.2.2: delivered recipients with NOTIFY=SUCCESS get a report with Action: relayed. */
+  async delivered(envelope: Envelope, delivered: RecipientRecord[]): Promise<void> {
+    const asked = delivered.filter((r) => wantsNotice(r, 'SUCCESS'));
+    if (!shouldBounce(envelope) || asked.length === 0) return;
+    await this.queue(envelope, asked, 'relayed');
   }
 
   /** A delay warning: the same report with Action: delayed (RFC 3464 §2.3.3). */
   async warn(envelope: Envelope, pending: RecipientRecord[], willRetryUntil: Date): Promise<void> {
-    if (!shouldBounce(envelope)) return;
-    await this.queue(envelope, pending, 'delayed', willRetryUntil);
+    const asked = pending.filter((r) => wantsNotice(r, 'DELAY'));
+    if (!shouldBounce(envelope) || asked.length === 0) return;
+    await this.queue(envelope, asked, 'delayed', willRetryUntil);
   }
 
-  private async queue(envelope: Envelope, recipients: RecipientRecord[], action: 'failed' | 'delayed', willRetryUntil?: Date): Promise<void> {
+  private async queue(envelope: Envelope, recipients: RecipientRecord[], action: DsnAction, willRetryUntil?: Date): Promise<void> {
     const { spool, hostname, log } = this.options;
     const now = this.options.now?.() ?? new Date();
     const receipt = await spool.beginReceipt();
@@ -66,7 +78,7 @@ export class BounceQueue implements FailureReporter {
         smtputf8: bounce.smtputf8,
         bounce: true,
       }));
-      const what = action === 'failed' ? 'non-delivery notification' : 'delay warning';
+      const what = { failed: 'non-delivery notification', delayed: 'delay warning', relayed: 'success notification' }[action];
       log('bounce', `sender ${what}: ${receipt.id} to=<${bounce.recipient}>, ${recipients.length} recipient(s)`, envelope.id);
     } catch (err) {
       await receipt.abort();

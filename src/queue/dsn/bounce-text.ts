@@ -63,6 +63,11 @@ const OPENINGS: Readonly<Record<DsnAction, (f: NoticeFacts) => string[]>> = {
     `Your message could not be delivered to ${count(f.recipients.length)}. Delivery will not be ` +
       'tried again. The reasons are below.',
   ],
+  relayed: (f) => [
+    `Your message was delivered to ${count(f.recipients.length)}, as you asked to be told ` +
+      '(NOTIFY=SUCCESS). It went to a mail server that does not report delivery status itself, ' +
+      'so this is the last notice you will get about it.',
+  ],
   delayed: (f) => [
     `Your message has not yet been delivered to ${count(f.recipients.length)}. ` +
       (f.willRetryUntil ? `Delivery will be retried until ${formatMailDate(f.willRetryUntil)}. ` : 'Delivery will be retried. ') +

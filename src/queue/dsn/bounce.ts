@@ -72,7 +72,17 @@ export function shouldBounce(envelope: Envelope): boolean {
 const SUBJECTS: Readonly<Record<DsnAction, string>> = {
   failed: 'Undelivered Mail Returned to Sender',
   delayed: 'Delayed Mail (still being retried)',
+  relayed: 'Successful Mail Delivery Report',
 };
+
+/**
+ * Whether the sender asked to hear of this event for a recipient (RFC 3461
+ * §4.1): NOTIFY names it; without NOTIFY, failures and delays are reported,
+ * successes not. NOTIFY=NEVER ([]) asks for nothing.
+ */
+export function wantsNotice(record: RecipientRecord, event: 'SUCCESS' | 'FAILURE' | 'DELAY'): boolean {
+  return record.notify === undefined ? event !== 'SUCCESS' : record.notify.includes(event);
+}
 
 const PREAMBLE = 'This is a MIME-encapsulated message.\r\n';
 const BOUNDARY_TRIES = 8;
@@ -97,7 +107,7 @@ export function buildBounce(input: BounceInput): Bounce {
   }
   const recipients = input.failed.map((r) => recipientReport(r, input.action, input.willRetryUntil));
   const arrivedAt = new Date(original.arrivedAt);
-  const status = deliveryStatusBody({ reportingMta: input.hostname, queueId: original.id, arrivedAt }, recipients);
+  const status = deliveryStatusBody({ reportingMta: input.hostname, queueId: original.id, arrivedAt, envid: original.envid }, recipients);
   const text = notificationText({
     hostname: input.hostname, action: input.action, queueId: original.id, arrivedAt, recipients,
     willRetryUntil: input.willRetryUntil,
@@ -109,7 +119,8 @@ export function buildBounce(input: BounceInput): Bounce {
     { description: 'Notification', contentType: 'text/plain; charset=utf-8', body: Buffer.from(text) },
     { description: 'Delivery report', contentType: `message/${statusType}`, body: Buffer.from(status) },
     {
-      description: 'Undelivered message headers',
+      // Only the header section, whatever RET asked (RFC 3461 §4.3 lets an MTA return less than FULL).
+      description: input.action === 'relayed' ? 'Message headers' : 'Undelivered message headers',
       contentType: original.smtputf8 && hasEightBit(headers) ? 'message/global-headers' : 'text/rfc822-headers',
       body: headers,
     },

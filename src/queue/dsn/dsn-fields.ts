@@ -8,19 +8,27 @@ import { classOf, type ReplyClass } from '../../reply-codes/index.js';
 import type { RecipientRecord } from '../spool/envelope.js';
 import { foldField } from './line-folding.js';
 
-/** RFC 3464 §2.3.3; minimta reports only these two. */
-export type DsnAction = 'failed' | 'delayed';
+/**
+ * RFC 3464 §2.3.3; minimta reports these three. "relayed": delivered to a next
+ * hop that was not asked to send DSNs (RFC 3461 §5.2.2), as a success
+ * notice requested with NOTIFY=SUCCESS.
+ */
+export type DsnAction = 'failed' | 'delayed' | 'relayed';
 
 /** What the per-message block says (RFC 3464 §2.2). */
 export interface MessageFacts {
   readonly reportingMta: string;
   readonly queueId: string;
   readonly arrivedAt: Date;
+  /** The sender's ENVID (RFC 3461 §4.4), reported as Original-Envelope-Id. */
+  readonly envid?: string;
 }
 
 /** What one per-recipient block says (RFC 3464 §2.3). */
 export interface RecipientReport {
   readonly address: string;
+  /** The ORCPT given at RCPT (RFC 3461 §4.2), "type;address". */
+  readonly originalRecipient?: string;
   readonly action: DsnAction;
   /** RFC 3463 class.subject.detail. */
   readonly status: string;
@@ -66,6 +74,7 @@ export function statusFromReply(lastReply: string | undefined, fallback: string)
 const STATUS_WITHOUT_REPLY: Readonly<Record<DsnAction, string>> = {
   failed: '4.4.7',
   delayed: '4.0.0',
+  relayed: '2.0.0',
 };
 
 /**
@@ -76,6 +85,7 @@ const STATUS_WITHOUT_REPLY: Readonly<Record<DsnAction, string>> = {
 export function recipientReport(record: RecipientRecord, action: DsnAction, willRetryUntil?: Date): RecipientReport {
   return {
     address: record.address,
+    originalRecipient: record.orcpt,
     action,
     status: statusFromReply(record.lastReply, STATUS_WITHOUT_REPLY[action]),
     remoteMta: record.remoteMta || undefined,
@@ -93,12 +103,14 @@ const addressType = (address: string): string => (isAscii(address) ? 'rfc822' : 
 type FieldTable<T> = ReadonlyArray<readonly [name: string, value: (facts: T) => string | undefined]>;
 
 const MESSAGE_FIELDS: FieldTable<MessageFacts> = [
+  ['Original-Envelope-Id', (m) => m.envid], // RFC 3464 §2.2.1: the ENVID, as given
   ['Reporting-MTA', (m) => `dns; ${m.reportingMta}`], // RFC 3464 §2.2.2 (required)
   ['X-Minimta-Queue-ID', (m) => m.queueId], // §2.4: an extension field, for the operator's log
   ['Arrival-Date', (m) => formatMailDate(m.arrivedAt)], // §2.2.5
 ];
 
 const RECIPIENT_FIELDS: FieldTable<RecipientReport> = [
+  ['Original-Recipient', (r) => r.originalRecipient && r.originalRecipient.replace(';', '; ')], // §2.3.1: the ORCPT
   ['Final-Recipient', (r) => `${addressType(r.address)}; ${r.address}`], // §2.3.2 (required)
   ['Action', (r) => r.action], // §2.3.3 (required)
   ['Status', (r) => r.status], // §2.3.4 (required)

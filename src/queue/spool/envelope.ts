@@ -22,6 +22,18 @@ export interface RecipientRecord {
   lastAttemptAt?: string;
   /** ISO 8601: when it became delivered or failed. */
   finalAt?: string;
+  /** DSN NOTIFY (RFC 3461 §4.1): [] is NEVER; absent means failures and delays. */
+  notify?: DsnNotify[];
+  /** DSN ORCPT (RFC 3461 §4.2) as reported: "rfc822;user@example.org". */
+  orcpt?: string;
+}
+
+export type DsnNotify = 'SUCCESS' | 'FAILURE' | 'DELAY';
+
+/** The DSN parameters of one recipient as given at RCPT. */
+export interface RecipientDsn {
+  notify?: DsnNotify[];
+  orcpt?: string;
 }
 
 export interface Envelope {
@@ -50,6 +62,10 @@ export interface Envelope {
   bounce?: boolean;
   /** A delay warning (RFC 3464 Action: delayed) was sent for this message. */
   delayWarned?: boolean;
+  /** DSN RET (RFC 3461 §4.3): the whole message or only its headers in a failure report. */
+  ret?: 'FULL' | 'HDRS';
+  /** DSN ENVID (RFC 3461 §4.4), decoded; reported as Original-Envelope-Id. */
+  envid?: string;
 }
 
 /** What is known of a message when it is accepted; the rest starts empty. */
@@ -63,6 +79,10 @@ export interface NewMessage {
   smtputf8: boolean;
   capture?: boolean;
   bounce?: boolean;
+  ret?: Envelope['ret'];
+  envid?: string;
+  /** The DSN parameters of each recipient, in the same order. */
+  recipientDsn?: readonly RecipientDsn[];
 }
 
 /** The envelope of a message just accepted: every recipient pending, due at once. */
@@ -74,7 +94,7 @@ export function newEnvelope(message: NewMessage): Omit<Envelope, 'size'> {
     arrivedAt: now,
     client: message.client,
     sender: message.sender,
-    recipients: message.recipients.map((address) => ({ address, state: 'pending', attempts: 0 })),
+    recipients: message.recipients.map((address, i) => ({ address, state: 'pending', attempts: 0, ...message.recipientDsn?.[i] })),
     body: message.body,
     smtputf8: message.smtputf8,
     capture: message.capture ?? false,
@@ -82,6 +102,8 @@ export function newEnvelope(message: NewMessage): Omit<Envelope, 'size'> {
     attempts: 0,
     nextAttemptAt: now,
     ...(message.bounce ? { bounce: true } : {}),
+    ...(message.ret ? { ret: message.ret } : {}),
+    ...(message.envid !== undefined ? { envid: message.envid } : {}),
   };
 }
 
@@ -104,6 +126,8 @@ const checkRecipient = shape<RecipientRecord>({
   remoteMta: optional(anyString),
   lastAttemptAt: optional(time),
   finalAt: optional(time),
+  notify: optional(list(oneOf('SUCCESS', 'FAILURE', 'DELAY'))),
+  orcpt: optional(anyString),
 });
 
 const checkEnvelope = shape<Envelope>({
@@ -122,6 +146,8 @@ const checkEnvelope = shape<Envelope>({
   attempts: count,
   nextAttemptAt: time,
   bounce: optional(boolean),
+  ret: optional(oneOf('FULL', 'HDRS')),
+  envid: optional(anyString),
 });
 
 /**

@@ -40,6 +40,12 @@ export function envelopeOf(id: string, message: AcceptedMessage, options: { capt
     body: message.params.body ?? '7BIT',
     smtputf8: message.params.smtputf8,
     capture: options.capture ?? false,
+    ret: message.params.ret,
+    envid: message.params.envid,
+    recipientDsn: message.recipientParams.map(({ notify, orcpt }) => ({
+      ...(notify ? { notify } : {}),
+      ...(orcpt ? { orcpt: `${orcpt.type};${orcpt.address}` } : {}),
+    })),
   });
 }
 
