@@ -10,6 +10,7 @@ import { readStoredTranscript, type TraceStore } from '../trace/trace-store.js';
 import { filterFromQuery } from '../inbox/message-filter.js';
 import { streamEvents } from './event-stream.js';
 import { HttpError } from './http-error.js';
+import { EXPOSITION_CONTENT_TYPE } from '../metrics/registry.js';
 
 export interface ApiDeps {
   mailbox: Mailbox;
@@ -22,6 +23,8 @@ export interface ApiDeps {
   spoolDir: string;
   /** Whether the MTA is up and its listeners bound (GET /readyz). */
   ready: () => boolean;
+  /** The metrics in Prometheus text format (GET /metrics). */
+  metrics: () => Promise<string>;
 }
 
 export interface RouteContext {
@@ -68,6 +71,7 @@ export function apiRoutes(deps: ApiDeps): Route[] {
   const json = (value: unknown, status?: number): RouteResult => ({ json: value, ...(status ? { status } : {}) });
   return [
     { method: 'GET', path: /^\/readyz$/, handle: async () => (deps.ready() ? json({ ready: true }) : json({ ready: false }, 503)) },
+    { method: 'GET', path: /^\/metrics$/, handle: async () => ({ raw: Buffer.from(await deps.metrics()), type: EXPOSITION_CONTENT_TYPE }) },
     { method: 'GET', path: /^\/api\/messages$/, handle: async ({ query }) => json(await mailbox.list(filterFromQuery(query))) },
     { method: 'DELETE', path: /^\/api\/messages$/, handle: async () => json({ deleted: await mailbox.deleteAll() }) },
     {
