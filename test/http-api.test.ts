@@ -3,6 +3,7 @@ import http from 'node:http';
 import { startMinimta, type Minimta } from '../src/index.js';
 import { applyFlags, defaultConfig, validateConfig } from '../src/config.js';
 import { WireClient } from './helpers/wire-client.js';
+import { readStoredTranscript } from '../src/trace/trace-store.js';
 
 async function send(port: number, to: string, subject: string, body = 'hello\r\n'): Promise<string> {
   const client = await WireClient.connect(port);
@@ -229,6 +230,13 @@ describe('HTTP API: SMTP session transcripts (config trace)', () => {
     expect(stored.status).to.equal(200);
     expect(stored.body.id).to.equal(queueId);
     expect(stored.body.text).to.contain('RCPT TO:<bob@example.test>').and.to.contain('QUIT');
+
+    // Deleted, the message takes its stored transcripts with it (the ring keeps the session).
+    expect(await readStoredTranscript(minimta.mta.spool.dir, queueId)).to.be.a('string');
+    expect((await fetch(`${base}/api/messages/${queueId}`, { method: 'DELETE' })).status).to.equal(200);
+    expect(await readStoredTranscript(minimta.mta.spool.dir, queueId)).to.equal(undefined);
+    expect((await getJson(`/api/messages/${queueId}/transcript`)).status).to.equal(404);
+    expect((await getJson(`/api/sessions/${session.id}`)).status).to.equal(200);
 
     expect(await getJson('/api/sessions/in-999999')).to.deep.include({ status: 404 });
     expect((await getJson('/api/sessions/in-999999')).body.code).to.equal('ENOSESSION');
