@@ -125,7 +125,11 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
     strictEnvelopes: config.smtp.strictEnvelopes,
     trace: trace && {
       store: trace,
-      describeDomain: async (domain: string) => formatDestination(await resolver.resolveDestination(domain), domain),
+      // Only where the policy asks DNS too (dns.checkSenders, dns.checkRecipients).
+      describeDomain: async (domain: string, role: 'sender' | 'recipient') =>
+        (role === 'sender' ? config.dns.checkSenders : config.dns.checkRecipients)
+          ? formatDestination(await resolver.resolveDestination(domain), domain)
+          : [],
     },
     bareNewline: config.smtp.bareNewline,
     // A committed message wakes the worker and is announced; a captured one is never delivered.
