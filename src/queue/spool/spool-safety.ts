@@ -45,7 +45,8 @@ export function directoryProblem(stats: Stats, uid: number = runningUid()): stri
 export function fileProblem(stats: Stats, uid: number = runningUid()): string | undefined {
   if (!stats.isFile()) return 'is not a regular file';
   if (stats.uid !== uid) return `is owned by uid ${stats.uid}, not by uid ${uid} that minimta runs as`;
-  if (stats.nlink !== 1) return `has ${stats.nlink} hard links`;
+  // 0 links: removed since it was opened, which goneError reports; more than one: a link to a file elsewhere.
+  if (stats.nlink > 1) return `has ${stats.nlink} hard links`;
   return undefined;
 }
 
@@ -122,12 +123,21 @@ export async function openSpoolFile(path: string, flags: number = constants.O_RD
     if (isNoFollowRefusal(err)) throw fileRefusal(path, 'is a symbolic link');
     throw err;
   }
-  const problem = fileProblem(await file.stat().catch(async (err: unknown) => { await file.close(); throw err; }));
-  if (problem) {
+  const stats = await file.stat().catch(async (err: unknown) => { await file.close(); throw err; });
+  const problem = fileProblem(stats);
+  if (problem || stats.nlink === 0) {
     await file.close();
-    throw fileRefusal(path, problem);
+    throw problem ? fileRefusal(path, problem) : goneError(path);
   }
   return file;
+}
+
+/**
+ * A file removed between our open and our fstat (a delivery finishing while
+ * `queue show` reads it): it is gone, as if the open had failed with ENOENT.
+ */
+function goneError(path: string): NodeJS.ErrnoException {
+  return Object.assign(new Error(`ENOENT: ${path} was removed while it was opened`), { code: 'ENOENT', path });
 }
 
 /** O_NOFOLLOW on a symbolic link fails with ELOOP (EMLINK on FreeBSD). */
@@ -146,8 +156,8 @@ const checkedOpen = (path: string, _flags: unknown, _mode: unknown, done: (err: 
     if (openErr) return done(isNoFollowRefusal(openErr) ? fileRefusal(path, 'is a symbolic link') : openErr);
     fs.fstat(fd, (statErr, stats) => {
       const problem = statErr ? undefined : fileProblem(stats);
-      if (!statErr && !problem) return done(null, fd);
-      fs.close(fd, () => done(statErr ?? fileRefusal(path, problem!)));
+      if (!statErr && !problem && stats.nlink > 0) return done(null, fd);
+      fs.close(fd, () => done(statErr ?? (problem ? fileRefusal(path, problem) : goneError(path))));
     });
   });
 };
