@@ -182,7 +182,7 @@ describe('spool ownership and safe opens (issue 8, defect 1)', () => {
       expect(corrupt[0]!.error.message).to.include('is a symbolic link');
     });
 
-    it('takes a file removed while it was open for gone, not for an attack (0 links)', async () => {
+    it('reads a file replaced or removed while it was open (0 links): no attack, the version that was there', async () => {
       const path = join(dir, 'removed');
       await writeFile(path, 'x', { mode: 0o600 });
       const handle = await open(path, 'r');

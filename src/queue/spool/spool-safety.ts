@@ -45,7 +45,9 @@ export function directoryProblem(stats: Stats, uid: number = runningUid()): stri
 export function fileProblem(stats: Stats, uid: number = runningUid()): string | undefined {
   if (!stats.isFile()) return 'is not a regular file';
   if (stats.uid !== uid) return `is owned by uid ${stats.uid}, not by uid ${uid} that minimta runs as`;
-  // 0 links: removed since it was opened, which goneError reports; more than one: a link to a file elsewhere.
+  // More than one link: maybe a link to a file elsewhere. None: replaced or
+  // removed since we opened it (a rename over it, a delivery finishing); what
+  // we read is the version that was there, as without this check.
   if (stats.nlink > 1) return `has ${stats.nlink} hard links`;
   return undefined;
 }
@@ -123,21 +125,12 @@ export async function openSpoolFile(path: string, flags: number = constants.O_RD
     if (isNoFollowRefusal(err)) throw fileRefusal(path, 'is a symbolic link');
     throw err;
   }
-  const stats = await file.stat().catch(async (err: unknown) => { await file.close(); throw err; });
-  const problem = fileProblem(stats);
-  if (problem || stats.nlink === 0) {
+  const problem = fileProblem(await file.stat().catch(async (err: unknown) => { await file.close(); throw err; }));
+  if (problem) {
     await file.close();
-    throw problem ? fileRefusal(path, problem) : goneError(path);
+    throw fileRefusal(path, problem);
   }
   return file;
-}
-
-/**
- * A file removed between our open and our fstat (a delivery finishing while
- * `queue show` reads it): it is gone, as if the open had failed with ENOENT.
- */
-function goneError(path: string): NodeJS.ErrnoException {
-  return Object.assign(new Error(`ENOENT: ${path} was removed while it was opened`), { code: 'ENOENT', path });
 }
 
 /** O_NOFOLLOW on a symbolic link fails with ELOOP (EMLINK on FreeBSD). */
@@ -156,8 +149,8 @@ const checkedOpen = (path: string, _flags: unknown, _mode: unknown, done: (err: 
     if (openErr) return done(isNoFollowRefusal(openErr) ? fileRefusal(path, 'is a symbolic link') : openErr);
     fs.fstat(fd, (statErr, stats) => {
       const problem = statErr ? undefined : fileProblem(stats);
-      if (!statErr && !problem && stats.nlink > 0) return done(null, fd);
-      fs.close(fd, () => done(statErr ?? (problem ? fileRefusal(path, problem) : goneError(path))));
+      if (!statErr && !problem) return done(null, fd);
+      fs.close(fd, () => done(statErr ?? fileRefusal(path, problem!)));
     });
   });
 };
