@@ -89,6 +89,12 @@ export interface Config {
   /** Seconds a stopping relay gives to transactions and deliveries in flight. */
   shutdownTimeout: number;
   auth?: { users: Record<string, string>; requireTls: boolean };
+  /** Started as root, become this user after binding the listeners (src/privileges.ts). */
+  user?: string;
+  /** With `user`: this group instead of the user's own. */
+  group?: string;
+  /** The shape of log lines (src/log.ts). */
+  log: { timestamps: boolean; format: 'text' | 'json' };
   /** DKIM signing keys by domain (src/dkim/dkim-config.ts). */
   dkim?: DkimConfig;
   /** The HTTP API and web inbox (src/http/); off when absent. */
@@ -132,6 +138,7 @@ export function defaultConfig(): Config {
     listen: [{ ...DEFAULT_LISTENER }],
     spool: './var/spool',
     shutdownTimeout: 30,
+    log: { timestamps: true, format: 'text' },
     faults: [],
     trace: { enabled: false, live: false, bodies: false, sessions: 100, maxBytes: 65536 },
     dns: { servers: [], timeout: 5, cacheTtl: 60, checkRecipients: true, checkSenders: true },
@@ -276,6 +283,9 @@ function configCheck(defaults: Config) {
       },
       requireTls: boolean,
     }, { users: {} as Record<string, string>, requireTls: true as boolean })),
+    user: optional(string),
+    group: optional(string),
+    log: object({ timestamps: boolean, format: oneOf('text', 'json') }, defaults.log),
     faults: (value, key) => {
       try {
         checkFaultRules(value, key);
@@ -301,6 +311,7 @@ export function validateConfig(raw: unknown): Config {
   if (config.smarthost && (config.smarthost.username === undefined) !== (config.smarthost.password === undefined)) {
     throw new ConfigError(config.smarthost.username === undefined ? 'smarthost.username' : 'smarthost.password', 'username and password go together');
   }
+  if (config.group !== undefined && config.user === undefined) throw new ConfigError('group', 'goes with user');
   if (config.tls && (config.tls.cert === '') !== (config.tls.key === '')) {
     throw new ConfigError(config.tls.cert === '' ? 'tls.cert' : 'tls.key', 'tls.cert and tls.key go together');
   }
@@ -337,6 +348,7 @@ export interface ConfigFlags {
   dnsServers?: string[];
   deliveryPort?: string;
   smarthost?: string;
+  logFormat?: string;
   /** --trace: record transcripts and show them live on stdout. */
   trace?: boolean;
   http?: string;
@@ -365,6 +377,7 @@ export function applyFlags(config: Config, flags: ConfigFlags): Config {
   if (flags.smarthost !== undefined) {
     result.smarthost = { ...hostPort(25)(flags.smarthost, '--smarthost'), tls: result.smarthost?.tls ?? 'opportunistic' };
   }
+  if (flags.logFormat !== undefined) result.log.format = oneOf('text', 'json')(flags.logFormat, '--log-format');
   return result;
 }
 

@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { ConfigError, applyFlags, defaultConfig, readConfigFile, type Config } from './config.js';
 import { startMta, type RunningMta } from './mta.js';
-import { stdoutLogger } from './log.js';
+import { streamLogger } from './log.js';
 import { hashPassword } from './auth/password-hash.js';
 import { processIo, type CommandIo } from './cli/command-io.js';
 import { queueCommand } from './cli/queue-command.js';
@@ -14,6 +14,7 @@ import { resolveCommand } from './cli/resolve-command.js';
 import { dkimCommand } from './cli/dkim-command.js';
 import { explainCommand } from './cli/explain-command.js';
 import { UnsafeSpoolError } from './queue/spool/spool.js';
+import { PrivilegeError } from './privileges.js';
 
 const USAGE = `usage: minimta <command> [options]
 
@@ -40,6 +41,7 @@ options for serve:
   --dns-server HOST:PORT   DNS server to ask (repeatable)
   --delivery-port N        port of the next hop (default 25)
   --smarthost HOST:PORT    send everything through this host
+  --log-format text|json   log lines as text (Postfix's shape) or JSON objects
   --trace                  show an annotated transcript of every SMTP session on stdout
   --http HOST:PORT         the HTTP API and web inbox here (a bare PORT: 127.0.0.1)
 `;
@@ -64,6 +66,7 @@ const OPTIONS = {
   'dns-server': { type: 'string', multiple: true },
   'delivery-port': { type: 'string' },
   smarthost: { type: 'string' },
+  'log-format': { type: 'string' },
   trace: { type: 'boolean' },
   http: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -79,6 +82,7 @@ function loadConfig(values: ReturnType<typeof parse>['values']): Config {
     dnsServers: values['dns-server'],
     deliveryPort: values['delivery-port'],
     smarthost: values.smarthost,
+    logFormat: values['log-format'],
     trace: values.trace,
     http: values.http,
   });
@@ -101,35 +105,36 @@ function parse(args: string[]) {
 async function serve(config: Config, reread: () => Config): Promise<void> {
   // Signals are handled from the first moment: one that comes while the
   // relay is still starting must not kill it half-way with the default action.
+  const log = streamLogger(config.log);
   let relay: RunningMta | undefined;
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping || !relay) {
-      stdoutLogger('main', `${signal} received${stopping ? ' again' : ' while starting'}: exiting now`);
+      log('main', `${signal} received${stopping ? ' again' : ' while starting'}: exiting now`);
       process.exit(stopping ? 1 : 0);
     }
     stopping = true;
-    stdoutLogger('main', `${signal} received: stopping (up to ${config.shutdownTimeout} s for work in flight)`);
+    log('main', `${signal} received: stopping (up to ${config.shutdownTimeout} s for work in flight)`);
     relay.stop(config.shutdownTimeout * 1000).then(() => {
-      stdoutLogger('main', 'stopped');
+      log('main', 'stopped');
       process.exit(0);
     }, (err) => {
-      stdoutLogger('main', `stop failed: ${String(err)}`);
+      log('main', `stop failed: ${String(err)}`);
       process.exit(1);
     });
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGHUP', () => {
-    if (!relay) return stdoutLogger('main', 'SIGHUP while starting: ignored');
+    if (!relay) return log('main', 'SIGHUP while starting: ignored');
     try {
       relay.reload(reread());
     } catch (err) {
-      stdoutLogger('main', `SIGHUP: configuration NOT reloaded, the running one stays: ${(err as Error).message}`);
+      log('main', `SIGHUP: configuration NOT reloaded, the running one stays: ${(err as Error).message}`);
     }
   });
-  relay = await startMta(config, stdoutLogger);
-  stdoutLogger('main', `minimta started as ${config.hostname}, spool ${config.spool}`);
+  relay = await startMta(config, log);
+  log('main', `minimta started as ${config.hostname}, spool ${config.spool}`);
 }
 
 /** The first line of stdin, without its line end; the password is never echoed or logged. */
@@ -182,6 +187,11 @@ main(process.argv.slice(2)).then(
       process.stderr.write(`minimta: ${err.message}\n`);
       if (err instanceof UsageError) process.stderr.write(USAGE);
       process.exit(2);
+    }
+    // A switch of user that failed: said plainly, and never run on as root.
+    if (err instanceof PrivilegeError) {
+      process.stderr.write(`minimta: ${err.message}\n`);
+      process.exit(1);
     }
     process.stderr.write(`minimta: ${(err as Error)?.stack ?? String(err)}\n`);
     process.exit(1);

@@ -4,11 +4,13 @@
 //   SmtpServer ─(session, RelayPolicy ─ DNS)─▶ Spool ─▶ QueueWorker ─(DNS, client)─▶ next hop
 //                                                 ▲              └─ failures ─▶ bounces ─┘
 
+import { resolve } from 'node:path';
 import { SmtpServer, type BoundListener, type ServerOptions } from './protocol/server/server.js';
 import { deliverToHost, SessionCache, type ClientTimeouts } from './protocol/client/smtp-client.js';
 import { RelayPolicy } from './policy/relay-policy.js';
 import { Spool, checkSpoolOwnership } from './queue/spool/spool.js';
-import { spoolStore } from './queue/spool/message-store.js';
+import { spoolStore, type SpoolStoreOptions } from './queue/spool/message-store.js';
+import type { MessageStore } from './protocol/server/session.js';
 import { checkCredentials } from './auth/credentials.js';
 import { QueueWorker, type FailureReporter } from './queue/delivery/worker.js';
 import { LiveQueue } from './queue/delivery/live-queue.js';
@@ -35,6 +37,7 @@ import { Mailbox } from './inbox/mailbox.js';
 import type { RecipientOutcome } from './queue/delivery/destination.js';
 import type { Envelope } from './queue/spool/envelope.js';
 import { replyToString } from './reply-codes/index.js';
+import { createSpoolFor, dropPrivileges, lookupUser } from './privileges.js';
 import { TraceStore } from './trace/trace-store.js';
 import { formatDestination } from './dns/index.js';
 
@@ -78,15 +81,11 @@ const ms = (seconds: number): number => Math.round(seconds * 1000);
 export async function startMta(config: Config, logTo: Logger, parts: MtaParts = {}): Promise<RunningMta> {
   // Log lines quote client text: escaped once here, whatever writes them.
   const log = printableLogger(logTo);
+  // Read while still root: the key may be readable by root only.
   const tls = config.tls?.cert ? loadTlsCredentials(config.tls) : undefined;
-  // Whose spool it is comes first: a control socket in a planted spool may be anyone's.
-  await checkSpoolOwnership(config.spool);
-  // Before the spool is opened (which clears tmp/): a relay already on it keeps it.
-  await assertSpoolFree(config.spool);
-  const { spool, cleaned } = await Spool.open(config.spool);
-  if (cleaned > 0) log('queue', `removed ${cleaned} leftover(s) of interrupted receipts from ${config.spool}`);
+  // Transcripts are stored in the spool directory; the store writes only when a session is traced.
   const trace = config.trace.enabled || config.trace.live
-    ? new TraceStore({ ...config.trace, spoolDir: config.trace.enabled ? spool.dir : undefined })
+    ? new TraceStore({ ...config.trace, spoolDir: config.trace.enabled ? resolve(config.spool) : undefined })
     : undefined;
   const resolver = new DestinationResolver({
     servers: config.dns.servers,
@@ -105,7 +104,40 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
     stage,
   });
   // DKIM (RFC 6376): our users' mail and our bounces are signed before they are queued.
+  // The keys are read here, while still root: they may be readable by root only.
   const dkim = dkimSigning(config, log);
+  // The listeners are bound first (ports below 1024 need root), the spool is
+  // opened after the switch to `user`: a message that arrives in between
+  // waits for it here.
+  let spoolReady: (spool: Spool) => void = () => undefined;
+  const openedSpool = new Promise<Spool>((resolve) => { spoolReady = resolve; });
+  const received = (envelope: Envelope): void => {
+    worker.queued(envelope);
+    events.publish({ type: 'received', id: envelope.id });
+  };
+  const server = new SmtpServer({
+    hostname: config.hostname,
+    postmaster: postmasterAddress(config),
+    listeners: config.listen.map(({ host, port, mode, refuse, tls: listenerTls }) => ({ host, port, mode, refuse, tls: listenerTls })),
+    limits: limitsOf(config),
+    tls,
+    auth: authOf(config),
+    strictEnvelopes: config.smtp.strictEnvelopes,
+    trace: trace && {
+      store: trace,
+      describeDomain: async (domain: string) => formatDestination(await resolver.resolveDestination(domain), domain),
+    },
+    bareNewline: config.smtp.bareNewline,
+    // A committed message wakes the worker and is announced; a captured one is never delivered.
+    // Our users' mail is DKIM-signed on its way into the spool (src/dkim/).
+    store: storeOnceOpen(openedSpool, { committed: received, signing: dkim }),
+    captureStore: storeOnceOpen(openedSpool, { capture: true, committed: received }),
+    policy: policyFor(config, resolver),
+    log,
+    faults,
+  });
+  const listeners = await server.listen();
+  const spool = await openSpoolAsUser(config, log).catch(async (err: unknown) => { await server.close(); throw err; });
   const bounces = new BounceQueue({
     spool, hostname: config.hostname, log, queued: (envelope) => worker.queued(envelope),
     sign: dkim && ((message, id) => dkim.signOwn(message, id)),
@@ -145,42 +177,17 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
     failures: parts.failures ?? bounces,
     log,
   });
-  const received = (envelope: Envelope): void => {
-    worker.queued(envelope);
-    events.publish({ type: 'received', id: envelope.id });
-  };
-  const server = new SmtpServer({
-    hostname: config.hostname,
-    postmaster: postmasterAddress(config),
-    listeners: config.listen.map(({ host, port, mode, refuse, tls: listenerTls }) => ({ host, port, mode, refuse, tls: listenerTls })),
-    limits: limitsOf(config),
-    tls,
-    auth: authOf(config),
-    strictEnvelopes: config.smtp.strictEnvelopes,
-    trace: trace && {
-      store: trace,
-      describeDomain: async (domain: string) => formatDestination(await resolver.resolveDestination(domain), domain),
-    },
-    bareNewline: config.smtp.bareNewline,
-    // A committed message wakes the worker and is announced; a captured one is never delivered.
-    // Our users' mail is DKIM-signed on its way into the spool (src/dkim/).
-    store: spoolStore(spool, { committed: received, signing: dkim }),
-    captureStore: spoolStore(spool, { capture: true, committed: received }),
-    policy: policyFor(config, resolver),
-    log,
-    faults,
-  });
   worker.on('attempted', (id, outcomes) => publishOutcomes(events, id, outcomes));
   const delivering = parts.deliver ?? true;
   // Without delivery the worker's schedule is never loaded: the commands work on the spool.
   const queue: QueueOperations = delivering ? new LiveQueue(spool, worker) : new QueueAdmin(spool, { wake: () => undefined });
-  const listeners = await server.listen();
   // The queue commands' way in (src/control/); a second relay on this spool stops here.
   const control = await ControlServer.start({
     socketPath: controlSocketPath(spool.dir),
     queue,
     log,
   }).catch(async (err: unknown) => { await server.close(); throw err; });
+  spoolReady(spool);
   const mailbox = new Mailbox(spool, queue, events);
   let stopping = false;
   const http = config.http
@@ -262,6 +269,32 @@ function publishOutcomes(events: MtaEvents, id: string, outcomes: RecipientOutco
   for (const outcome of outcomes) {
     events.publish({ type: EVENT_OF_OUTCOME[outcome.kind], id, recipient: outcome.address, reply: replyToString(outcome.reply) });
   }
+}
+
+/**
+ * Becomes `user` when one is set (creating a missing spool for it first),
+ * then checks whose spool it is, then opens it. The ownership check comes
+ * before anything else touches the spool: a control socket in a planted
+ * spool may be anyone's.
+ */
+async function openSpoolAsUser(config: Config, log: Logger): Promise<Spool> {
+  if (config.user !== undefined) {
+    const target = lookupUser(config.user);
+    if (process.geteuid?.() === 0) await createSpoolFor(config.spool, target);
+    const now = dropPrivileges({ user: config.user, group: config.group });
+    log('main', `running as user ${config.user} (uid ${now.uid}, gid ${now.gid})`);
+  }
+  await checkSpoolOwnership(config.spool);
+  // Before the spool is opened (which clears tmp/): a relay already on it keeps it.
+  await assertSpoolFree(config.spool);
+  const { spool, cleaned } = await Spool.open(config.spool);
+  if (cleaned > 0) log('queue', `removed ${cleaned} leftover(s) of interrupted receipts from ${config.spool}`);
+  return spool;
+}
+
+/** spoolStore on the spool once it is open: a message that comes earlier waits for it. */
+function storeOnceOpen(openedSpool: Promise<Spool>, options: SpoolStoreOptions): MessageStore {
+  return { begin: async () => spoolStore(await openedSpool, options).begin() };
 }
 
 function secureDestinations(config: Config, resolver: DestinationResolver, log: Logger): DestinationDeps['secure'] {

@@ -56,8 +56,9 @@ describe('bounces from the queue (RFC 3464, RFC 5321 §6.1)', function () {
     // worker has reported the original done. Both must happen; wait for both.
     await Promise.all([inbox.waitForMessages(1, 8000), leftTheQueue(world, id, 8000)]);
     const attempts = world.attempts.get(id)!;
+    // How many attempts fit in the lifetime depends on the machine's load
+    // (a slow first attempt may already reach it): only the last one matters.
     expect(attempts.at(-1)!.done).to.equal(true);
-    expect(attempts.length).to.be.greaterThan(1);
     const text = inbox.messages[0]!.data.toString();
     expect(text).to.include('Action: failed');
     expect(text).to.include('Status: 4.4.3');

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { applyFlags, ConfigError, defaultConfig, validateConfig } from '../src/config.js';
 import { makeTempDir } from './helpers/test-relay.js';
 import { TEST_TLS } from './helpers/tls-fixtures.js';
+import { PROCESS_TEST_TIMEOUT_MS, PROCESS_TIMEOUT_MS } from './helpers/process-timeouts.js';
 
 describe('config: defaults, validation, flags', () => {
   it('has the documented defaults', () => {
@@ -61,11 +62,11 @@ describe('config: defaults, validation, flags', () => {
   });
 
   it('`minimta serve` exits 2 with one clear line for a bad config, before anything listens', async function () {
-    this.timeout(20_000);
+    this.timeout(PROCESS_TEST_TIMEOUT_MS);
     const dir = await makeTempDir();
     const file = path.join(dir, 'bad.json');
     await fs.writeFile(file, JSON.stringify({ listen: [{ host: '127.0.0.1', port: 0 }], relay: { networks: ['nonsense'] } }));
-    const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts', 'serve', '--config', file], { encoding: 'utf8', timeout: 15_000 });
+    const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts', 'serve', '--config', file], { encoding: 'utf8', timeout: PROCESS_TIMEOUT_MS });
     await fs.rm(dir, { recursive: true, force: true });
     expect(result.status).to.equal(2);
     expect(result.stderr.trim()).to.equal('minimta: config: relay.networks[0]: "nonsense" is not a valid CIDR block');
@@ -75,9 +76,9 @@ describe('config: defaults, validation, flags', () => {
 
 describe('minimta passwd', () => {
   it('prints a hash of the password read on stdin, that verifies, and nothing else', async function () {
-    this.timeout(20_000);
+    this.timeout(PROCESS_TEST_TIMEOUT_MS);
     const { verifyPassword } = await import('../src/auth/password-hash.js');
-    const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts', 'passwd'], { input: 'correct horse\n', encoding: 'utf8', timeout: 15_000 });
+    const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts', 'passwd'], { input: 'correct horse\n', encoding: 'utf8', timeout: PROCESS_TIMEOUT_MS });
     expect(result.status).to.equal(0);
     const hash = result.stdout.trim();
     expect(hash).to.match(/^scrypt\$/);

@@ -1,9 +1,11 @@
 import { expect } from 'chai';
-import { parseMailArguments, parseRcptArguments, decodeXtext, encodeXtext } from '../src/protocol/server/commands.js';
+import { parseMailArguments, parseRcptArguments } from '../src/protocol/server/commands.js';
+import { decodeXtext, encodeXtext } from '../src/protocol/shared/xtext.js';
 import { ReplyError, replyToString } from '../src/reply-codes/index.js';
 import { startDeliveryWorld, type DeliveryWorld } from './helpers/delivery-env.js';
 import type { Zone } from './helpers/dns-server.js';
 import { WireClient } from './helpers/wire-client.js';
+import { DEFAULT_EXTENSIONS } from './helpers/smtp-sink.js';
 
 const EHLO = { extended: true, authAdvertised: false, strictEnvelopes: false };
 
@@ -117,6 +119,19 @@ describe('DSN in the relay: advertised, kept in the envelope, honoured (RFC 3461
     expect(text).to.not.include('gone1@normal.test>');
     expect(text).to.not.include('Final-Recipient: rfc822; gone1@normal.test');
     expect(world.relay.logs.some((l) => l.includes('to=<gone1@normal.test>: undeliverable, NOTIFY=NEVER: no notification'))).to.equal(true);
+  });
+
+  it('passes the DSN request on to a next hop that offers DSN, and then sends no report itself (RFC 3461 §5.2.2)', async () => {
+    world.sinks[0]!.behaviour = { extensions: [...DEFAULT_EXTENSIONS, 'DSN'] };
+    const id = await send('MAIL FROM:<a@sender.test> RET=HDRS ENVID=a+2Bb', ['RCPT TO:<u@normal.test> NOTIFY=SUCCESS ORCPT=rfc822;first+40normal.test', 'RCPT TO:<v@normal.test>']);
+    const attempt = await world.attempt(id);
+    expect(attempt.done).to.equal(true);
+    const [message] = await world.sinks[0]!.waitForMessages(1);
+    expect(message!.mailParams).to.match(/ RET=HDRS ENVID=a\+2Bb$/);
+    expect(world.sinks[0]!.transcript).to.include('RCPT TO:<u@normal.test> NOTIFY=SUCCESS ORCPT=rfc822;first@normal.test');
+    expect(world.sinks[0]!.transcript).to.include('RCPT TO:<v@normal.test>');
+    expect(world.relay.logs.some((l) => l.includes('success notification'))).to.equal(false);
+    expect(world.sinks[0]!.messages.filter((m) => m.sender === '')).to.deep.equal([]);
   });
 
   it('without NOTIFY=SUCCESS a delivered message gets no report', async () => {

@@ -6,10 +6,11 @@ import { TestDnsServer } from './helpers/dns-server.js';
 import { SmtpSink } from './helpers/smtp-sink.js';
 import { WireClient } from './helpers/wire-client.js';
 import { makeTempDir } from './helpers/test-relay.js';
+import { PROCESS_TEST_TIMEOUT_MS } from './helpers/process-timeouts.js';
 
 /** A real `minimta serve` process: signals, restarts and crashes lose no accepted mail. */
 describe('process life: stop, restart, crash (RFC 5321 §6.1)', function () {
-  this.timeout(60_000);
+  this.timeout(PROCESS_TEST_TIMEOUT_MS);
   let dir: string;
   let dns: TestDnsServer;
   let sink: SmtpSink;

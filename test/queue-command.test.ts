@@ -11,6 +11,7 @@ import { formatListing } from '../src/cli/queue-format.js';
 import { controlSocketPath } from '../src/control/control-protocol.js';
 import { Spool } from '../src/queue/spool/spool.js';
 import type { Envelope } from '../src/queue/spool/envelope.js';
+import { PROCESS_TEST_TIMEOUT_MS } from './helpers/process-timeouts.js';
 
 const UNKNOWN_ID = '0MX0OWGKC01M3M';
 
@@ -178,7 +179,7 @@ describe('minimta queue (the command)', () => {
   });
 
   describe('as a process (end to end)', function () {
-    this.timeout(20_000);
+    this.timeout(PROCESS_TEST_TIMEOUT_MS);
     let relay: TestRelay | undefined;
     afterEach(async () => { await relay?.cleanup(); relay = undefined; });
 

@@ -13,6 +13,7 @@ import {
 } from '../src/cli/local-submission.js';
 import { Spool } from '../src/queue/spool/spool.js';
 import type { Envelope } from '../src/queue/spool/envelope.js';
+import { PROCESS_TEST_TIMEOUT_MS } from './helpers/process-timeouts.js';
 
 const DATE = new Date('2026-11-28T17:34:12.000Z');
 
@@ -188,7 +189,7 @@ describe('minimta sendmail (the command)', () => {
   });
 
   it('works as a process, reading stdin to its end', async function () {
-    this.timeout(20_000);
+    this.timeout(PROCESS_TEST_TIMEOUT_MS);
     const result = await runCli(['sendmail', '-v', '-oi', '-f', 'a@src.test', '--spool', spoolDir, 'u@normal.test'], 'Subject: s\n\n.\nafter the dot\n');
     expect(result.code, result.stderr).to.equal(0);
     const { envelope, text } = await queued();

@@ -15,6 +15,7 @@ import { queueCommand } from '../src/cli/queue-command.js';
 import { sendmailCommand } from '../src/cli/sendmail-command.js';
 import { Spool, UnsafeSpoolError } from '../src/queue/spool/spool.js';
 import { checkSpoolOwnership } from '../src/queue/spool/spool-safety.js';
+import { PROCESS_TEST_TIMEOUT_MS } from './helpers/process-timeouts.js';
 
 /** Another user: the attacker. */
 const OTHER_UID = 65534;
@@ -220,7 +221,7 @@ describe('spool ownership and safe opens (issue 8, defect 1)', () => {
     });
 
     it('minimta serve exits 2 on a planted spool, naming the path', async function () {
-      this.timeout(20_000);
+      this.timeout(PROCESS_TEST_TIMEOUT_MS);
       await plantSpool();
       const result = await runCli(['serve', '--listen', '127.0.0.1:0', '--spool', spoolDir]);
       expect(result.code).to.equal(2);

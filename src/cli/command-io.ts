@@ -9,6 +9,7 @@ import { ConfigError } from '../config.js';
 import { ControlError } from '../control/control-protocol.js';
 import { QUEUE_ADMIN_CODES, QueueAdminError } from '../queue/spool/queue-admin.js';
 import { SpoolError, UnsafeSpoolError } from '../queue/spool/spool.js';
+import { PrivilegeError } from '../privileges.js';
 
 export interface CommandIo {
   stdout: { write(text: string): unknown };
@@ -39,7 +40,7 @@ function exitCodeOf(err: unknown): number | undefined {
   if (err instanceof CliUsageError || err instanceof ConfigError || err instanceof UnsafeSpoolError) return 2;
   if (err instanceof CliFailure) return err.exitCode;
   if (err instanceof QueueAdminError) return err.code === QUEUE_ADMIN_CODES.badId ? 2 : 1;
-  if (err instanceof ControlError || err instanceof SpoolError) return 1;
+  if (err instanceof ControlError || err instanceof SpoolError || err instanceof PrivilegeError) return 1;
   return undefined;
 }
 

@@ -5,7 +5,7 @@
 
 import { readStoredTranscript } from '../trace/trace-store.js';
 import { CliFailure, CliUsageError, parseCommandArgs, runCommand, type CommandIo } from './command-io.js';
-import { loadCliConfig } from './cli-config.js';
+import { becomeSpoolOwner, loadCliConfig } from './cli-config.js';
 import { openQueue } from './queue-access.js';
 import { formatChange, formatCorrupt, formatListing, formatMessage } from './queue-format.js';
 import { QUEUE_ADMIN_CODES, QueueAdminError, type QueueOperations } from '../queue/spool/queue-admin.js';
@@ -110,6 +110,7 @@ export function queueCommand(args: string[], io: CommandIo): Promise<number> {
     // A malformed id is a usage error whatever the state of the spool.
     if (subcommand.takesId && !isQueueId(id)) throw new QueueAdminError(QUEUE_ADMIN_CODES.badId, `not a queue id: ${JSON.stringify(id)}`);
     const config = loadCliConfig(values);
+    becomeSpoolOwner(config);
     if (values.transcript) {
       if (name !== 'show') throw new CliUsageError('--transcript goes with show only');
       // Stored beside the message by a relay with tracing on; kept after delivery (src/trace/).

@@ -12,7 +12,7 @@ import { DkimSigner } from '../dkim/signer.js';
 import { loadDkimKeys } from '../dkim/dkim-config.js';
 import os from 'node:os';
 import { CliFailure, CliUsageError, parseCommandArgs, runCommand, type CommandIo } from './command-io.js';
-import { loadCliConfig } from './cli-config.js';
+import { becomeSpoolOwner, loadCliConfig } from './cli-config.js';
 import {
   assembleMessage, firstLongLine, fromValue, localReceivedField, missingFields, normalizeLineEnds,
   recipientsFromFields, splitMessage, withoutBcc, MAX_LINE_OCTETS,
@@ -73,8 +73,12 @@ export function sendmailCommand(args: string[], io: CommandIo): Promise<number> 
       : [];
     const recipients = unique([...fromHeaders, ...explicit]);
     if (recipients.length === 0) throw new CliUsageError('no recipients: name them, or use -t');
+    // Who ran sendmail, for the Received: line, before becoming the spool's owner.
+    const uid = process.getuid?.();
+    becomeSpoolOwner(config);
     const spool = await attachOrCreateSpool(config.spool);
     const id = await queueMessage(spool, config, {
+      uid,
       sender,
       recipients,
       fields: withoutBcc(message.fields),
@@ -89,6 +93,7 @@ export function sendmailCommand(args: string[], io: CommandIo): Promise<number> 
 }
 
 interface Submission {
+  uid: number | undefined;
   sender: string;
   recipients: string[];
   fields: ReturnType<typeof withoutBcc>;
@@ -103,7 +108,7 @@ async function queueMessage(spool: Spool, config: Config, submission: Submission
   const receipt = await spool.beginReceipt();
   try {
     const facts = { hostname: config.hostname, queueId: receipt.id, date };
-    const received = localReceivedField({ ...facts, uid: process.getuid?.(), recipients });
+    const received = localReceivedField({ ...facts, uid: submission.uid, recipients });
     const added = missingFields(submission.fields, { ...facts, from: submission.from });
     const bytes = assembleMessage(received, submission.fields, added, submission.body);
     if (bytes.length > config.limits.maxMessageSize) throw tooBig(config);

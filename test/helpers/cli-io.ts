@@ -7,6 +7,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import type { CommandIo } from '../../src/cli/command-io.js';
+import { PROCESS_TIMEOUT_MS } from './process-timeouts.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -39,7 +40,7 @@ export interface CliResult {
 }
 
 /** `minimta ARGS…` as a child process, without blocking this one (a test relay may have to answer it). */
-export function runCli(args: string[], stdin = '', timeoutMs = 15_000): Promise<CliResult> {
+export function runCli(args: string[], stdin = '', timeoutMs = PROCESS_TIMEOUT_MS): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/main.ts'), ...args], { cwd: ROOT });
     const out: Buffer[] = [];

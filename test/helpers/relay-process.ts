@@ -5,6 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { PROCESS_TIMEOUT_MS } from './process-timeouts.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -19,21 +20,21 @@ export class RelayProcess {
     this.exited = new Promise((resolve) => child.on('exit', (code) => { this.exitCode = code; resolve(code); }));
   }
 
-  /** Starts `minimta serve --config FILE` (node run with `nodeArgs`) and waits for its SMTP port. */
-  static async start(config: object, configFile: string, nodeArgs: string[] = []): Promise<{ relay: RelayProcess; port: number }> {
+  /** Starts `minimta serve --config FILE ...serveArgs` (node run with `nodeArgs`) and waits for its SMTP port. */
+  static async start(config: object, configFile: string, nodeArgs: string[] = [], serveArgs: string[] = []): Promise<{ relay: RelayProcess; port: number }> {
     await fs.writeFile(configFile, JSON.stringify(config, null, 2));
-    const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', path.join(ROOT, 'src/main.ts'), 'serve', '--config', configFile], {
+    const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', path.join(ROOT, 'src/main.ts'), 'serve', '--config', configFile, ...serveArgs], {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const relay = new RelayProcess(child);
-    const line = await relay.waitFor(/listening on [\d.]+:(\d+)/, 15_000);
-    await relay.waitFor(/minimta started/, 15_000);
+    const line = await relay.waitFor(/listening on [\d.]+:(\d+)/, PROCESS_TIMEOUT_MS);
+    await relay.waitFor(/minimta started/, PROCESS_TIMEOUT_MS);
     return { relay, port: Number(line[1]) };
   }
 
   /** Resolves with the first match of `pattern` in the output, waiting for it if need be. */
-  waitFor(pattern: RegExp, timeoutMs = 5000): Promise<RegExpMatchArray> {
+  waitFor(pattern: RegExp, timeoutMs = PROCESS_TIMEOUT_MS): Promise<RegExpMatchArray> {
     return new Promise((resolve, reject) => {
       const check = (): boolean => {
         const m = this.output.match(pattern);
@@ -66,7 +67,7 @@ export class RelayProcess {
     this.child.kill(name);
   }
 
-  async waitForExit(timeoutMs = 10_000): Promise<number | null> {
+  async waitForExit(timeoutMs = PROCESS_TIMEOUT_MS): Promise<number | null> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`relay still running after ${timeoutMs} ms`)), timeoutMs); });
     try {

@@ -5,6 +5,7 @@
 // (RFC 5321 §4.1.1.5); deliverToHost (smtp-client.ts) decides. The rules
 // each step follows are in the contract at the top of smtp-client.ts.
 
+import { encodeXtext } from '../shared/xtext.js';
 import { classOf, isPermanent, isPositive, ReplyError, reply, replyToString, type Reply, type ReplyName } from '../../reply-codes/index.js';
 import { authenticate, chooseMechanism, deferredAuthFailure, offeredMechanisms, type AuthChannel } from './auth.js';
 import { TlsHandshakeError, type ClientConnection } from './connection.js';
@@ -230,7 +231,7 @@ export class ClientSession {
   /** MAIL, RCPT…, DATA, the message, and the reply that decides it. */
   private async transact(): Promise<void> {
     this.stage = 'mail';
-    const rcpts = this.req.recipients.map((address) => `RCPT TO:<${address}>`);
+    const rcpts = this.req.recipients.map((address, i) => [`RCPT TO:<${address}>`, ...this.rcptDsnParameters(i)].join(' '));
     // RFC 2920 §3.1: MAIL and RCPT anywhere in a group, DATA only last.
     const pipelining = offers(this.extensions, 'PIPELINING');
     this.conn.send(pipelining ? [this.mailCommand(), ...rcpts, 'DATA'] : [this.mailCommand()]);
@@ -264,7 +265,28 @@ export class ClientSession {
     for (const need of ENVELOPE_NEEDS) {
       if (need.needed(this.req)) params.push(need.mailParameter); // offered: envelopeRefusal() checked
     }
+    const dsn = this.passesDsn ? this.req.dsn : undefined;
+    // RFC 3461 §5.2.2: a DSN-capable next hop gets the sender's request, unchanged.
+    if (dsn?.ret) params.push(`RET=${dsn.ret}`);
+    if (dsn?.envid !== undefined) params.push(`ENVID=${encodeXtext(dsn.envid)}`);
     return [`MAIL FROM:<${this.req.sender}>`, ...params].join(' ');
+  }
+
+  /** The request has DSN parameters and the next hop offers DSN (RFC 3461 §4). */
+  private get passesDsn(): boolean {
+    return this.req.dsn !== undefined && offers(this.extensions, 'DSN');
+  }
+
+  private rcptDsnParameters(i: number): string[] {
+    const dsn = this.passesDsn ? this.req.dsn?.recipients[i] : undefined;
+    if (!dsn) return [];
+    const params: string[] = [];
+    if (dsn.notify) params.push(`NOTIFY=${dsn.notify.length === 0 ? 'NEVER' : dsn.notify.join(',')}`);
+    if (dsn.orcpt) {
+      const semicolon = dsn.orcpt.indexOf(';');
+      params.push(`ORCPT=${dsn.orcpt.slice(0, semicolon)};${encodeXtext(dsn.orcpt.slice(semicolon + 1))}`);
+    }
+    return params;
   }
 
   /**
@@ -356,6 +378,7 @@ export class ClientSession {
       greeting: this.greeting,
       greetedWith: this.extensions.greetedWith,
       tls: this.conn.tls,
+      dsnPassedOn: this.passesDsn,
     };
   }
 }

@@ -43,6 +43,16 @@ export interface DeliveryRequest {
   tlsVerify?: boolean;
   /** Extra CA certificates (PEM) trusted besides the system's when verifying (tls.caFile). */
   tlsCa?: string;
+  /**
+   * The sender's DSN request (RFC 3461), passed on when the next hop offers
+   * DSN (§5.2.2): RET and ENVID for MAIL, NOTIFY and ORCPT ("type;address")
+   * for each recipient, in the order of `recipients`.
+   */
+  dsn?: {
+    ret?: 'FULL' | 'HDRS';
+    envid?: string;
+    recipients: ReadonlyArray<{ notify?: readonly string[]; orcpt?: string }>;
+  };
   /** Credentials for a smarthost (RFC 4954); sent only under TLS unless tls is 'none'. */
   auth?: Credentials;
 }
@@ -105,6 +115,8 @@ export interface SessionOutcome {
   readonly greetedWith: 'EHLO' | 'HELO';
   /** What TLS negotiated; absent when the session was plaintext. */
   readonly tls?: NegotiatedTls;
+  /** The next hop offered DSN and the request's DSN parameters went with MAIL and RCPT (RFC 3461 §5.2.2). */
+  readonly dsnPassedOn: boolean;
 }
 
 export type DeliveryResult = HostFailure | SessionOutcome;

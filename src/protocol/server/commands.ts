@@ -12,6 +12,7 @@
 // SMTPUTF8 word among the parameters counts as declared even if another
 // parameter is then refused.
 
+import { XTEXT, decodeXtext } from '../shared/xtext.js';
 import { parsePath, splitPathAndParams, type Path } from '../shared/address.js';
 import { reply, ReplyError } from '../../reply-codes/index.js';
 
@@ -81,8 +82,6 @@ const RCPT_KEYWORD = /^TO: ?/i;
 const ESMTP_KEYWORD = /^[A-Za-z0-9][A-Za-z0-9-]*$/;
 const ESMTP_VALUE = /^[\x21-\x3C\x3E-\x7E]+$/;
 const SIZE_VALUE = /^\d{1,20}$/;
-// xtext (RFC 3461 §4), which RFC 4954 §5 uses for AUTH=; "<>" is xtext too.
-const XTEXT = /^(?:[\x21-\x2A\x2C-\x3C\x3E-\x7E]|\+[0-9A-F]{2})+$/;
 const SMTPUTF8_WORD = /^SMTPUTF8$/i;
 const TRAILING_WHITE_SPACE = /[ \t]+$/;
 
@@ -146,19 +145,6 @@ const MAX_ORCPT = 500;
 const NOTIFY_WORDS: readonly DsnNotify[] = ['SUCCESS', 'FAILURE', 'DELAY'];
 // addr-type is an atom (RFC 3461 §4.2; RFC 5322 §3.2.3).
 const ADDR_TYPE = /^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+$/;
-
-/** RFC 3461 §4: "+" and two upper-case hex digits stand for one octet. */
-export function decodeXtext(value: string): string {
-  return value.replace(/\+([0-9A-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
-}
-
-/** The inverse of decodeXtext: "+", "=", controls, space and non-ASCII become +XX. */
-export function encodeXtext(value: string): string {
-  return [...Buffer.from(value, 'utf8')].map((octet) =>
-    octet >= 0x21 && octet <= 0x7e && octet !== 0x2b && octet !== 0x3d
-      ? String.fromCharCode(octet)
-      : `+${octet.toString(16).toUpperCase().padStart(2, '0')}`).join('');
-}
 
 const RCPT_PARAMETERS: ReadonlyMap<string, ParameterRule<RcptParameters>> = new Map([
   ['NOTIFY', {

@@ -23,6 +23,8 @@ export interface RecipientOutcome {
   remoteMta?: string;
   /** "host[ip]:port", or "none" when no host was reached. */
   relay: string;
+  /** The sender's DSN request went on to the next hop, which now owes the notices (RFC 3461 §5.2.2). */
+  dsnPassedOn?: boolean;
 }
 
 export interface DestinationTarget {
@@ -36,6 +38,8 @@ export interface DestinationTarget {
   openMessage: () => AsyncIterable<Buffer>;
   /** The message's queue id (names its transcript). */
   queueId?: string;
+  /** The sender's DSN parameters, for `recipients` in order (RFC 3461). */
+  dsn?: DeliveryRequest['dsn'];
 }
 
 export interface DestinationDeps {
@@ -123,10 +127,14 @@ async function tryHosts(target: DestinationTarget, hosts: MxHost[], hostTls: Hos
         tls: hostTls.tls,
         tlsVerify: hostTls.verify,
         tlsCa: deps.tlsCa,
+        dsn: target.dsn,
         auth: deps.auth,
       });
       if (result.kind === 'session') {
-        return result.recipients.map((r) => ({ address: r.address, kind: kindOf(r.reply), reply: r.reply, remoteMta: host.name, relay }));
+        return result.recipients.map((r) => ({
+          address: r.address, kind: kindOf(r.reply), reply: r.reply, remoteMta: host.name, relay,
+          ...(result.dsnPassedOn ? { dsnPassedOn: true } : {}),
+        }));
       }
       const failure = { reply: result.reply, relay, host: host.name };
       recorder?.note(`${relay} did not take the message (at ${result.stage}): ${replyToString(result.reply)}`);

@@ -16,7 +16,7 @@ import { EventEmitter } from 'node:events';
 import { reply, replyToString } from '../../reply-codes/index.js';
 import { SpoolError, type Spool } from '../spool/spool.js';
 import { isFinished, pendingRecipients, type Envelope, type RecipientRecord } from '../spool/envelope.js';
-import { deliverToDestination, describeOutcome, type DestinationDeps, type RecipientOutcome } from './destination.js';
+import { deliverToDestination, describeOutcome, type DestinationDeps, type DestinationTarget, type RecipientOutcome } from './destination.js';
 import { DeliverySlots } from './concurrency.js';
 import { Schedule } from './schedule.js';
 import { isExpired, nextAttemptAt, type RetryPolicy } from './scheduler.js';
@@ -33,11 +33,24 @@ function recordOutcomes(envelope: Envelope, outcomes: RecipientOutcome[], now: D
     record.lastReply = replyToString(outcome.reply);
     if (outcome.remoteMta) record.remoteMta = outcome.remoteMta;
     else delete record.remoteMta;
+    if (outcome.dsnPassedOn && outcome.kind === 'delivered') record.dsnPassedOn = true;
     if (outcome.kind !== 'deferred') {
       record.state = outcome.kind;
       record.finalAt = now.toISOString();
     }
   }
+}
+
+/** The sender's DSN parameters for these recipients, when any were given (RFC 3461). */
+function dsnRequest(envelope: Envelope, addresses: readonly string[]): DestinationTarget['dsn'] {
+  const records = addresses.map((a) => envelope.recipients.find((r) => r.address === a && r.state === 'pending'));
+  const given = envelope.ret !== undefined || envelope.envid !== undefined || records.some((r) => r?.notify || r?.orcpt);
+  if (!given) return undefined;
+  return {
+    ...(envelope.ret ? { ret: envelope.ret } : {}),
+    ...(envelope.envid !== undefined ? { envid: envelope.envid } : {}),
+    recipients: records.map((r) => ({ ...(r?.notify ? { notify: r.notify } : {}), ...(r?.orcpt ? { orcpt: r.orcpt } : {}) })),
+  };
 }
 
 /** Where recipients that failed for good are reported (the bounce seam). */
@@ -320,6 +333,7 @@ export class QueueWorker extends EventEmitter<WorkerEvents> {
         }),
         openMessage: () => this.options.spool.openMessage(envelope.id, envelope.size),
         queueId: envelope.id,
+        dsn: dsnRequest(envelope, addresses),
       }, this.options.destination);
     } finally {
       release();
@@ -344,7 +358,8 @@ export class QueueWorker extends EventEmitter<WorkerEvents> {
     const envelope = message.envelope;
     const failed = envelope.recipients.filter((r) => r.state === 'failed');
     if (failed.length > 0) await this.options.failures.report(envelope, failed);
-    const delivered = envelope.recipients.filter((r) => r.state === 'delivered' && r.notify?.includes('SUCCESS'));
+    // A next hop that took the DSN request reports success itself (RFC 3461 §5.2.2).
+    const delivered = envelope.recipients.filter((r) => r.state === 'delivered' && r.notify?.includes('SUCCESS') && !r.dsnPassedOn);
     if (delivered.length > 0) await this.options.failures.delivered?.(envelope, delivered);
     this.messages.delete(envelope.id);
     await this.options.spool.remove(envelope.id, message.hasState);

@@ -38,7 +38,7 @@ export class BounceQueue implements FailureReporter {
 
   /** RFC 3461 §4.1, §5.2.2: delivered recipients with NOTIFY=SUCCESS get a report with Action: relayed. */
   async delivered(envelope: Envelope, delivered: RecipientRecord[]): Promise<void> {
-    const asked = delivered.filter((r) => wantsNotice(r, 'SUCCESS'));
+    const asked = delivered.filter((r) => wantsNotice(r, 'SUCCESS') && !r.dsnPassedOn);
     if (!shouldBounce(envelope) || asked.length === 0) return;
     await this.queue(envelope, asked, 'relayed');
   }

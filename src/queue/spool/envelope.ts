@@ -26,6 +26,8 @@ export interface RecipientRecord {
   notify?: DsnNotify[];
   /** DSN ORCPT (RFC 3461 §4.2) as reported: "rfc822;user@example.org". */
   orcpt?: string;
+  /** Delivered to a next hop that took the DSN request: it sends the success notice, not us. */
+  dsnPassedOn?: boolean;
 }
 
 export type DsnNotify = 'SUCCESS' | 'FAILURE' | 'DELAY';
@@ -128,6 +130,7 @@ const checkRecipient = shape<RecipientRecord>({
   finalAt: optional(time),
   notify: optional(list(oneOf('SUCCESS', 'FAILURE', 'DELAY'))),
   orcpt: optional(anyString),
+  dsnPassedOn: optional(boolean),
 });
 
 const checkEnvelope = shape<Envelope>({
