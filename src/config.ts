@@ -4,11 +4,13 @@
 // Durations are seconds (fractions allowed); sizes are bytes.
 
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import {
-  ConfigError, boolean, cidr, hostPort, integer, list, number, object, oneOf, optional, port, string,
+  ConfigError, type Check, boolean, cidr, hostPort, integer, list, number, object, oneOf, optional, port, string,
 } from './config-schema.js';
 import { checkUserTable } from './auth/credentials.js';
+import type { StaticZones, ZoneEntry } from './dns/static-zones.js';
 import { checkFaultRules, FaultRuleError, type FaultRuleSpec } from './faults/fault-rule.js';
 import { dkimConfig, type DkimConfig } from './dkim/dkim-config.js';
 import type { TlsLevel } from './mta-sts/tls-policy.js';
@@ -22,6 +24,8 @@ export interface ListenConfig {
   mode: 'relay' | 'refuse' | 'capture';
   refuse: 'close' | 'stay';
   tls: 'none' | 'starttls' | 'implicit';
+  /** Limits for this listener alone, over `limits` (limitsOf(config, listener)). */
+  limits?: Partial<Config['limits']>;
 }
 
 export interface SmarthostConfig {
@@ -37,9 +41,11 @@ export interface Config {
   postmaster?: string;
   listen: ListenConfig[];
   spool: string;
-  dns: { servers: string[]; timeout: number; cacheTtl: number; checkRecipients: boolean; checkSenders: boolean };
+  dns: { servers: string[]; timeout: number; cacheTtl: number; checkRecipients: boolean; checkSenders: boolean; zones?: StaticZones };
   delivery: {
     port: number;
+    /** Next hop by recipient domain or MX host name, instead of DNS (src/queue/delivery/next-hop-routes.ts). */
+    routes: Record<string, { host: string; port: number }>;
     concurrency: { total: number; perDestination: number };
     retrySchedule: number[];
     maxQueueLifetime: number;
@@ -144,6 +150,7 @@ export function defaultConfig(): Config {
     dns: { servers: [], timeout: 5, cacheTtl: 60, checkRecipients: true, checkSenders: true },
     delivery: {
       port: 25,
+      routes: {},
       concurrency: { total: 20, perDestination: 4 },
       // RFC 5321 §4.5.4.1: two tries in the first hour, then every few hours.
       retrySchedule: [300, 900, 1800, 3600, 7200, 14400],
@@ -197,6 +204,57 @@ const existingFile: typeof string = (value, key) => {
   return file;
 };
 
+const LIMIT_CHECKS: { [K in keyof Config['limits']]: Check<Config['limits'][K]> } = {
+  maxMessageSize: integer(1024),
+  maxRecipients: integer(1),
+  maxConnections: integer(1),
+  maxConnectionsPerIp: integer(1),
+  maxErrors: integer(1),
+  softErrorLimit: integer(1),
+  errorDelay: number(0),
+  maxJunkCommands: integer(1),
+  // RFC 5321 §4.5.3.1.4: at least 512 octets must be accepted.
+  maxLineLength: integer(512, 65536),
+  maxHops: integer(1),
+  idleTimeout: number(0.01),
+  minDataRate: number(0),
+  dataGracePeriod: number(0),
+  refuseIdleTimeout: number(0.01),
+  refuseMaxCommands: integer(1),
+  tlsHandshakeTimeout: number(0.01),
+  maxAuthFailures: integer(1),
+};
+
+/** dns.zones: name → "NXDOMAIN" or {mx, a, aaaa, txt} (src/dns/static-zones.ts). */
+const staticZones: Check<StaticZones> = (value, key) => {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ConfigError(key, 'must be an object of names');
+  const zones: StaticZones = {};
+  for (const [name, entry] of Object.entries(value)) {
+    const at = `${key}.${name}`;
+    if (!hostname(name.replace(/\.$/, ''), at)) continue;
+    if (entry === 'NXDOMAIN') { zones[name] = entry; continue; }
+    zones[name] = object<ZoneEntry>({
+      mx: optional(list(object({ preference: integer(0, 65535), exchange: (v, k) => (v === '.' ? '.' : hostname(v, k)) }, { preference: 0, exchange: '.' }))),
+      a: optional(list((v, k) => { if (!net.isIPv4(string(v, k))) throw new ConfigError(k, `"${v}" is not an IPv4 address`); return v as string; })),
+      aaaa: optional(list((v, k) => { if (!net.isIPv6(string(v, k))) throw new ConfigError(k, `"${v}" is not an IPv6 address`); return v as string; })),
+      txt: optional(list(string)),
+    }, {})(entry, at);
+  }
+  return zones;
+};
+
+/** listen[].limits: any of the keys of `limits`, for that listener alone. */
+const listenerLimits: Check<Partial<Config['limits']>> = (value, key) => {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ConfigError(key, 'must be a JSON object');
+  const result: Record<string, unknown> = {};
+  for (const [name, raw] of Object.entries(value)) {
+    const check = (LIMIT_CHECKS as Record<string, Check<unknown>>)[name];
+    if (!check) throw new ConfigError(`${key}.${name}`, 'unknown key');
+    result[name] = check(raw, `${key}.${name}`);
+  }
+  return result as Partial<Config['limits']>;
+};
+
 function configCheck(defaults: Config) {
   return object<Config>({
     hostname,
@@ -207,6 +265,7 @@ function configCheck(defaults: Config) {
       mode: oneOf('relay', 'refuse', 'capture'),
       refuse: oneOf('close', 'stay'),
       tls: oneOf('none', 'starttls', 'implicit'),
+      limits: optional(listenerLimits),
     }, DEFAULT_LISTENER), { nonEmpty: true }),
     spool: string,
     shutdownTimeout: number(0),
@@ -223,9 +282,17 @@ function configCheck(defaults: Config) {
       cacheTtl: number(0),
       checkRecipients: boolean,
       checkSenders: boolean,
+      zones: optional(staticZones),
     }, defaults.dns),
     delivery: object({
       port,
+      routes: (value, key) => {
+        if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ConfigError(key, 'must be an object: name → "HOST:PORT"');
+        return Object.fromEntries(Object.entries(value).map(([name, target]) => {
+          hostname(name.replace(/\.$/, ''), `${key}.${name}`);
+          return [name, hostPort(25)(target, `${key}.${name}`)];
+        }));
+      },
       concurrency: object({ total: integer(1, 1000), perDestination: integer(1, 1000) }, defaults.delivery.concurrency),
       retrySchedule: list(number(0.01), { nonEmpty: true }),
       maxQueueLifetime: number(0),
@@ -253,26 +320,7 @@ function configCheck(defaults: Config) {
       password: optional(string),
       tls: oneOf('opportunistic', 'required', 'none', 'implicit'),
     }, { host: '', port: 25, tls: 'opportunistic' })),
-    limits: object({
-      maxMessageSize: integer(1024),
-      maxRecipients: integer(1),
-      maxConnections: integer(1),
-      maxConnectionsPerIp: integer(1),
-      maxErrors: integer(1),
-      softErrorLimit: integer(1),
-      errorDelay: number(0),
-      maxJunkCommands: integer(1),
-      // RFC 5321 §4.5.3.1.4: at least 512 octets must be accepted.
-      maxLineLength: integer(512, 65536),
-      maxHops: integer(1),
-      idleTimeout: number(0.01),
-      minDataRate: number(0),
-      dataGracePeriod: number(0),
-      refuseIdleTimeout: number(0.01),
-      refuseMaxCommands: integer(1),
-      tlsHandshakeTimeout: number(0.01),
-      maxAuthFailures: integer(1),
-    }, defaults.limits),
+    limits: object(LIMIT_CHECKS, defaults.limits),
     tls: optional(object<NonNullable<Config['tls']>>({ cert: existingFile, key: existingFile, caFile: optional(existingFile) }, { cert: '', key: '' })),
     auth: optional(object({
       users: (value, key) => {
@@ -390,8 +438,8 @@ export function postmasterAddress(config: Config): string {
  * The limits as the server uses them (src/protocol/server/limits.ts): the one
  * place where the config's seconds become milliseconds.
  */
-export function limitsOf(config: Config): Limits {
-  const { maxLineLength, idleTimeout, dataGracePeriod, errorDelay, refuseIdleTimeout, tlsHandshakeTimeout, ...counts } = config.limits;
+export function limitsOf(config: Config, listener?: ListenConfig): Limits {
+  const { maxLineLength, idleTimeout, dataGracePeriod, errorDelay, refuseIdleTimeout, tlsHandshakeTimeout, ...counts } = { ...config.limits, ...listener?.limits };
   const ms = (seconds: number): number => Math.round(seconds * 1000);
   return {
     ...counts,

@@ -17,6 +17,9 @@ import { LiveQueue } from './queue/delivery/live-queue.js';
 import { BounceQueue } from './queue/dsn/bounce-queue.js';
 import { DestinationResolver } from './dns/index.js';
 import { httpAddress, limitsOf, postmasterAddress, type Config } from './config.js';
+import { matchesAny, parseCidr } from './policy/cidr.js';
+import { routedDestinations } from './queue/delivery/next-hop-routes.js';
+import { withFaults } from './faults/faulty-session.js';
 import { HttpApi } from './http/http-server.js';
 import { FaultRules } from './faults/fault-engine.js';
 import { checkFaultRules } from './faults/fault-rule.js';
@@ -94,6 +97,7 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
     cacheTtlMs: ms(config.dns.cacheTtl),
     localNames: [config.hostname],
     log,
+    zones: config.dns.zones,
   });
   const events = new MtaEvents();
   const faults = new FaultRules(checkFaultRules(config.faults), config.hostname);
@@ -118,14 +122,22 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
   const server = new SmtpServer({
     hostname: config.hostname,
     postmaster: postmasterAddress(config),
-    listeners: config.listen.map(({ host, port, mode, refuse, tls: listenerTls }) => ({ host, port, mode, refuse, tls: listenerTls })),
+    listeners: config.listen.map((listener) => {
+      const { host, port, mode, refuse, tls: listenerTls } = listener;
+      return { host, port, mode, refuse, tls: listenerTls, ...(listener.limits ? { limits: limitsOf(config, listener) } : {}) };
+    }),
     limits: limitsOf(config),
+    exemptFromPerIpLimit: inNetworks(config.relay.networks),
     tls,
     auth: authOf(config),
     strictEnvelopes: config.smtp.strictEnvelopes,
     trace: trace && {
       store: trace,
-      describeDomain: async (domain: string) => formatDestination(await resolver.resolveDestination(domain), domain),
+      // Only where the policy asks DNS too (dns.checkSenders, dns.checkRecipients).
+      describeDomain: async (domain: string, role: 'sender' | 'recipient') =>
+        (role === 'sender' ? config.dns.checkSenders : config.dns.checkRecipients)
+          ? formatDestination(await resolver.resolveDestination(domain), domain)
+          : [],
     },
     bareNewline: config.smtp.bareNewline,
     // A committed message wakes the worker and is announced; a captured one is never delivered.
@@ -134,7 +146,8 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
     captureStore: storeOnceOpen(openedSpool, { capture: true, committed: received }),
     policy: policyFor(config, resolver),
     log,
-    faults,
+    // Fault rules (src/faults/) act around every session, at this one seam.
+    decorateSession: (makeSession, store, site) => withFaults(makeSession, store, faults, site),
   });
   const listeners = await server.listen();
   const spool = await openSpoolAsUser(config, log).catch(async (err: unknown) => { await server.close(); throw err; });
@@ -156,7 +169,7 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
     pollIntervalMs: ms(config.delivery.pollInterval),
     smarthost: config.smarthost?.host,
     destination: {
-      findHosts: config.smarthost ? (host) => resolver.resolveHost(host) : (domain) => resolver.resolveDestination(domain),
+      findHosts: config.smarthost ? (host) => resolver.resolveHost(host) : routedDestinations(config.delivery.routes, resolver),
       deliverToHost: (request) => deliverToHost(request, sessions),
       trace: trace && ((queueId: string, destination: string) => {
         const transcript = trace.open('outbound', `${destination}, message ${queueId}`);
@@ -223,6 +236,12 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
   };
 }
 
+/** relay.networks are exempt from the per-address connection limit, as Postfix exempts $mynetworks. */
+function inNetworks(networks: string[]): (ip: string) => boolean {
+  const blocks = networks.map(parseCidr);
+  return (ip) => matchesAny(ip, blocks);
+}
+
 function policyFor(config: Config, resolver: DestinationResolver): RelayPolicy {
   return new RelayPolicy({
     networks: config.relay.networks,
@@ -252,6 +271,7 @@ function reloadInto(current: Config, next: Config, server: SmtpServer, policy: R
     auth: authOf(next),
     tls: next.tls?.cert ? loadTlsCredentials(next.tls) : undefined,
     limits: limitsOf(next),
+    exemptFromPerIpLimit: inNetworks(next.relay.networks),
     bareNewline: next.smtp.bareNewline,
     postmaster: postmasterAddress(next),
   });

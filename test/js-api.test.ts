@@ -63,6 +63,20 @@ describe('JS API: startMinimta for test suites', () => {
     expect(await minimta.messages()).to.deep.equal([]);
   });
 
+  it('says one size everywhere: the log, the envelope, messages() and the stored bytes agree', async () => {
+    const lines: string[] = [];
+    const logged = await startMinimta({ log: (_component, text, id) => lines.push(`${id}: ${text}`) });
+    try {
+      const id = await send(logged.port, 'a@app.test', ['b@example.net'], 'Subject: sized\r\n\r\n12345\r\n');
+      const stored = (await logged.raw(id)).length;
+      expect((await logged.message(id)).envelope.size).to.equal(stored);
+      expect((await logged.messages())[0]!.size).to.equal(stored);
+      expect(lines.find((l) => l.startsWith(`${id}: from=`))).to.include(`size=${stored},`);
+    } finally {
+      await logged.close();
+    }
+  });
+
   it('emits a received event with the queue id', async () => {
     const received = new Promise<MtaEvent>((resolve) => minimta.events.once('received', resolve));
     const id = await send(minimta.port, 'a@app.test', ['b@example.net'], 'Subject: e\r\n\r\nx\r\n');

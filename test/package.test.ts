@@ -84,6 +84,20 @@ describe('the npm package: pack, install offline, run', function () {
     }
   });
 
+  it("README's mocha example passes against the installed package", async () => {
+    const readme = await fs.readFile(path.join(ROOT, 'README.md'), 'utf8');
+    const example = /```js\n(\/\/ test\/signup\.test\.mjs\n[\s\S]*?)```/.exec(readme)![1]!;
+    await fs.mkdir(path.join(app, 'test'), { recursive: true });
+    await fs.writeFile(path.join(app, 'test', 'signup.test.mjs'), example);
+    // nodemailer is the reader's own dependency; a stand-in with its createTransport/sendMail speaks plain SMTP here.
+    await fs.mkdir(path.join(app, 'node_modules', 'nodemailer'), { recursive: true });
+    await fs.writeFile(path.join(app, 'node_modules', 'nodemailer', 'package.json'), JSON.stringify({ name: 'nodemailer', main: 'index.js' }));
+    await fs.writeFile(path.join(app, 'node_modules', 'nodemailer', 'index.js'), NODEMAILER_STAND_IN);
+    const mocha = path.join(ROOT, 'node_modules', 'mocha', 'bin', 'mocha.js');
+    const { stdout } = await run(process.execPath, [mocha, '--no-config', '--timeout', '20000', '--exit', 'test/signup.test.mjs'], { cwd: app, timeout: 60_000 });
+    expect(stdout).to.match(/1 passing/);
+  });
+
   it('import { startMinimta } from "minimta" works from plain JavaScript and type-checks from TypeScript', async () => {
     const script = [
       "import { startMinimta } from 'minimta';",
@@ -114,3 +128,28 @@ describe('the npm package: pack, install offline, run', function () {
     expect(result.stdout).to.equal('');
   });
 });
+
+/** Just enough of nodemailer for README's example: one message over SMTP, each reply awaited. */
+const NODEMAILER_STAND_IN = `
+const net = require('node:net');
+exports.createTransport = ({ host, port }) => ({
+  sendMail: ({ from, to, subject, html }) => new Promise((resolve, reject) => {
+    const socket = net.connect(port, host);
+    const lines = ['EHLO app.test', 'MAIL FROM:<' + from + '>', 'RCPT TO:<' + to + '>', 'DATA',
+      'From: ' + from + '\\r\\nTo: ' + to + '\\r\\nSubject: ' + subject + '\\r\\nContent-Type: text/html; charset=utf-8\\r\\n\\r\\n' + html + '\\r\\n.', 'QUIT'];
+    let buffer = '';
+    socket.on('data', (chunk) => {
+      buffer += chunk;
+      while (/^\\d{3} .*\\r\\n/m.test(buffer)) {
+        const reply = /^(\\d{3}) .*\\r\\n/m.exec(buffer);
+        buffer = buffer.slice(reply.index + reply[0].length);
+        if (reply[1][0] === '4' || reply[1][0] === '5') return reject(new Error(reply[0]));
+        const next = lines.shift();
+        if (next === undefined) { socket.end(); return resolve({}); }
+        socket.write(next + '\\r\\n');
+      }
+    });
+    socket.on('error', reject);
+  }),
+});
+`;

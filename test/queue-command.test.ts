@@ -115,6 +115,15 @@ describe('minimta queue (the command)', () => {
       expect(await spool.list()).to.deep.equal([]);
     });
 
+    it('delete --all removes every message, captured ones too; --all goes with delete only', async () => {
+      await queueMessage(spool);
+      await queueMessage(spool, { capture: true });
+      expect((await run('delete', '--all')).stdout).to.equal('2 messages deleted\n');
+      expect(await spool.list()).to.deep.equal([]);
+      expect((await run('hold', '--all')).code).to.equal(2);
+      expect((await run('delete', '--all', UNKNOWN_ID)).code).to.equal(2);
+    });
+
     it('exits 1 with "no message ID" for an id that is not queued', async () => {
       expect(await run('hold', UNKNOWN_ID)).to.deep.equal({ code: 1, stdout: '', stderr: `minimta: queue: no message ${UNKNOWN_ID}\n` });
     });
@@ -162,6 +171,9 @@ describe('minimta queue (the command)', () => {
       const id = await queueMessage(relay.spool);
       expect((await run('release', id)).stdout).to.equal(`${id}: released; it will be tried now\n`);
       expect((await run('flush')).stdout).to.equal('1 message will be tried now\n');
+      // purge over the control socket
+      expect((await run('delete', '--all')).stdout).to.equal('1 message deleted\n');
+      expect(await relay.spool.list()).to.deep.equal([]);
     });
 
     it('exits 1 with "server not reachable" when the socket is there but nobody answers', async () => {
@@ -216,7 +228,10 @@ describe('queue list format', () => {
       size: 10, capture: true, held: false, attempts: 0, nextAttemptAt: '2026-11-28T17:34:12.000Z',
     } satisfies Envelope;
     const text = formatListing({ envelopes: [envelope], corrupt: [] });
-    expect(text).to.include(`${UNKNOWN_ID}  2026-11-28T17:34:12Z  10 bytes  <a@b.test>  [capture]\n  pending    <u@x.test>  attempts=0\n`);
-    expect(text.endsWith('\n1 message, 1 recipient pending\n')).to.equal(true);
+    expect(text).to.include(`${UNKNOWN_ID}  2026-11-28T17:34:12Z  10 bytes  <a@b.test>  [capture]\n  captured   <u@x.test>  attempts=0\n`);
+    expect(text.endsWith('\n1 message, 0 recipients pending, 1 captured\n')).to.equal(true);
+    const queued = formatListing({ envelopes: [{ ...envelope, capture: false }], corrupt: [] });
+    expect(queued).to.include('\n  pending    <u@x.test>  attempts=0  next=2026-11-28T17:34:12Z\n');
+    expect(queued.endsWith('\n1 message, 1 recipient pending\n')).to.equal(true);
   });
 });

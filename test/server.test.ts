@@ -194,13 +194,63 @@ describe('server: SMTP over real sockets', function () {
 
   it('refuses connections beyond the per-IP limit with 421 4.7.0', async () => {
     await relay.cleanup();
-    relay = await startTestRelay({ limits: { maxConnectionsPerIp: 1 } });
+    // Loopback out of relay.networks: those are exempt (next test).
+    relay = await startTestRelay({ limits: { maxConnectionsPerIp: 1 }, relay: { networks: ['192.0.2.0/24'] } });
     const first = await connect();
     const second = await WireClient.connect(relay.port);
     clients.push(second);
     expect(await second.replyCodes(1)).to.deep.equal(['421 4.7.0']);
     await second.waitClosed();
     expect(await first.command('NOOP')).to.equal('250 2.0.0');
+  });
+
+  it('exempts clients in relay.networks from the per-IP limit, as Postfix exempts $mynetworks', async () => {
+    await relay.cleanup();
+    relay = await startTestRelay({ limits: { maxConnectionsPerIp: 1 } });
+    await connect();
+    const second = await WireClient.connect(relay.port);
+    clients.push(second);
+    expect(await second.replyCodes(1)).to.deep.equal(['220']);
+  });
+
+  it('counts connections per listener: a full relay listener leaves a refuse listener answering 521', async () => {
+    await relay.cleanup();
+    relay = await startTestRelay({
+      limits: { maxConnections: 1 },
+      listen: [{ host: '127.0.0.1', port: 0, mode: 'relay' }, { host: '127.0.0.1', port: 0, mode: 'refuse' }],
+    });
+    await connect();
+    const full = await WireClient.connect(relay.ports[0]!);
+    clients.push(full);
+    expect(await full.replyCodes(1)).to.deep.equal(['421 4.7.0']);
+    const refused = await WireClient.connect(relay.ports[1]!);
+    clients.push(refused);
+    expect(await refused.replyCodes(1)).to.deep.equal(['521 5.3.2']);
+  });
+
+  it('takes limits per listener (listen[].limits) over the global ones', async () => {
+    await relay.cleanup();
+    relay = await startTestRelay({
+      listen: [
+        { host: '127.0.0.1', port: 0, mode: 'relay', limits: { maxConnections: 1, maxRecipients: 1 } },
+        { host: '127.0.0.1', port: 0, mode: 'relay' },
+      ],
+    });
+    const limited = await connect();
+    expect(await limited.command('EHLO c.test')).to.equal('250');
+    expect(await limited.command('MAIL FROM:<a@b.test>')).to.equal('250 2.1.0');
+    expect(await limited.command('RCPT TO:<u@normal.test>')).to.equal('250 2.1.5');
+    expect(await limited.command('RCPT TO:<v@normal.test>')).to.equal('452 4.5.3');
+    const second = await WireClient.connect(relay.ports[0]!);
+    clients.push(second);
+    expect(await second.replyCodes(1)).to.deep.equal(['421 4.7.0']);
+    const other = await WireClient.connect(relay.ports[1]!);
+    clients.push(other);
+    expect(await other.replyCodes(1)).to.deep.equal(['220']);
+    expect(await other.command('EHLO c.test')).to.equal('250');
+    expect(await other.command('MAIL FROM:<a@b.test>')).to.equal('250 2.1.0');
+    expect(await other.command('RCPT TO:<u@normal.test>')).to.equal('250 2.1.5');
+    expect(await other.command('RCPT TO:<v@normal.test>')).to.equal('250 2.1.5');
   });
 
   it('refuses connections beyond the total limit with 421 4.7.0', async () => {

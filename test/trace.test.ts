@@ -8,6 +8,7 @@ import { queueCommand } from '../src/cli/queue-command.js';
 import { WireClient } from './helpers/wire-client.js';
 import { startTestRelay, type TestRelay } from './helpers/test-relay.js';
 import { captureIo } from './helpers/cli-io.js';
+import { TEST_TLS } from './helpers/tls-fixtures.js';
 
 const FIXED = () => new Date('2026-11-29T12:00:00.000Z');
 
@@ -123,6 +124,19 @@ describe('trace: transcripts', () => {
       const missing = captureIo();
       expect(await queueCommand(['show', '0MX0AAAAAAAAAA', '--transcript', '--spool', relay.config.spool], missing.io)).to.equal(1);
       expect(missing.stderr()).to.include('no transcript stored');
+    });
+
+    it('shows the STARTTLS handshake as one line with version and cipher', async () => {
+      await relay.cleanup();
+      relay = await startTestRelay({ trace: { enabled: true }, tls: TEST_TLS, listen: [{ host: '127.0.0.1', port: 0, mode: 'relay', tls: 'starttls' }] });
+      client = await WireClient.connect(relay.port);
+      await client.reply();
+      await client.command('EHLO c.test');
+      await client.command('STARTTLS');
+      await client.startTls();
+      expect(await client.command('EHLO c.test')).to.equal('250');
+      const text = relay.trace!.get('in-1')!.text;
+      expect(text).to.match(/\*\* TLS handshake done: TLSv1\.[23] \S+; the session starts over \(RFC 3207 §4\.2\)\n[^\n]* C: EHLO c\.test/);
     });
 
     it('keeps a refused session (556 at RCPT, nothing queued) in the ring', async () => {

@@ -22,6 +22,7 @@ subcommands:
   flush            try every message now (not held ones, not captured ones)
   retry ID         try this message now
   delete ID        remove this message from the queue (safe during delivery)
+  delete --all     remove every message (captured ones too)
   hold ID          keep this message from delivery until released
   release ID       let a held message go, and try it now
 `;
@@ -30,12 +31,15 @@ const OPTIONS = {
   config: { type: 'string' },
   spool: { type: 'string' },
   json: { type: 'boolean' },
+  all: { type: 'boolean' },
   transcript: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
 interface Subcommand {
   takesId: boolean;
+  /** With --all, the subcommand takes no id and acts on every message. */
+  all?: (queue: QueueOperations, io: CommandIo) => Promise<void>;
   run(queue: QueueOperations, id: string, io: CommandIo, json: boolean): Promise<void>;
 }
 
@@ -70,6 +74,10 @@ const SUBCOMMANDS: Record<string, Subcommand> = {
   },
   delete: {
     takesId: true,
+    async all(queue, io) {
+      const { ids } = await queue.purge();
+      io.stdout.write(`${ids.length} message${ids.length === 1 ? '' : 's'} deleted\n`);
+    },
     async run(queue, id, io) {
       await queue.delete(id);
       io.stdout.write(`${id}: deleted\n`);
@@ -101,6 +109,13 @@ export function queueCommand(args: string[], io: CommandIo): Promise<number> {
     if (name === undefined) throw new CliUsageError('no subcommand given');
     const subcommand = Object.hasOwn(SUBCOMMANDS, name) ? SUBCOMMANDS[name] : undefined;
     if (!subcommand) throw new CliUsageError(`unknown subcommand "${name}"`);
+    if (values.all) {
+      if (!subcommand.all) throw new CliUsageError(`--all goes with delete only`);
+      if (operands.length > 0) throw new CliUsageError(`${name} --all takes no id`);
+      const queue = await openQueue(loadCliConfig(values).spool, io.controlTimeoutMs);
+      await subcommand.all(queue, io);
+      return 0;
+    }
     const wanted = subcommand.takesId ? 1 : 0;
     if (operands.length !== wanted) {
       throw new CliUsageError(subcommand.takesId ? `${name} takes one queue id` : `${name} takes no arguments: ${operands.join(' ')}`);

@@ -35,8 +35,13 @@ export function flagsOf(envelope: Envelope): string[] {
   return flags;
 }
 
+/** A recipient of a captured message is never delivered: it is "captured", not "pending". */
+export function recipientState(recipient: RecipientRecord, envelope: Envelope): string {
+  return recipient.state === 'pending' && envelope.capture ? 'captured' : recipient.state;
+}
+
 function recipientLine(recipient: RecipientRecord, envelope: Envelope): string {
-  const parts = [recipient.state.padEnd(9), `<${recipient.address}>`, `attempts=${recipient.attempts}`];
+  const parts = [recipientState(recipient, envelope).padEnd(9), `<${recipient.address}>`, `attempts=${recipient.attempts}`];
   if (recipient.state === 'pending' && !envelope.capture) parts.push(`next=${formatTime(envelope.nextAttemptAt)}`);
   if (recipient.lastReply) parts.push(`last: ${recipient.lastReply}`);
   return `  ${parts.join('  ')}`;
@@ -54,7 +59,9 @@ export function formatListing(listing: QueueListing): string {
   const { envelopes } = listing;
   if (envelopes.length === 0) return `${EMPTY_QUEUE}\n`;
   const blocks = envelopes.map((env) => messageBlock(env).join('\n'));
-  const total = `${plural(envelopes.length, 'message')}, ${plural(countPending(envelopes), 'recipient')} pending`;
+  const waiting = envelopes.filter((env) => !env.capture);
+  const captured = envelopes.length - waiting.length;
+  const total = `${plural(envelopes.length, 'message')}, ${plural(countPending(waiting), 'recipient')} pending${captured > 0 ? `, ${captured} captured` : ''}`;
   return `${blocks.join('\n\n')}\n\n${total}\n`;
 }
 

@@ -6,7 +6,7 @@
 
 import { matchesAny, parseCidr, type CidrBlock } from '../policy/cidr.js';
 import type { Logger } from '../log.js';
-import type { DkimSigner, MessageSigning } from './signer.js';
+import type { DkimSigner, MessageSigning, SignedMessage } from './signer.js';
 
 /** The facts about the submitting client that decide. */
 export interface SubmittingClient {
@@ -28,24 +28,24 @@ export class OutboundSigning {
 
   /** Follows one message as it streams into the spool. */
   start(): StreamedMessage {
-    return new StreamedMessage(this, this.signer.start());
+    return new StreamedMessage(this, this.signer.start(), this.log);
   }
 
   /** The DKIM-Signature fields for a message we wrote ourselves (a bounce); undefined when no key applies. */
   signOwn(message: Buffer, id: string): Buffer | undefined {
-    return this.logged(this.signer.signMessage(message), id);
-  }
-
-  /** @internal */
-  logged(signed: ReturnType<MessageSigning['finish']>, id: string): Buffer | undefined {
-    if (!signed) return undefined;
-    this.log('dkim', `signed ${signed.signatures.join(', ')}`, id);
-    return signed.prefix;
+    return prefixOf(this.signer.signMessage(message), id, this.log);
   }
 }
 
+/** The fields to put in front of a signed message; the log says which signatures. */
+function prefixOf(signed: SignedMessage | undefined, id: string, log: Logger): Buffer | undefined {
+  if (!signed) return undefined;
+  log('dkim', `signed ${signed.signatures.join(', ')}`, id);
+  return signed.prefix;
+}
+
 export class StreamedMessage {
-  constructor(private readonly policy: OutboundSigning, private readonly signing: MessageSigning) {}
+  constructor(private readonly policy: OutboundSigning, private readonly signing: MessageSigning, private readonly log: Logger) {}
 
   update(chunk: Buffer): void {
     this.signing.update(chunk);
@@ -54,6 +54,6 @@ export class StreamedMessage {
   /** The DKIM-Signature fields to put in front, when this client's message is to be signed. */
   finish(client: SubmittingClient, id: string): Buffer | undefined {
     if (!this.policy.trusts(client)) return undefined;
-    return this.policy.logged(this.signing.finish(), id);
+    return prefixOf(this.signing.finish(), id, this.log);
   }
 }

@@ -2,7 +2,7 @@
 // never dns.lookup: getaddrinfo would ignore the configured servers), and what
 // node:dns error codes mean for mail (RFC 5321 §5.1; tested on Node 20).
 
-import type { Resolver } from 'node:dns/promises';
+import type { DnsQueries } from './static-zones.js';
 
 /** no-records: NODATA. no-domain: NXDOMAIN or a name DNS cannot carry. temporary: ask again later. */
 export type LookupFailure = 'no-records' | 'no-domain' | 'temporary';
@@ -40,7 +40,7 @@ export interface HostAddresses {
   temporaryFailure?: string;
 }
 
-export async function addressesOf(resolver: Resolver, name: string): Promise<HostAddresses> {
+export async function addressesOf(resolver: DnsQueries, name: string): Promise<HostAddresses> {
   const [v4, v6] = await Promise.all([
     recordsOf('A', name, () => resolver.resolve4(name)),
     recordsOf('AAAA', name, () => resolver.resolve6(name)),

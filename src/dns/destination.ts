@@ -8,6 +8,8 @@ export interface MxHost {
   name: string;
   preference: number;
   addresses: string[];
+  /** The port to connect to, when delivery.routes says (otherwise delivery.port). */
+  port?: number;
 }
 
 export type Destination =

@@ -22,6 +22,7 @@ import { addressesOf, meaningOf } from './address-lookup.js';
 import { ExpiringCache } from './cache.js';
 import { lookUpTxt, type TxtAnswer } from './txt-records.js';
 import type { Logger } from '../log.js';
+import { ZonedResolver, type DnsQueries, type StaticZones } from './static-zones.js';
 
 export interface ResolverOptions {
   /** 'HOST:PORT' or 'HOST' (dns.servers); empty or absent = the system's resolvers. */
@@ -43,23 +44,27 @@ export interface ResolverOptions {
   now?: () => number;
   /** Where a malformed null MX is reported. */
   log?: Logger;
+  /** dns.zones: records that win over DNS (static-zones.ts). */
+  zones?: StaticZones;
 }
 
 const DEFAULT_CACHE_SIZE = 1000;
 const DEFAULT_CACHE_TTL_MS = 60_000;
 
 export class DestinationResolver {
-  private readonly resolver: Resolver;
+  private readonly resolver: DnsQueries;
   private readonly cache: ExpiringCache<Destination>;
   private readonly localNames: Set<string>;
   private readonly localAddresses = new net.BlockList();
 
   constructor(private readonly options: ResolverOptions = {}) {
-    this.resolver = new Resolver({
+    const resolverOptions = {
       timeout: options.timeoutMs === undefined ? -1 : Math.max(1, Math.round(options.timeoutMs)),
       tries: options.tries ?? 4,
-    });
-    if (options.servers?.length) this.resolver.setServers(options.servers);
+    };
+    const dns = new Resolver(resolverOptions);
+    if (options.servers?.length) dns.setServers(options.servers);
+    this.resolver = options.zones ? new ZonedResolver(options.zones, dns) : dns;
     const cacheTtlMs = options.cacheTtlMs ?? DEFAULT_CACHE_TTL_MS;
     const temporaryTtlMs = options.temporaryTtlMs ?? 0;
     this.cache = new ExpiringCache<Destination>({

@@ -3,7 +3,7 @@
 // §3.1). A record made of several strings is one text, joined without
 // anything between them (RFC 6376 §3.6.2.2, RFC 7208 §3.3).
 
-import type { Resolver } from 'node:dns/promises';
+import type { DnsQueries } from './static-zones.js';
 import { meaningOf } from './address-lookup.js';
 
 export type TxtAnswer =
@@ -14,7 +14,7 @@ export type TxtAnswer =
   | { kind: 'temporary'; code: string };
 
 /** Never rejects: every failure is an answer kind. */
-export async function lookUpTxt(resolver: Resolver, name: string): Promise<TxtAnswer> {
+export async function lookUpTxt(resolver: DnsQueries, name: string): Promise<TxtAnswer> {
   try {
     const records = await resolver.resolveTxt(name);
     return { kind: 'records', records: records.map((strings) => strings.join('')) };

@@ -13,17 +13,13 @@ import { ReplyError, type Reply } from '../reply-codes/index.js';
 import { splitCommand } from '../protocol/server/commands.js';
 import { parsePath, splitPathAndParams } from '../protocol/shared/address.js';
 import type { ConnectionSession } from '../protocol/server/connection.js';
+import type { SessionSite } from '../protocol/server/server.js';
 import type { MessageReceipt, MessageStore, Step, WireContext } from '../protocol/server/session.js';
 import type { DataOutcome } from '../protocol/server/data-reader.js';
 import type { FaultDecision, FaultFacts, FaultRules } from './fault-engine.js';
 import type { FaultStage } from './fault-rule.js';
 
-export interface FaultSite {
-  clientIp: string;
-  listenerPort: number;
-  /** Ends the connection at once, with no reply (a drop mid-DATA). */
-  drop: () => void;
-}
+export type FaultSite = SessionSite;
 
 const STAGE_OF_VERB: Record<string, FaultStage> = {
   EHLO: 'ehlo', HELO: 'ehlo', STARTTLS: 'starttls', AUTH: 'auth', MAIL: 'mail', RCPT: 'rcpt', DATA: 'data',
@@ -56,10 +52,11 @@ class FaultReceipt implements MessageReceipt {
     return this.inner.waitForDrain();
   }
 
-  async commit(envelope: Parameters<MessageReceipt['commit']>[0]): Promise<void> {
+  async commit(envelope: Parameters<MessageReceipt['commit']>[0]): Promise<{ size: number }> {
     if (this.refuseWith) throw new ReplyError(this.refuseWith);
-    if (this.discard) return this.inner.abort();
-    return this.inner.commit(envelope);
+    if (!this.discard) return this.inner.commit(envelope);
+    await this.inner.abort();
+    return { size: this.written };
   }
 
   abort(): Promise<void> {

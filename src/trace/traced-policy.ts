@@ -6,8 +6,8 @@ import { ReplyError, replyToString } from '../reply-codes/index.js';
 import type { PolicyContext, SessionPolicy } from '../protocol/server/session-types.js';
 import type { WireRecorder } from './recorder.js';
 
-/** What DNS says about a domain, in `minimta resolve`'s words (cached lookups). */
-export type DomainDescriber = (domain: string) => Promise<string[]>;
+/** What DNS says about a domain, in `minimta resolve`'s words (cached lookups); [] where the role is not checked in DNS. */
+export type DomainDescriber = (domain: string, role: 'sender' | 'recipient') => Promise<string[]>;
 
 export function tracedPolicy(policy: SessionPolicy, recorder: WireRecorder, describeDomain?: DomainDescriber): SessionPolicy {
   async function traced(role: 'sender' | 'recipient', address: string, check: () => Promise<void>): Promise<void> {
@@ -26,7 +26,7 @@ export function tracedPolicy(policy: SessionPolicy, recorder: WireRecorder, desc
     }
     const domain = address.slice(address.lastIndexOf('@') + 1);
     if (describeDomain && !relayRefused && domain) {
-      for (const line of await describeDomain(domain).catch((err: Error) => [`${domain}: lookup failed: ${err.message}`])) recorder.note(`DNS ${line}`);
+      for (const line of await describeDomain(domain, role).catch((err: Error) => [`${domain}: lookup failed: ${err.message}`])) recorder.note(`DNS ${line}`);
     }
     recorder.note(refusal ? `verdict: ${role} <${address}> refused: ${replyToString(refusal.reply)}` : `verdict: ${role} <${address}> accepted`);
     if (refusal) throw refusal;

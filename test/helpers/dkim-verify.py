@@ -1,19 +1,19 @@
 # Independent DKIM verification for the tests, with Debian's python3-dkim
-# (the library behind its dkimverify command). Reads JSON on stdin:
+# (the library behind its dkimverify command). Reads one JSON request per
+# line on stdin:
 #   {"records": {"sel._domainkey.example.org": "v=DKIM1; ..."}, "messages": ["<base64>", ...]}
 # The key records reach dkim.verify through its dnsfunc, instead of from the
-# network. Writes one JSON line per message:
-#   {"passed": true, "lines": ["pass d=... s=... a=...", ...]}
-# where passed means at least one signature and every one passes. Messages
-# are batched because importing dkim takes a good part of a second.
+# network. Answers each request with one JSON line, a verdict per message:
+#   [{"passed": true, "lines": ["pass d=... s=... a=...", ...]}, ...]
+# where passed means at least one signature and every one passes. One
+# process serves a whole test run: importing dkim takes a good part of a second.
 import base64
 import json
 import sys
 
 import dkim
 
-request = json.load(sys.stdin)
-records = {name.lower(): text for (name, text) in request['records'].items()}
+records = {}
 
 
 def dnsfunc(name, timeout=5):
@@ -41,5 +41,13 @@ def verdict(message):
     return {'passed': ok, 'lines': lines}
 
 
-for encoded in request['messages']:
-    print(json.dumps(verdict(base64.b64decode(encoded))))
+for line in sys.stdin:
+    request = json.loads(line)
+    records = {name.lower(): text for (name, text) in request['records'].items()}
+    verdicts = []
+    for encoded in request['messages']:
+        try:
+            verdicts.append(verdict(base64.b64decode(encoded)))
+        except Exception as err:  # a message dkim cannot even parse fails, and the next one is still checked
+            verdicts.append({'passed': False, 'lines': ['fail: %s' % err]})
+    print(json.dumps(verdicts), flush=True)

@@ -1,9 +1,10 @@
 // Runs test/helpers/dkim-verify.py with the Python that Debian's python3-dkim
 // package installs for (the interpreter of its dkimverify command), so
 // messages signed by minimta are checked by an independent implementation.
-// Without the package the test fails and says what to install.
+// Without the package the test fails and says what to install. One process
+// serves the whole run (its start-up is slow under load).
 
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
@@ -29,23 +30,58 @@ function dkimPython(): string {
   return python;
 }
 
+/** One verifier process per test run, answering one request line at a time. */
+class Verifier {
+  private readonly child: ChildProcessWithoutNullStreams;
+  private output = '';
+  private errors = '';
+  private waiting: Array<{ resolve: (line: string) => void; reject: (err: Error) => void }> = [];
+  private exited?: Error;
+
+  constructor() {
+    this.child = spawn(dkimPython(), [SCRIPT], { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.child.stdout.on('data', (d: Buffer) => {
+      this.output += d.toString();
+      for (let nl = this.output.indexOf('\n'); nl >= 0; nl = this.output.indexOf('\n')) {
+        const line = this.output.slice(0, nl);
+        this.output = this.output.slice(nl + 1);
+        this.waiting.shift()?.resolve(line);
+      }
+    });
+    this.child.stderr.on('data', (d: Buffer) => { this.errors += d.toString(); });
+    const gone = (why: string) => {
+      const missing = this.errors.includes('ModuleNotFoundError') ? `${MISSING}\n` : '';
+      this.exited = new Error(`${missing}dkim-verify.py ${why}: ${this.errors.trim()}`);
+      for (const w of this.waiting.splice(0)) w.reject(this.exited);
+    };
+    this.child.on('error', (err) => gone(err.message));
+    this.child.on('close', (code) => gone(`exited ${code}`));
+    // The test run may end while it waits for the next request.
+    this.child.unref();
+    for (const stream of [this.child.stdin, this.child.stdout, this.child.stderr]) (stream as unknown as { unref?: () => void }).unref?.();
+  }
+
+  request(line: string): Promise<string> {
+    if (this.exited) return Promise.reject(this.exited);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('dkim-verify.py gave no answer within 60 s')), 60_000);
+      this.waiting.push({
+        resolve: (answer) => { clearTimeout(timer); resolve(answer); },
+        reject: (err) => { clearTimeout(timer); reject(err); },
+      });
+      this.child.stdin.write(`${line}\n`);
+    });
+  }
+}
+
+let verifier: Verifier | undefined;
+
 /** Verifies every DKIM-Signature of each message, with `records` as the DNS (name → TXT text). */
 export async function dkimVerifyAll(messages: Buffer[], records: Record<string, string>): Promise<DkimVerdict[]> {
-  const child = spawn(dkimPython(), [SCRIPT], { stdio: ['pipe', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-  child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
-  child.stdin.end(JSON.stringify({ records, messages: messages.map((m) => m.toString('base64')) }));
-  const code = await new Promise<number | null>((resolve, reject) => {
-    const timer = setTimeout(() => { child.kill(); reject(new Error('dkim-verify.py took over 60 s')); }, 60_000);
-    child.on('error', (e) => { clearTimeout(timer); reject(e); });
-    child.on('close', (c) => { clearTimeout(timer); resolve(c); });
-  });
-  if (err.includes('ModuleNotFoundError')) throw new Error(`${MISSING}\n${err.trim()}`);
-  if (code !== 0) throw new Error(`dkim-verify.py exited ${code}: ${err.trim()}`);
-  const verdicts = out.trim().split('\n').filter(Boolean).map((line) => JSON.parse(line) as DkimVerdict);
-  if (verdicts.length !== messages.length) throw new Error(`dkim-verify.py answered ${verdicts.length} of ${messages.length} messages: ${err.trim()}`);
+  verifier ??= new Verifier();
+  const answer = await verifier.request(JSON.stringify({ records, messages: messages.map((m) => m.toString('base64')) }));
+  const verdicts = JSON.parse(answer) as DkimVerdict[];
+  if (verdicts.length !== messages.length) throw new Error(`dkim-verify.py answered ${verdicts.length} of ${messages.length} messages`);
   return verdicts;
 }
 

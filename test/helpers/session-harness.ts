@@ -58,7 +58,9 @@ export class MemoryStore {
       waitForDrain: async () => {},
       async commit(message) {
         if (store.failWith) throw store.failWith;
-        store.committed.push({ id, data: Buffer.concat(parts), envelope: envelopeOf(id, message, store.options) });
+        const data = Buffer.concat(parts);
+        store.committed.push({ id, data, envelope: envelopeOf(id, message, store.options) });
+        return { size: data.length };
       },
       async abort() { store.aborted++; },
     };

@@ -319,6 +319,7 @@ export class ClientSession {
     try {
       for await (const chunk of this.req.message()) {
         const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+        this.conn.recorder?.body(bytes);
         await this.conn.writeData(stuffer.push(bytes), this.timeouts.dataBlockMs, 'message data');
       }
     } catch (err) {

@@ -5,10 +5,8 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { formatReply, reply, type Reply } from '../../reply-codes/index.js';
-import { SmtpConnection } from './connection.js';
+import { SmtpConnection, type ConnectionSession } from './connection.js';
 import type { Limits } from './limits.js';
-import { withFaults } from '../../faults/faulty-session.js';
-import type { FaultRules } from '../../faults/fault-engine.js';
 import type { BareNewlinePolicy } from './line-reader.js';
 import type { TraceStore } from '../../trace/trace-store.js';
 import { tracedPolicy, type DomainDescriber } from '../../trace/traced-policy.js';
@@ -27,6 +25,8 @@ export interface ListenerOptions {
   refuse: 'close' | 'stay';
   /** STARTTLS offered (RFC 3207), or TLS from the first byte (RFC 8314). */
   tls: 'none' | 'starttls' | 'implicit';
+  /** This listener's own limits; by default the server's. */
+  limits?: Limits;
 }
 
 export interface ServerOptions {
@@ -44,8 +44,10 @@ export interface ServerOptions {
   tls?: TlsCredentials;
   /** AUTH (RFC 4954): how credentials are checked; absent, AUTH is not offered. */
   auth?: { authenticate: SessionDeps['authenticate']; requireTls: boolean };
-  /** Fault rules for tests (src/faults/): every session is wrapped so they can act. */
-  faults?: FaultRules;
+  /** Wraps every session (the fault rules for tests, src/faults/); absent, the session is used as it is. */
+  decorateSession?: SessionDecorator;
+  /** Clients never held to limits.maxConnectionsPerIp (relay.networks, as Postfix exempts $mynetworks). */
+  exemptFromPerIpLimit?: (ip: string) => boolean;
   /** smtp.strictEnvelopes: MAIL and RCPT paths only with angle brackets. */
   strictEnvelopes?: boolean;
   /** smtp.bareNewline: a bare LF refused (default) or taken as CRLF. */
@@ -53,6 +55,21 @@ export interface ServerOptions {
   /** Transcripts (config trace): where they go, and how DNS verdicts are described in them. */
   trace?: { store: TraceStore; describeDomain?: DomainDescriber };
 }
+
+/** Where a session runs, for a decorator that acts on the connection itself. */
+export interface SessionSite {
+  clientIp: string;
+  listenerPort: number;
+  /** Ends the connection at once, with no reply. */
+  drop: () => void;
+}
+
+/**
+ * Builds the connection's session around the real one: `makeSession` makes
+ * the real session on the store it is given, so the decorator can also stand
+ * between the session and its store.
+ */
+export type SessionDecorator = (makeSession: (store: MessageStore) => ConnectionSession, store: MessageStore, site: SessionSite) => ConnectionSession;
 
 export interface BoundListener extends ListenerOptions {
   /** The port actually bound (differs from `port` when that was 0). */
@@ -62,7 +79,12 @@ export interface BoundListener extends ListenerOptions {
 export class SmtpServer {
   private readonly servers: net.Server[] = [];
   private readonly connections = new Set<SmtpConnection>();
-  private readonly perIp = new Map<string, number>();
+  /**
+   * Connections counted per listener: a crowd on one (a relay listener
+   * under load) never uses up the connection slots of another (a refuse
+   * listener of the same process must keep answering 521).
+   */
+  private readonly counts = new Map<ListenerOptions, { connections: number; perIp: Map<string, number> }>();
   private readonly sockets = new Set<net.Socket>();
   /** Connections refused for a limit, between their 421 and their close. */
   private readonly refused = new Set<net.Socket>();
@@ -106,7 +128,7 @@ export class SmtpServer {
   }
 
   /** New settings for the connections that come from now on (SIGHUP). */
-  reconfigure(changes: Pick<ServerOptions, 'policy' | 'auth' | 'tls' | 'limits' | 'postmaster' | 'bareNewline'>): void {
+  reconfigure(changes: Pick<ServerOptions, 'policy' | 'auth' | 'tls' | 'limits' | 'postmaster' | 'bareNewline' | 'exemptFromPerIpLimit'>): void {
     Object.assign(this.options, changes);
     for (const server of this.servers) {
       if (server instanceof tls.Server && changes.tls) server.setSecureContext({ cert: changes.tls.cert, key: changes.tls.key, minVersion: MIN_TLS_VERSION });
@@ -133,13 +155,15 @@ export class SmtpServer {
 
   private accept(socket: net.Socket, listener: ListenerOptions): void {
     const ip = clientAddress(socket);
-    const { limits, hostname, log } = this.options;
+    const { hostname, log } = this.options;
+    const limits = this.limitsOf(listener);
+    const counts = this.countsOf(listener);
     socket.on('error', () => {}); // reported by the connection; a reset here must not crash the process
     // Replies are small and each one is awaited: Nagle would hold them back.
     socket.setNoDelay(true);
-    const fromIp = this.perIp.get(ip) ?? 0;
-    const limitReply = this.sockets.size >= limits.maxConnections ? reply('tooManyConnections', { host: hostname })
-      : fromIp >= limits.maxConnectionsPerIp ? reply('tooManyConnectionsFromIp', { host: hostname })
+    const fromIp = counts.perIp.get(ip) ?? 0;
+    const limitReply = counts.connections >= limits.maxConnections ? reply('tooManyConnections', { host: hostname })
+      : fromIp >= limits.maxConnectionsPerIp && !this.options.exemptFromPerIpLimit?.(ip) ? reply('tooManyConnectionsFromIp', { host: hostname })
       : undefined;
     if (limitReply) {
       log('smtpd', `reject: connect from [${ip}]: ${limitReply.code} ${limitReply.enhanced} too many connections`);
@@ -147,16 +171,15 @@ export class SmtpServer {
       return;
     }
     this.sockets.add(socket);
-    this.perIp.set(ip, fromIp + 1);
+    counts.connections++;
+    counts.perIp.set(ip, fromIp + 1);
     const refusing = listener.mode === 'refuse';
-    const settings = this.sessionSettings(listener);
+    const settings = this.sessionSettings(listener, limits);
     const transcript = this.options.trace?.store.open('inbound', `[${ip}] (${listener.mode} listener)`);
     const deps = this.sessionDeps(listener, transcript);
     const makeSession = (store: MessageStore) => new Session(settings, { ip, tls: listener.tls === 'implicit' }, { ...deps, store });
-    // Fault rules (src/faults/) act around the session, at this one seam.
-    const session = this.options.faults
-      ? withFaults(makeSession, deps.store, this.options.faults, { clientIp: ip, listenerPort: socket.localPort ?? 0, drop: () => socket.destroy() })
-      : makeSession(deps.store);
+    const site = { clientIp: ip, listenerPort: socket.localPort ?? 0, drop: () => socket.destroy() };
+    const session = this.options.decorateSession ? this.options.decorateSession(makeSession, deps.store, site) : makeSession(deps.store);
     const connectionLimits = {
       ...limits,
       maxLineOctets: Session.longestLine(settings),
@@ -166,9 +189,10 @@ export class SmtpServer {
     const connection = new SmtpConnection(socket, session, connectionLimits, log, ip, () => {
       this.connections.delete(connection);
       this.sockets.delete(socket);
-      const left = (this.perIp.get(ip) ?? 1) - 1;
-      if (left > 0) this.perIp.set(ip, left);
-      else this.perIp.delete(ip);
+      counts.connections--;
+      const left = (counts.perIp.get(ip) ?? 1) - 1;
+      if (left > 0) counts.perIp.set(ip, left);
+      else counts.perIp.delete(ip);
     }, this.options.tls?.context, transcript);
     this.connections.add(connection);
     connection.start();
@@ -203,9 +227,19 @@ export class SmtpServer {
     };
   }
 
-  private sessionSettings(listener: ListenerOptions): SessionSettings {
+  private limitsOf(listener: ListenerOptions): Limits {
+    return listener.limits ?? this.options.limits;
+  }
+
+  private countsOf(listener: ListenerOptions): { connections: number; perIp: Map<string, number> } {
+    let counts = this.counts.get(listener);
+    if (!counts) this.counts.set(listener, counts = { connections: 0, perIp: new Map() });
+    return counts;
+  }
+
+  private sessionSettings(listener: ListenerOptions, limits: Limits): SessionSettings {
     return {
-      ...this.options.limits,
+      ...limits,
       hostname: this.options.hostname,
       mode: listener.mode,
       refuse: listener.refuse,

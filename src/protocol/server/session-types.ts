@@ -90,12 +90,14 @@ export interface AcceptedMessage {
 /**
  * A message being received. commit() makes it durable (only then may the
  * session answer 250); it rejects with a ReplyError (451, 452) when it cannot.
+ * It tells the size stored: the one `size` of the log, the envelope and the
+ * APIs (every byte of the stored message, our trace fields included).
  */
 export interface MessageReceipt {
   readonly id: string;
   write(chunk: Buffer): boolean;
   waitForDrain(): Promise<void>;
-  commit(message: AcceptedMessage): Promise<void>;
+  commit(message: AcceptedMessage): Promise<{ size: number }>;
   abort(): Promise<void>;
 }
 

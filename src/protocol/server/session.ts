@@ -8,20 +8,22 @@
 // the HELO name (and the AUTH user), `mail` the transaction too, `data` the
 // receipt too, `auth` the SASL exchange.
 //
-//                            ┌── RSET, HELO/EHLO ──┐
-//                            ▼                     │
-//   greeted ──HELO/EHLO──▶ ready ──────MAIL─────▶ mail ⟲ RCPT
-//    ▲   ▲                  │ ▲ ▲                  │
-//    │   │             AUTH │ │ │               DATA, 354
-//    │   │                  ▼ │ │                  ▼
-//    │   │      334 ⟲ ─── auth │ └─ end of data ── data
-//    │   │   (RFC 4954)     └──┘   250 queued, or refused
-//    │   │               235, 535, 501
-//    │   └── STARTTLS done ── ready      (RFC 3207 §4.2: all is forgotten)
-//    └────── STARTTLS done ── greeted
+//                            ┌─ RSET, HELO/EHLO, 451/452 to DATA ───┐
+//                            ▼                                      │
+//   greeted ──HELO/EHLO──▶ ready ────────────────────────────────▶ mail ⟲ RCPT
+//    ▲   ▲                 │ ▲ ▲                                    │
+//    │   │            AUTH │ │ │                                    │ DATA, 354
+//    │   │                 ▼ │ │                                    ▼
+//    │   │     334 ⟲     auth┘ └────────────────────────────────── data
+//    │   │   235, 535, 501        end of data: 250 queued, or refused
+//    │   └── STARTTLS done, from ready  (RFC 3207 §4.2: all is forgotten)
+//    └────── STARTTLS done, from greeted
+//
+//   AUTH with the whole response on its line goes from ready to ready (RFC 4954 §4).
 //
 //   A `refuse` listener: open ──▶ refusing ⟲ 521 to all but QUIT (RFC 7504 §3)
-//   Every state ── QUIT, 421 (errors, timeout, shutdown), bare CR/LF, hang-up ──▶ closed
+//   Every state ──▶ closed on QUIT, a 421 (errors, timeout, shutdown), 554 for
+//   data sent before the 354, 550 for a bare CR or LF, or a hang-up.
 //
 // Refusals follow one rule, as in go-smtp: whatever refuses throws a
 // ReplyError that carries its reply — the parsers, the state checks below,
@@ -428,11 +430,12 @@ export class Session {
     if (outcome.kind !== 'complete') return this.bareLineEnd(outcome.kind);
     const { receipt, transaction } = state;
     this.endTransaction();
+    let stored: { size: number };
     try {
       if (outcome.tooBig) throw refusal(reply('sizeExceedsLimit'));
       if (outcome.lineTooLong) throw refusal(reply('dataLineTooLong'));
       if (outcome.hops > this.settings.maxHops) throw refusal(reply('tooManyHops'));
-      await receipt.commit(this.accepted(state)).catch((err: unknown) => { throw storeRefusal(err); });
+      stored = await receipt.commit(this.accepted(state)).catch((err: unknown) => { throw storeRefusal(err); });
     } catch (err) {
       await receipt.abort();
       if (!(err instanceof ReplyError)) throw err;
@@ -444,7 +447,7 @@ export class Session {
     this.junkCommands = 0;
     return {
       replies: [reply('queued', { id: receipt.id })],
-      log: [{ id: receipt.id, text: `from=<${transaction.sender}>, size=${outcome.size}, nrcpt=${transaction.recipients.length}, client=[${this.client.ip}]` }],
+      log: [{ id: receipt.id, text: `from=<${transaction.sender}>, size=${stored.size}, nrcpt=${transaction.recipients.length}, client=[${this.client.ip}]` }],
     };
   }
 

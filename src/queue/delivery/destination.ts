@@ -109,13 +109,14 @@ async function tryHosts(target: DestinationTarget, hosts: MxHost[], hostTls: Hos
   let lastPermanent: { reply: Reply; relay: string; host: string } | undefined;
   for (const host of hosts) {
     for (const address of host.addresses) {
-      const relay = relayName(host.name, address, deps.port);
+      const port = host.port ?? deps.port;
+      const relay = relayName(host.name, address, port);
       recorder?.note(`connecting to ${relay} (MX ${host.preference} ${host.name}; RFC 5321 §5.1: lowest preference first)`);
       const result = await deps.deliverToHost({
         recorder,
         host: host.name,
         address,
-        port: deps.port,
+        port,
         heloName: deps.heloName,
         sender: target.sender,
         recipients: target.recipients,

@@ -65,6 +65,7 @@ export function spoolStore(spool: Spool, options: SpoolStoreOptions = {}): Messa
         async commit(message) {
           const stored = await receipt.commit(envelopeOf(receipt.id, message, options), signing?.finish(message.client, receipt.id));
           options.committed?.(stored);
+          return { size: stored.size };
         },
       };
     },
