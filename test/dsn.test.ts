@@ -134,6 +134,19 @@ describe('DSN in the relay: advertised, kept in the envelope, honoured (RFC 3461
     expect(world.sinks[0]!.messages.filter((m) => m.sender === '')).to.deep.equal([]);
   });
 
+  it('RET=FULL returns the whole message in a failure report (message/rfc822); RET=HDRS only its header section', async () => {
+    world.sinks[0]!.behaviour = { replies: { RCPT: (arg) => (arg.includes('gone') ? '550 5.1.1 no such user' : undefined) } };
+    await send('MAIL FROM:<a@sender.test> RET=FULL', ['RCPT TO:<gone1@normal.test>']);
+    await send('MAIL FROM:<a@sender.test> RET=HDRS', ['RCPT TO:<gone2@normal.test>']);
+    const bounces = await world.sinks[0]!.waitForMessages(2, 10_000);
+    const full = bounces.find((m) => m.data.toString().includes('gone1@'))!.data.toString();
+    const hdrs = bounces.find((m) => m.data.toString().includes('gone2@'))!.data.toString();
+    expect(full).to.include('Content-Description: Undelivered message\r\nContent-Type: message/rfc822\r\n');
+    expect(full).to.include('Message-ID: <dsn@sender.test>\r\n\r\nbody\r\n');
+    expect(hdrs).to.include('Content-Type: text/rfc822-headers');
+    expect(hdrs).to.not.include('\r\nbody\r\n');
+  });
+
   it('without NOTIFY=SUCCESS a delivered message gets no report', async () => {
     const id = await send('MAIL FROM:<a@sender.test>', ['RCPT TO:<u@normal.test> NOTIFY=FAILURE']);
     await world.attempt(id);

@@ -5,6 +5,8 @@ import { fileURLToPath } from 'node:url';
 import { startMinimta, FaultRuleError, type Minimta, type MtaEvent, type FaultRuleSpec } from '../src/index.js';
 import { validateConfig } from '../src/config.js';
 import { WireClient } from './helpers/wire-client.js';
+import { TEST_TLS } from './helpers/tls-fixtures.js';
+import { hashPassword } from '../src/auth/password-hash.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -97,6 +99,25 @@ describe('fault rules over real sockets', () => {
     expect(error).to.be.instanceOf(Error);
   });
 
+  it('starttls and auth: a 454 to the first STARTTLS, then TLS; AUTH refused by a rule', async () => {
+    await start([
+      { stage: 'starttls', times: 1, reply: { code: 454, enhanced: '4.7.0', text: 'TLS not available now' } },
+      { stage: 'auth', reply: { code: 454, enhanced: '4.7.0', text: 'Temporary authentication failure' } },
+    ], {
+      listeners: [{ mode: 'capture', tls: 'starttls' }],
+      config: { tls: TEST_TLS, auth: { users: { alice: await hashPassword('secret') } } },
+    });
+    const client = await greeted(minimta.port);
+    expect(await client.command('STARTTLS')).to.equal('454 4.7.0');
+    expect(await client.command('STARTTLS')).to.equal('220 2.0.0');
+    await client.startTls();
+    expect(await client.command('EHLO app.test')).to.equal('250');
+    expect(await client.command(`AUTH PLAIN ${Buffer.from('\0alice\0secret').toString('base64')}`)).to.equal('454 4.7.0');
+    // The session never saw the AUTH: mail goes on without it.
+    expect((await client.sendMail('a@app.test', ['b@example.net'], BODY)).code).to.equal(250);
+    client.close();
+  });
+
   it('end-of-data: a reply refuses the message after the dot, discard answers 250 and keeps nothing', async () => {
     await start([
       { stage: 'end-of-data', match: { recipient: '*@refused.example' }, reply: { code: 451, enhanced: '4.3.0', text: 'Try again' } },
@@ -139,6 +160,19 @@ describe('fault rules over real sockets', () => {
     expect((await client.reply()).code).to.equal(521);
     expect(await client.command('EHLO app.test')).to.equal('421 4.3.2');
     await client.waitClosed();
+  });
+
+  it('applies on a relay listener too, before its own DNS checks', async () => {
+    await start([{ stage: 'rcpt', match: { recipient: '@example.net' }, times: 1, reply: { code: 451, enhanced: '4.3.0', text: 'Later' } }], {
+      mode: 'relay',
+      config: { dns: { zones: { 'example.net': { a: ['192.0.2.1'] }, 'nomail.test': { mx: [{ preference: 0, exchange: '.' }] } } } },
+    });
+    const client = await greeted(minimta.port);
+    expect(await client.command('MAIL FROM:<a@example.net>')).to.equal('250 2.1.0');
+    expect(await client.command('RCPT TO:<u@example.net>')).to.equal('451 4.3.0');
+    expect(await client.command('RCPT TO:<u@example.net>')).to.equal('250 2.1.5');
+    expect(await client.command('RCPT TO:<u@nomail.test>')).to.equal('556 5.1.10');
+    client.close();
   });
 
   it('probability with a seed repeats the same pattern run after run', async () => {

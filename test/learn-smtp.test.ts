@@ -3,6 +3,11 @@
 // equal the one printed in the doc once times, queue ids and ports are
 // normalised. The doc marks each expected transcript with
 // <!-- lab: NAME --> right before its ```text block.
+//
+// When a change to minimta changes a transcript on purpose (a new EHLO
+// keyword, say), `LAB_UPDATE=1 npx mocha --no-config --import=tsx --exit
+// test/learn-smtp.test.ts` writes the new transcripts into the doc; read
+// the diff before committing it.
 
 import { expect } from 'chai';
 import fs from 'node:fs/promises';
@@ -170,6 +175,12 @@ const EXERCISES: Record<string, (cleanup: Array<() => Promise<void>>) => Promise
   },
 };
 
+async function updateDoc(name: string, transcript: string): Promise<void> {
+  const text = await fs.readFile(DOC, 'utf8');
+  const marker = new RegExp(`(<!-- lab: ${name} -->\\s*\`\`\`text\\n)[\\s\\S]*?(\`\`\`)`);
+  await fs.writeFile(DOC, text.replace(marker, (_all, head: string, end: string) => `${head}${transcript}\n${end}`));
+}
+
 describe('the lab: docs/learn-smtp.md, every exercise run and its transcript compared', function () {
   this.timeout(20_000);
   const cleanup: Array<() => Promise<void>> = [];
@@ -182,7 +193,7 @@ describe('the lab: docs/learn-smtp.md, every exercise run and its transcript com
   for (const [name, run] of Object.entries(EXERCISES)) {
     it(`exercise "${name}": the transcript in the doc is what minimta prints`, async () => {
       const actual = normalise(await run(cleanup));
-      if (process.env.LAB_PRINT) console.log(`<!-- lab: ${name} -->\n\`\`\`text\n${actual}\n\`\`\`\n`);
+      if (process.env.LAB_UPDATE) await updateDoc(name, actual);
       const expected = (await expectedTranscripts()).get(name);
       expect(expected, `docs/learn-smtp.md has a transcript for ${name}`).to.not.equal(undefined);
       expect(actual).to.equal(normalise(expected!));

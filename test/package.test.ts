@@ -18,10 +18,10 @@ const PACKAGE_SOURCES = ['package.json', 'tsconfig.json', 'tsconfig.build.json',
  * run with none of our dev dependencies present.
  */
 describe('the npm package: pack, install offline, run', function () {
-  this.timeout(120_000);
+  this.timeout(240_000);
   let tmp: string;
   let app: string;
-  const npm = (args: string[], cwd: string) => run('npm', [...args, '--no-audit', '--no-fund', '--loglevel=error'], { cwd, timeout: 90_000 });
+  const npm = (args: string[], cwd: string) => run('npm', [...args, '--no-audit', '--no-fund', '--loglevel=error'], { cwd, timeout: 180_000 });
 
   before(async () => {
     tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'minimta-pack-'));

@@ -5,7 +5,7 @@ import { WireClient } from './helpers/wire-client.js';
 
 /** The web inbox in a real headless chromium: it renders, and updates live when mail arrives. */
 describe('web inbox in headless chromium', function () {
-  this.timeout(90_000);
+  this.timeout(180_000);
   let minimta: Minimta;
   let browser: HeadlessChromium;
 

@@ -47,7 +47,7 @@ export class HeadlessChromium {
       '--disable-dev-shm-usage', `--user-data-dir=${profile}`, '--remote-debugging-pipe', 'about:blank',
     ], { stdio: ['ignore', 'ignore', 'ignore', 'pipe', 'pipe'] });
     const browser = new HeadlessChromium(child, profile);
-    await browser.send('Browser.getVersion', {}, undefined, 30_000);
+    await browser.send('Browser.getVersion', {}, undefined, 60_000);
     return browser;
   }
 
@@ -66,7 +66,7 @@ export class HeadlessChromium {
   }
 
   /** Evaluates until the expression is truthy; fails with the last value after timeoutMs. */
-  async waitFor<T>(sessionId: string, expression: string, timeoutMs = 15_000): Promise<T> {
+  async waitFor<T>(sessionId: string, expression: string, timeoutMs = 30_000): Promise<T> {
     const deadline = Date.now() + timeoutMs;
     let last: T | undefined;
     while (Date.now() < deadline) {
@@ -83,7 +83,7 @@ export class HeadlessChromium {
     await fs.rm(this.profile, { recursive: true, force: true });
   }
 
-  private send(method: string, params: object, sessionId?: string, timeoutMs = 15_000): Promise<any> {
+  private send(method: string, params: object, sessionId?: string, timeoutMs = 30_000): Promise<any> {
     const id = this.nextId++;
     const output = this.child.stdio[3] as Writable;
     output.write(`${JSON.stringify({ id, method, params, ...(sessionId ? { sessionId } : {}) })}\0`);

@@ -21,6 +21,17 @@ export interface BounceQueueOptions {
   sign?: (message: Buffer, id: string) => Buffer | undefined;
 }
 
+/**
+ * The largest message returned whole when RET=FULL asks for it (RFC 3461
+ * §4.3); a larger one is returned as its header section, as Postfix does
+ * past bounce_size_limit (50000).
+ */
+export const RETURN_FULL_LIMIT = 50_000;
+
+function returnsFullMessage(envelope: Envelope, action: DsnAction): boolean {
+  return action === 'failed' && envelope.ret === 'FULL' && envelope.size <= RETURN_FULL_LIMIT;
+}
+
 export class BounceQueue implements FailureReporter {
   constructor(private readonly options: BounceQueueOptions) {}
 
@@ -62,6 +73,7 @@ export class BounceQueue implements FailureReporter {
         failed: recipients,
         action,
         originalHeaders: await spool.readMessageHead(envelope.id, undefined, envelope.size),
+        originalMessage: returnsFullMessage(envelope, action) ? await spool.readMessage(envelope.id) : undefined,
         now,
         messageId: `<${receipt.id}@${hostname}>`,
         willRetryUntil,

@@ -31,6 +31,8 @@ export interface BounceInput {
   action: DsnAction;
   /** The original header section (Spool.readMessageHead), our Received: line included. */
   originalHeaders: Buffer;
+  /** The whole original message, returned instead of its headers (RET=FULL, RFC 3461 §4.3). */
+  originalMessage?: Buffer;
   now: Date;
   /** e.g. `<${bounceQueueId}@${hostname}>`. */
   messageId: string;
@@ -118,8 +120,11 @@ export function buildBounce(input: BounceInput): Bounce {
   const parts: BodyPart[] = [
     { description: 'Notification', contentType: 'text/plain; charset=utf-8', body: Buffer.from(text) },
     { description: 'Delivery report', contentType: `message/${statusType}`, body: Buffer.from(status) },
-    {
-      // Only the header section, whatever RET asked (RFC 3461 §4.3 lets an MTA return less than FULL).
+    input.originalMessage ? {
+      description: 'Undelivered message',
+      contentType: original.smtputf8 && hasEightBit(input.originalMessage) ? 'message/global' : 'message/rfc822',
+      body: input.originalMessage,
+    } : {
       description: input.action === 'relayed' ? 'Message headers' : 'Undelivered message headers',
       contentType: original.smtputf8 && hasEightBit(headers) ? 'message/global-headers' : 'text/rfc822-headers',
       body: headers,
