@@ -1,11 +1,12 @@
 // npm run bench: speed and memory, measured, not asserted. Everything runs on
 // loopback and stops on its own: a capture relay takes a burst of messages
 // over several connections (each one fsynced before its 250), one large
-// message is streamed through while memory is sampled, and a relay delivers
-// a batch to a sink through the worker.
+// message is streamed through while memory is sampled, a relay delivers a
+// batch to a sink through the worker, and a deep queue (100 000 deferred
+// messages) is restarted, listed and drained (issue 9's figures).
 //
 //   npm run bench                 defaults
-//   npm run bench -- --messages 2000 --connections 8 --big-mb 100
+//   npm run bench -- --messages 2000 --connections 8 --big-mb 100 --deep 100000
 
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -17,6 +18,10 @@ import { silentLogger } from '../src/log.js';
 import { WireClient } from '../test/helpers/wire-client.js';
 import { SmtpSink } from '../test/helpers/smtp-sink.js';
 import { TestDnsServer } from '../test/helpers/dns-server.js';
+import { RelayProcess } from '../test/helpers/relay-process.js';
+import { fillDeepQueue } from '../test/helpers/deep-queue.js';
+import { RemoteQueue } from '../src/control/remote-queue.js';
+import { controlSocketPath } from '../src/control/control-protocol.js';
 
 const { values } = parseArgs({
   options: {
@@ -25,6 +30,7 @@ const { values } = parseArgs({
     size: { type: 'string', default: '10240' },
     'big-mb': { type: 'string', default: '100' },
     deliver: { type: 'string', default: '200' },
+    deep: { type: 'string', default: '100000' },
   },
 });
 const MESSAGES = Number(values.messages);
@@ -32,6 +38,7 @@ const CONNECTIONS = Number(values.connections);
 const SIZE = Number(values.size);
 const BIG_MB = Number(values['big-mb']);
 const DELIVER = Number(values.deliver);
+const DEEP = Number(values.deep);
 
 function body(size: number): string {
   const line = 'x'.repeat(76) + '\r\n';
@@ -148,8 +155,60 @@ async function delivery(): Promise<void> {
   }
 }
 
+/**
+ * A restart on a deep queue: DEEP deferred messages in the spool, a real
+ * `minimta serve` process started on it (time to its greeting, process
+ * start included; RSS once the queue is read), `queue list` over the control
+ * socket, then a flush with the next hop up (drain rate until the sink has
+ * every message).
+ */
+async function deepQueue(): Promise<void> {
+  if (DEEP <= 0) return;
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'minimta-bench-deep-'));
+  const spool = path.join(dir, 'spool');
+  const sink = await SmtpSink.start({ host: '127.0.0.2' });
+  let relay: RelayProcess | undefined;
+  try {
+    const filled = Date.now();
+    await fillDeepQueue(spool, DEEP);
+    const fillSeconds = (Date.now() - filled) / 1000;
+    const started = Date.now();
+    const { relay: running, port } = await RelayProcess.start({
+      hostname: 'bench.minimta.test',
+      listen: [{ host: '127.0.0.1', port: 0, mode: 'relay' }],
+      spool,
+      smarthost: { host: '127.0.0.2', port: sink.port, tls: 'none' },
+      dns: { checkRecipients: false, checkSenders: false },
+    }, path.join(dir, 'config.json'));
+    relay = running;
+    const client = await WireClient.connect(port);
+    await client.reply();
+    client.close();
+    const greetMs = Date.now() - started;
+    const loaded = await running.waitFor(/queue loaded: (\d+) message\(s\) in (\d+) ms/, 120_000);
+    const rss = await running.rss();
+    const queue = new RemoteQueue(controlSocketPath(spool), 120_000);
+    const listStarted = Date.now();
+    const { envelopes } = await queue.list();
+    const listMs = Date.now() - listStarted;
+    const flushStarted = Date.now();
+    await queue.flush();
+    await sink.waitForMessages(DEEP, 600_000);
+    const drainSeconds = (Date.now() - flushStarted) / 1000;
+    const mb = (n: number) => (n / 1024 / 1024).toFixed(0);
+    console.log(`deep queue: ${DEEP} deferred messages (written in ${fillSeconds.toFixed(1)} s); restart greeted after ${greetMs} ms` +
+      ` (process start included), queue read in ${loaded[2]} ms, RSS ${mb(rss)} MiB; queue list of ${envelopes.length} in ${listMs} ms;` +
+      ` flush drained them to a sink at ${(DEEP / drainSeconds).toFixed(0)} msg/s`);
+  } finally {
+    await relay?.kill();
+    await sink.stop();
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+}
+
 console.log(`minimta bench on Node ${process.version}, ${os.cpus().length} CPUs`);
 await burst();
 await bigMessage();
 await delivery();
+await deepQueue();
 process.exit(0);

@@ -158,7 +158,7 @@ export function defaultConfig(): Config {
     delivery: {
       port: 25,
       routes: {},
-      concurrency: { total: 20, perDestination: 4 },
+      concurrency: { total: 100, perDestination: 20 },
       // RFC 5321 §4.5.4.1: two tries in the first hour, then every few hours.
       retrySchedule: [300, 900, 1800, 3600, 7200, 14400],
       maxQueueLifetime: 432000,

@@ -38,8 +38,37 @@ export function formatLogLine(style: LogStyle, time: Date, component: string, te
   return style.timestamps ? `${time.toISOString()} ${line}` : line;
 }
 
-/** A logger writing lines of the given style to `out` (stdout by default). */
-export function streamLogger(style: LogStyle, out: { write(text: string): unknown } = process.stdout): Logger {
+/**
+ * Lines for stdout logged during one turn of the event loop go out in one
+ * write at its end: a busy relay logs several lines per message, and a write
+ * per line was one of its largest costs (stdout to a file or a pipe is
+ * written synchronously). What is pending is written at exit too.
+ */
+let stdoutPending: string[] = [];
+let stdoutFlushScheduled = false;
+
+function flushStdout(): void {
+  stdoutFlushScheduled = false;
+  if (stdoutPending.length === 0) return;
+  const text = stdoutPending.join('');
+  stdoutPending = [];
+  process.stdout.write(text);
+}
+
+process.on('exit', flushStdout);
+
+const batchedStdout = {
+  write(text: string): void {
+    stdoutPending.push(text);
+    if (!stdoutFlushScheduled) {
+      stdoutFlushScheduled = true;
+      setImmediate(flushStdout);
+    }
+  },
+};
+
+/** A logger writing lines of the given style to `out` (stdout, in one write per event-loop turn, by default). */
+export function streamLogger(style: LogStyle, out: { write(text: string): unknown } = batchedStdout): Logger {
   return printableLogger((component, text, id) => {
     out.write(`${formatLogLine(style, new Date(), component, text, id)}\n`);
   });

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { createHash } from 'node:crypto';
-import { mkdirSync, statSync } from 'node:fs';
+import { mkdirSync, openSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -307,7 +307,7 @@ describe('spool', () => {
       const spool = await openSpool();
       const id = newQueueId();
       const dirs = { tmp: join(spoolDir, 'tmp'), queue: join(spoolDir, 'queue'), queueSync: GroupSync.ofDirectory(join(spoolDir, 'queue')) };
-      const receipt = new Receipt(id, dirs, await open('/dev/full', 'w'));
+      const receipt = new Receipt(id, dirs, openSync('/dev/full', 'w'));
 
       receipt.write(Buffer.alloc(128 * 1024));
       await withTimeout(receipt.waitForDrain(), 5000, 'drain after a write error');

@@ -120,10 +120,17 @@ export class QueueWorker extends EventEmitter<WorkerEvents> {
   /** Reads the spool once, then delivers what is due; resolves once the spool is read. */
   start(): Promise<void> {
     this.stopped = false;
-    this.loading ??= this.rescan();
+    this.loading ??= this.loadSpool();
     this.poller = setInterval(() => void this.rescan(), Math.max(this.options.pollIntervalMs, 1000));
     this.poller.unref();
     return this.loading;
+  }
+
+  /** The start-up read of the spool, logged with what it found. */
+  private async loadSpool(): Promise<void> {
+    const started = Date.now();
+    await this.rescan();
+    this.options.log('qmgr', `queue loaded: ${this.messages.size} message(s) in ${Date.now() - started} ms`);
   }
 
   /**

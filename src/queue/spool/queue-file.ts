@@ -14,8 +14,7 @@
 // says where the message ends. A newline is put between the two only when the
 // message does not end with one.
 
-import { constants } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { validateEnvelope, type Envelope } from './envelope.js';
 import { SPOOL_CODES, SpoolError } from './spool-error.js';
 import { UnsafeSpoolError, fileProblem } from './spool-safety.js';
@@ -52,24 +51,76 @@ export function parseEnvelope(text: string, id: string, where: string): Envelope
 }
 
 /**
+ * Opens a spool file for reading as openSpoolFile (spool-safety.ts) does:
+ * never through a symbolic link, and only a regular file of ours with one
+ * link. Synchronous: microseconds on the page cache (docs/queue.md).
+ * Returns the descriptor (the caller closes it) and the file's size.
+ */
+function openSafelySync(path: string): { fd: number; size: number } {
+  let fd: number;
+  try {
+    fd = openSync(path, READ_FLAGS);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ELOOP') throw new UnsafeSpoolError(`refusing the spool file ${path}: it is a symbolic link`);
+    throw err;
+  }
+  try {
+    const stats = fstatSync(fd);
+    const problem = fileProblem(stats);
+    if (problem) throw new UnsafeSpoolError(`refusing the spool file ${path}: it ${problem}; spool files must be regular files of the user minimta runs as`);
+    return { fd, size: stats.size };
+  } catch (err) {
+    closeSync(fd);
+    throw err;
+  }
+}
+
+/** A whole (small) spool file: a state file. */
+export function readFileSafelySync(path: string): Buffer {
+  const { fd, size } = openSafelySync(path);
+  try {
+    const bytes = Buffer.allocUnsafe(size);
+    let length = 0;
+    while (length < size) {
+      const n = readSync(fd, bytes, length, size - length, length);
+      if (n === 0) break;
+      length += n;
+    }
+    return bytes.subarray(0, length);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The first `size` bytes of a queue file (the message), or fewer if the file is shorter. */
+export function readPrefixSync(path: string, size: number): Buffer {
+  const { fd } = openSafelySync(path);
+  try {
+    const bytes = Buffer.allocUnsafe(size);
+    let length = 0;
+    while (length < size) {
+      const n = readSync(fd, bytes, length, size - length, length);
+      if (n === 0) break;
+      length += n;
+    }
+    return bytes.subarray(0, length);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
  * Reads the envelope at the end of a queue file (fs errors are thrown as
  * they come, for the caller to wrap). A file that does not end with a whole
  * envelope line whose size matches is corrupt: EBADENVELOPE.
  */
-export async function readTrailer(path: string, id: string, where: string): Promise<Envelope> {
-  // As openSpoolFile (spool-safety.ts) opens a file, with the fstat's size kept.
-  const file = await open(path, READ_FLAGS).catch((err: NodeJS.ErrnoException) => {
-    throw err.code === 'ELOOP' ? new UnsafeSpoolError(`refusing the spool file ${path}: it is a symbolic link`) : err;
-  });
+export function readTrailer(path: string, id: string, where: string): Envelope {
+  const { fd, size: fileSize } = openSafelySync(path);
   try {
-    const stats = await file.stat();
-    const problem = fileProblem(stats);
-    if (problem) throw new UnsafeSpoolError(`refusing the spool file ${path}: it ${problem}; spool files must be regular files of the user minimta runs as`);
-    const fileSize = stats.size;
     for (let want = FIRST_TAIL_READ; ; want *= 4) {
       const length = Math.min(want, fileSize);
       const tail = Buffer.allocUnsafe(length);
-      const { bytesRead } = await file.read(tail, 0, length, fileSize - length);
+      const bytesRead = readSync(fd, tail, 0, length, fileSize - length);
       if (bytesRead !== length || length === 0 || tail[length - 1] !== NEWLINE) {
         throw new SpoolError(SPOOL_CODES.badEnvelope, `spool: bad envelope: ${where} does not end with an envelope line`);
       }
@@ -84,6 +135,6 @@ export async function readTrailer(path: string, id: string, where: string): Prom
       return env;
     }
   } finally {
-    await file.close();
+    closeSync(fd);
   }
 }

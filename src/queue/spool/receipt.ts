@@ -8,7 +8,8 @@
 // and queue/ is fsynced by a group sync that every message committing at that
 // moment shares.
 
-import type { FileHandle } from 'node:fs/promises';
+import fs from 'node:fs';
+import { promisify } from 'node:util';
 import { open, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { validateEnvelope, type Envelope } from './envelope.js';
@@ -29,6 +30,7 @@ export interface ReceiptDirs {
 type ReceiptState = 'receiving' | 'committing' | 'committed' | 'failed' | 'aborted';
 
 const NEWLINE = 0x0a;
+const fdatasync = promisify(fs.fdatasync);
 const COPY_BYTES = 64 * 1024;
 
 /**
@@ -61,17 +63,17 @@ export class Receipt {
   private state: ReceiptState = 'receiving';
   private bytes = 0;
   private readonly writer: FileWriter;
-  private fileClosed?: Promise<void>;
+  private fileClosed = false;
   private committing?: Promise<Envelope>;
   private aborting?: Promise<void>;
 
-  /** Made by Spool.beginReceipt(), which opened `file` as tmp/<id>. */
+  /** Made by Spool.beginReceipt(), which opened `fd` as tmp/<id>; the receipt closes it. */
   constructor(
     readonly id: string,
     private readonly dirs: ReceiptDirs,
-    private readonly file: FileHandle,
+    private readonly fd: number,
   ) {
-    this.writer = new FileWriter(file, `tmp/${id}`);
+    this.writer = new FileWriter(fd, `tmp/${id}`);
   }
 
   /**
@@ -151,7 +153,7 @@ export class Receipt {
     // Ids are unique (queue-id.ts), so the rename never replaces a queued message.
     if (!prefix?.length || this.writer.prepend(prefix)) {
       await this.flushFile(trailer);
-      await fsStep(`rename tmp/${this.id} to queue/${this.id}`, () => rename(this.tmpPath, this.queuePath));
+      await fsStep(`rename tmp/${this.id} to queue/${this.id}`, async () => fs.renameSync(this.tmpPath, this.queuePath));
     } else {
       // Part of the message is on disk already: a copy with the prefix in front takes its place.
       await this.flushFile(Buffer.alloc(0), false);
@@ -166,7 +168,7 @@ export class Receipt {
   private async flushFile(trailer: Buffer, sync = true): Promise<void> {
     try {
       await this.writer.finish(trailer);
-      if (sync) await fsStep(`fsync tmp/${this.id}`, () => this.file.datasync());
+      if (sync) await fsStep(`fsync tmp/${this.id}`, () => fdatasync(this.fd));
     } catch (err) {
       // The write or fsync error is the one to report (ENOSPC → 452), not a close error after it.
       await this.closeFile().catch(() => undefined);
@@ -195,9 +197,10 @@ export class Receipt {
     }
   }
 
-  private closeFile(): Promise<void> {
-    this.fileClosed ??= this.file.close();
-    return this.fileClosed;
+  private async closeFile(): Promise<void> {
+    if (this.fileClosed) return;
+    this.fileClosed = true;
+    fs.closeSync(this.fd);
   }
 
   private async discard(): Promise<void> {

@@ -60,3 +60,12 @@ export async function fsStep<T>(doing: string, run: () => Promise<T>): Promise<T
     throw SpoolError.fromFs(err, doing);
   }
 }
+
+/** fsStep for a synchronous step. */
+export function fsStepSync<T>(doing: string, run: () => T): T {
+  try {
+    return run();
+  } catch (err) {
+    throw SpoolError.fromFs(err, doing);
+  }
+}

@@ -12,14 +12,15 @@
 // commit), so a crash at any point leaves either the old state or the new one
 // (RFC 5321 §6.1).
 
-import { chmod, mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { existsSync, openSync, unlinkSync } from 'node:fs';
+import { chmod, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { validateEnvelope, type Envelope } from './envelope.js';
 import { GroupSync, fsyncDirectory } from './group-sync.js';
 import { isQueueId, newQueueId } from './queue-id.js';
-import { CREATE_FLAGS, FILE_MODE, envelopeLine, parseEnvelope, readTrailer } from './queue-file.js';
+import { CREATE_FLAGS, FILE_MODE, envelopeLine, parseEnvelope, readFileSafelySync, readPrefixSync, readTrailer } from './queue-file.js';
 import { Receipt } from './receipt.js';
-import { SPOOL_CODES, SpoolError, fsStep } from './spool-error.js';
+import { SPOOL_CODES, SpoolError, fsStep, fsStepSync } from './spool-error.js';
 import { checkSpoolOwnership, openSpoolFile } from './spool-safety.js';
 
 export { Receipt } from './receipt.js';
@@ -33,6 +34,10 @@ const DEFAULT_HEAD_BYTES = 64 * 1024;
 const HEAD_READ_BYTES = 16 * 1024;
 /** Chunks of a message read for delivery. */
 const MESSAGE_READ_BYTES = 64 * 1024;
+/** Messages up to this size are read for delivery in one synchronous read. */
+const SMALL_MESSAGE_BYTES = 256 * 1024;
+/** Envelopes read synchronously at start-up before the event loop gets a turn (the greeting, other work). */
+const READS_PER_TURN = 128;
 /** Two processes making the same id in the same millisecond is rare; a few tries settle it. */
 const ID_TRIES = 3;
 /** Envelopes read at once at start-up: enough to keep libuv's thread pool busy. */
@@ -102,8 +107,9 @@ export class Spool {
     for (let tries = 1; ; tries++) {
       const id = newQueueId();
       try {
-        const file = await open(join(this.tmpDir, id), CREATE_FLAGS, FILE_MODE);
-        return new Receipt(id, { tmp: this.tmpDir, queue: this.queueDir, queueSync: this.queueSync }, file);
+        // A synchronous open: microseconds, cheaper than a trip through the thread pool.
+        const fd = openSync(join(this.tmpDir, id), CREATE_FLAGS, FILE_MODE);
+        return new Receipt(id, { tmp: this.tmpDir, queue: this.queueDir, queueSync: this.queueSync }, fd);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === 'EEXIST' && tries < ID_TRIES) continue;
         throw SpoolError.fromFs(err, `create tmp/${id}`);
@@ -127,14 +133,11 @@ export class Spool {
     const names = (await fsStep('list queue/', () => readdir(this.queueDir))).sort();
     const states = new Set(await this.stateNames());
     const found: (Envelope | { name: string; error: SpoolError } | undefined)[] = new Array(names.length);
-    let next = 0;
-    const reader = async (): Promise<void> => {
-      while (next < names.length) {
-        const i = next++;
-        found[i] = await this.readListed(names[i]!, states);
-      }
-    };
-    await Promise.all(Array.from({ length: PARALLEL_READS }, reader));
+    for (let i = 0; i < names.length; i++) {
+      found[i] = this.readListed(names[i]!, states);
+      // Each read takes microseconds; between batches the event loop serves the listeners.
+      if (i % READS_PER_TURN === READS_PER_TURN - 1) await new Promise((resolve) => setImmediate(resolve));
+    }
     const listing: SpoolListing = { envelopes: [], corrupt: [], withState: states };
     for (const entry of found) {
       if (entry === undefined) continue;
@@ -145,16 +148,16 @@ export class Spool {
   }
 
   /** One entry of queue/ as listAll() reports it; undefined if it was removed meanwhile. */
-  private async readListed(name: string, states: ReadonlySet<string>): Promise<Envelope | { name: string; error: SpoolError } | undefined> {
+  private readListed(name: string, states: ReadonlySet<string>): Envelope | { name: string; error: SpoolError } | undefined {
     if (!isQueueId(name)) {
       return { name, error: new SpoolError(SPOOL_CODES.badId, `spool: queue/${name} is not a message file`) };
     }
     try {
-      return await this.readEnvelopeOf(name, states.has(name));
+      return this.readEnvelopeSync(name, states.has(name));
     } catch (err) {
       const error = SpoolError.fromFs(err, `read queue/${name}`);
       // Removed since readdir: gone, not corrupt.
-      if (error.code === 'ENOENT' && !(await this.exists(name))) return undefined;
+      if (error.code === 'ENOENT' && !existsSync(join(this.queueDir, name))) return undefined;
       return { name, error };
     }
   }
@@ -173,8 +176,13 @@ export class Spool {
   }
 
   private async readEnvelopeOf(id: string, hasState: boolean): Promise<Envelope> {
-    if (!hasState) return fsStep(`read queue/${id}`, () => readTrailer(join(this.queueDir, id), id, `queue/${id}`));
-    const text = await fsStep(`read state/${id}`, () => readSpoolFile(this.statePath(id)));
+    return this.readEnvelopeSync(id, hasState);
+  }
+
+  /** One envelope, read with synchronous calls: from state/<id>, or from the end of queue/<id>. */
+  private readEnvelopeSync(id: string, hasState: boolean): Envelope {
+    if (!hasState) return fsStepSync(`read queue/${id}`, () => readTrailer(join(this.queueDir, id), id, `queue/${id}`));
+    const text = fsStepSync(`read state/${id}`, () => readFileSafelySync(this.statePath(id)));
     return parseEnvelope(text.toString('utf8'), id, `state/${id}`);
   }
 
@@ -231,7 +239,8 @@ export class Spool {
    * A missing message shows as an error thrown by the iteration.
    */
   openMessage(id: string, size: number): AsyncIterable<Buffer> {
-    return readPrefix(this.queueFilePath(id), size, `queue/${id}`);
+    const path = this.queueFilePath(id);
+    return size <= SMALL_MESSAGE_BYTES ? readWhole(path, size, `queue/${id}`) : readPrefix(path, size, `queue/${id}`);
   }
 
   /** The whole message as stored (tests, `queue show`): its bytes without the envelope. */
@@ -279,16 +288,10 @@ export class Spool {
     checkId(id);
     // In turn with envelope rewrites of the same id, so none writes into a half-removed message.
     await this.inTurn(id, async () => {
-      await fsStep(`remove queue/${id}`, () => unlink(join(this.queueDir, id)));
+      await fsStep(`remove queue/${id}`, async () => unlinkSync(join(this.queueDir, id)));
       const syncs = [this.queueSync.sync()];
-      if (hasState !== false) {
-        // A state file left by a crash right here is deleted at the next open (an orphan).
-        const removed = await unlink(this.statePath(id)).then(() => true, (err: NodeJS.ErrnoException) => {
-          if (err.code === 'ENOENT') return false;
-          throw SpoolError.fromFs(err, `remove state/${id}`);
-        });
-        if (removed) syncs.push(this.stateSync.sync());
-      }
+      // A state file left by a crash right here is deleted at the next open (an orphan).
+      if (hasState !== false && removeIfThere(this.statePath(id), `state/${id}`)) syncs.push(this.stateSync.sync());
       await fsStep(`fsync the spool after removing ${id}`, () => Promise.all(syncs));
     });
   }
@@ -369,12 +372,25 @@ export class Spool {
 
 /** A whole spool file, opened as openSpoolFile opens one (no symbolic link, a regular file of ours). */
 async function readSpoolFile(path: string): Promise<Buffer> {
-  const file = await openSpoolFile(path);
+  return readFileSafelySync(path);
+}
+
+/** Unlinks a file; false if there was none. */
+function removeIfThere(path: string, name: string): boolean {
   try {
-    return await file.readFile();
-  } finally {
-    await file.close();
+    unlinkSync(path);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw SpoolError.fromFs(err, `remove ${name}`);
   }
+}
+
+/** A small message in one synchronous read (microseconds on the page cache). */
+async function* readWhole(path: string, size: number, name: string): AsyncGenerator<Buffer> {
+  const bytes = fsStepSync(`read ${name}`, () => readPrefixSync(path, size));
+  if (bytes.length < size) throw new SpoolError(SPOOL_CODES.badEnvelope, `spool: ${name} is shorter than its envelope says`);
+  yield bytes;
 }
 
 /** The first `size` bytes of a file, in chunks of at most MESSAGE_READ_BYTES. */
