@@ -119,10 +119,15 @@ export interface Config {
 }
 
 export interface HttpConfig {
-  /** "HOST:PORT", or a bare port on 127.0.0.1 (loopback unless told otherwise). */
-  listen: string;
-  /** When set, /api/ requests need `Authorization: Bearer <token>`. */
+  /**
+   * "HOST:PORT", or a bare port on 127.0.0.1 (loopback unless told otherwise).
+   * 127.0.0.1:8025 when absent, unless `metrics` is set alone.
+   */
+  listen?: string;
+  /** When set, /api/ and /metrics requests need `Authorization: Bearer <token>`. */
   token?: string;
+  /** A listener serving only /metrics (Prometheus text format), beside or instead of the HTTP API. */
+  metrics?: string;
 }
 
 /** "8025" → 127.0.0.1:8025; "HOST:PORT" and "[v6]:PORT" as they are. */
@@ -352,10 +357,15 @@ function configCheck(defaults: Config) {
       }
       return value as FaultRuleSpec[];
     },
-    http: optional(object<HttpConfig>({
-      listen: (value, key) => { httpAddress(string(value, key), key); return value as string; },
-      token: optional(string),
-    }, { listen: '127.0.0.1:8025' })),
+    http: optional((value, key) => {
+      const http = object<HttpConfig>({
+        listen: (value, key) => { httpAddress(string(value, key), key); return value as string; },
+        token: optional(string),
+        metrics: (value, key) => { httpAddress(string(value, key), key); return value as string; },
+      }, {})(value, key);
+      // The HTTP API is on unless only the metrics listener is asked for.
+      return http.listen === undefined && http.metrics === undefined ? { ...http, listen: '127.0.0.1:8025' } : http;
+    }),
     dkim: optional(dkimConfig),
   }, defaults);
 }

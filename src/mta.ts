@@ -44,6 +44,8 @@ import { replyToString } from './reply-codes/index.js';
 import { createSpoolFor, dropPrivileges, lookupUser } from './privileges.js';
 import { TraceStore } from './trace/trace-store.js';
 import { formatDestination } from './dns/index.js';
+import { MtaMetrics } from './metrics/mta-metrics.js';
+import { MetricsServer } from './metrics/metrics-server.js';
 
 export interface RunningMta {
   listeners: BoundListener[];
@@ -59,6 +61,10 @@ export interface RunningMta {
   mailbox: Mailbox;
   /** The HTTP API and web inbox, when configured. */
   http?: HttpApi;
+  /** What is counted (src/metrics/), served at /metrics on the HTTP API and on `http.metrics`. */
+  metrics: MtaMetrics;
+  /** The dedicated metrics listener, when `http.metrics` is set. */
+  metricsServer?: MetricsServer;
   /** The fault rules in force (config `faults`; changed at run time by the APIs). */
   faults: FaultRules;
   /**
@@ -91,6 +97,9 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
   const trace = config.trace.enabled || config.trace.live
     ? new TraceStore({ ...config.trace, spoolDir: config.trace.enabled ? resolve(config.spool) : undefined })
     : undefined;
+  const events = new MtaEvents();
+  // Counted as things happen; the queue and the open connections are read at each scrape.
+  const metrics = new MtaMetrics({ events, listQueue: () => queue.list(), openConnections: () => server.connectionCount });
   const resolver = new DestinationResolver({
     servers: config.dns.servers,
     timeoutMs: ms(config.dns.timeout),
@@ -99,8 +108,8 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
     localNames: [config.hostname],
     log,
     zones: config.dns.zones,
+    verdict: (kind) => metrics.dnsVerdict(kind),
   });
-  const events = new MtaEvents();
   const faults = new FaultRules(checkFaultRules(config.faults), config.hostname);
   faults.onFired = (decision, stage) => events.publish({
     type: 'fault',
@@ -149,6 +158,11 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
     log,
     // Fault rules (src/faults/) act around every session, at this one seam.
     decorateSession: (makeSession, store, site) => withFaults(makeSession, store, faults, site),
+    observer: {
+      accepted: () => metrics.connectionAccepted(),
+      refused: (reason) => metrics.connectionRefused(reason),
+      tlsEstablished: (mode) => metrics.tlsEstablished(mode),
+    },
   });
   const listeners = await server.listen();
   const spool = await openSpoolAsUser(config, log).catch(async (err: unknown) => { await server.close(); throw err; });
@@ -171,7 +185,11 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
     smarthost: config.smarthost?.host,
     destination: {
       findHosts: config.smarthost ? (host) => resolver.resolveHost(host) : routedDestinations(config.delivery.routes, resolver),
-      deliverToHost: (request) => deliverToHost(request, sessions),
+      deliverToHost: async (request) => {
+        const result = await deliverToHost(request, sessions);
+        if (result.kind === 'session') metrics.outboundTransaction(result.tls !== undefined);
+        return result;
+      },
       trace: trace && ((queueId: string, destination: string) => {
         const transcript = trace.open('outbound', `${destination}, message ${queueId}`);
         transcript.queued(queueId);
@@ -204,9 +222,14 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
   spoolReady(spool);
   const mailbox = new Mailbox(spool, queue, events);
   let stopping = false;
-  const http = config.http
-    ? await HttpApi.start({ ...httpAddress(config.http.listen), token: config.http.token, mailbox, queue, events, faults, ready: () => !stopping, log })
+  const render = () => metrics.render();
+  const http = config.http?.listen !== undefined
+    ? await HttpApi.start({ ...httpAddress(config.http.listen), token: config.http.token, mailbox, queue, events, faults, ready: () => !stopping, metrics: render, log })
       .catch(async (err: unknown) => { await control.close(); await server.close(); throw err; })
+    : undefined;
+  const metricsServer = config.http?.metrics !== undefined
+    ? await MetricsServer.start({ ...httpAddress(config.http.metrics, 'http.metrics'), token: config.http.token, render, log })
+      .catch(async (err: unknown) => { await http?.close(); await control.close(); await server.close(); throw err; })
     : undefined;
   // The spool is read in the background: the listeners already greet.
   if (delivering) void worker.start();
@@ -220,6 +243,8 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
     events,
     mailbox,
     http,
+    metrics,
+    metricsServer,
     faults,
     trace,
     reload(next: Config) {
@@ -231,6 +256,7 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
       stopping = true;
       await control.close();
       await http?.close();
+      await metricsServer?.close();
       await Promise.all([server.close(graceMs), worker.stop(graceMs)]);
       await sessions.close();
     },

@@ -44,6 +44,8 @@ export interface ResolverOptions {
   now?: () => number;
   /** Where a malformed null MX is reported. */
   log?: Logger;
+  /** Told the verdict of every destination lookup, cached or not (the metrics, src/metrics/). */
+  verdict?: (kind: Destination['kind']) => void;
   /** dns.zones: records that win over DNS (static-zones.ts). */
   zones?: StaticZones;
 }
@@ -91,6 +93,7 @@ export class DestinationResolver {
       case 'literal': return this.literalDestination(name.literal, name.address);
       case 'domain': {
         const destination = await this.cache.get(name.ascii, () => this.lookUp(name.ascii).catch((error: unknown) => this.unexpected(name.ascii, error)));
+        this.options.verdict?.(destination.kind);
         return freshCopy(destination);
       }
     }

@@ -9,6 +9,7 @@ import type { FaultRules } from '../faults/fault-engine.js';
 import { filterFromQuery } from '../inbox/message-filter.js';
 import { streamEvents } from './event-stream.js';
 import { HttpError } from './http-error.js';
+import { EXPOSITION_CONTENT_TYPE } from '../metrics/registry.js';
 
 export interface ApiDeps {
   mailbox: Mailbox;
@@ -17,6 +18,8 @@ export interface ApiDeps {
   faults: FaultRules;
   /** Whether the MTA is up and its listeners bound (GET /readyz). */
   ready: () => boolean;
+  /** The metrics in Prometheus text format (GET /metrics). */
+  metrics: () => Promise<string>;
 }
 
 export interface RouteContext {
@@ -57,6 +60,7 @@ export function apiRoutes(deps: ApiDeps): Route[] {
   const json = (value: unknown, status?: number): RouteResult => ({ json: value, ...(status ? { status } : {}) });
   return [
     { method: 'GET', path: /^\/readyz$/, handle: async () => (deps.ready() ? json({ ready: true }) : json({ ready: false }, 503)) },
+    { method: 'GET', path: /^\/metrics$/, handle: async () => ({ raw: Buffer.from(await deps.metrics()), type: EXPOSITION_CONTENT_TYPE }) },
     { method: 'GET', path: /^\/api\/messages$/, handle: async ({ query }) => json(await mailbox.list(filterFromQuery(query))) },
     { method: 'DELETE', path: /^\/api\/messages$/, handle: async () => json({ deleted: await mailbox.deleteAll() }) },
     {

@@ -1,6 +1,6 @@
 // The HTTP API and the web inbox on node:http. Off unless configured
 // (`http.listen`, `--http HOST:PORT`); loopback unless told otherwise. With
-// `http.token`, every /api/ request needs `Authorization: Bearer TOKEN`
+// `http.token`, every /api/ request and /metrics need `Authorization: Bearer TOKEN`
 // (or `?token=` for the browser's EventSource, which cannot send headers).
 
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
@@ -59,7 +59,7 @@ async function handle(request: IncomingMessage, response: ServerResponse, routes
   const url = new URL(request.url ?? '/', 'http://localhost');
   const method = request.method ?? 'GET';
   try {
-    if (!url.pathname.startsWith('/api/') && url.pathname !== '/readyz') {
+    if (!url.pathname.startsWith('/api/') && url.pathname !== '/readyz' && url.pathname !== '/metrics') {
       const file = method === 'GET' ? await staticFile(url.pathname) : undefined;
       if (!file) throw new HttpError(404, 'ENOTFOUND', `no such page: ${url.pathname}`);
       response.writeHead(200, { 'content-type': file.type, 'cache-control': 'no-store' });
@@ -67,7 +67,7 @@ async function handle(request: IncomingMessage, response: ServerResponse, routes
       return;
     }
     checkOrigin(request);
-    if (url.pathname.startsWith('/api/')) checkToken(request, url, options.token);
+    if (url.pathname.startsWith('/api/') || url.pathname === '/metrics') checkToken(request, url, options.token);
     const found = findRoute(routes, method, url.pathname);
     if (found === 'wrong-method') throw new HttpError(405, 'EMETHOD', `${method} is not allowed on ${url.pathname}`);
     if (!found) throw new HttpError(404, 'ENOTFOUND', `no such endpoint: ${method} ${url.pathname}`);
@@ -122,7 +122,7 @@ function checkOrigin(request: IncomingMessage): void {
   if (host !== request.headers.host) throw new HttpError(403, 'EORIGIN', `requests from ${origin} are not allowed`);
 }
 
-function checkToken(request: IncomingMessage, url: URL, token: string | undefined): void {
+export function checkToken(request: IncomingMessage, url: URL, token: string | undefined): void {
   if (token === undefined) return;
   const header = request.headers.authorization;
   const given = header?.startsWith('Bearer ') ? header.slice(7) : url.searchParams.get('token') ?? '';

@@ -56,6 +56,14 @@ export interface ServerOptions {
   bareNewline?: BareNewlinePolicy;
   /** Transcripts (config trace): where they go, and how DNS verdicts are described in them. */
   trace?: { store: TraceStore; describeDomain?: DomainDescriber };
+  /** Told of connections accepted and refused, and TLS established (the metrics, src/metrics/). */
+  observer?: ConnectionObserver;
+}
+
+export interface ConnectionObserver {
+  accepted(): void;
+  refused(reason: 'max_connections' | 'max_connections_per_ip'): void;
+  tlsEstablished(mode: 'starttls' | 'implicit'): void;
 }
 
 /** Where a session runs, for a decorator that acts on the connection itself. */
@@ -169,19 +177,24 @@ export class SmtpServer {
       : undefined;
     if (limitReply) {
       log('smtpd', `reject: connect from [${ip}]: ${limitReply.code} ${limitReply.enhanced} too many connections`);
+      this.options.observer?.refused(counts.connections >= limits.maxConnections ? 'max_connections' : 'max_connections_per_ip');
       this.refuse(socket, limitReply);
       return;
     }
     this.sockets.add(socket);
     counts.connections++;
     counts.perIp.set(ip, fromIp + 1);
+    const observer = this.options.observer;
+    observer?.accepted();
+    if (listener.tls === 'implicit') observer?.tlsEstablished('implicit');
     const refusing = listener.mode === 'refuse';
     const settings = this.sessionSettings(listener, limits);
     const transcript = this.options.trace?.store.open('inbound', `[${ip}] (${listener.mode} listener)`);
     const deps = this.sessionDeps(listener, transcript);
     const makeSession = (store: MessageStore) => new Session(settings, { ip, tls: listener.tls === 'implicit' }, { ...deps, store });
     const site = { clientIp: ip, listenerPort: socket.localPort ?? 0, drop: () => socket.destroy() };
-    const session = this.options.decorateSession ? this.options.decorateSession(makeSession, deps.store, site) : makeSession(deps.store);
+    const inner = this.options.decorateSession ? this.options.decorateSession(makeSession, deps.store, site) : makeSession(deps.store);
+    const session = observer ? announcingTls(inner, () => observer.tlsEstablished('starttls')) : inner;
     const connectionLimits = {
       ...limits,
       maxLineOctets: Session.longestLine(settings),
@@ -261,4 +274,15 @@ export class SmtpServer {
 export function clientAddress(socket: net.Socket): string {
   const ip = socket.remoteAddress ?? 'unknown';
   return ip.startsWith('::ffff:') && net.isIPv4(ip.slice(7)) ? ip.slice(7) : ip;
+}
+
+/** The session, with each STARTTLS handshake (RFC 3207) also announced: every other call goes straight through. */
+function announcingTls(session: ConnectionSession, established: () => void): ConnectionSession {
+  return new Proxy(session, {
+    get(target, key) {
+      if (key === 'tlsStarted') return () => { established(); target.tlsStarted(); };
+      const value: unknown = Reflect.get(target, key, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
 }
