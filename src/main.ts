@@ -11,6 +11,7 @@ import { processIo, type CommandIo } from './cli/command-io.js';
 import { queueCommand } from './cli/queue-command.js';
 import { sendmailCommand } from './cli/sendmail-command.js';
 import { resolveCommand } from './cli/resolve-command.js';
+import { checkCommand } from './cli/check-command.js';
 import { dkimCommand } from './cli/dkim-command.js';
 import { explainCommand } from './cli/explain-command.js';
 import { UnsafeSpoolError } from './queue/spool/spool.js';
@@ -26,6 +27,7 @@ commands:
   sendmail [-f FROM] [-t] [RCPT...]
                    queue a message read on stdin (minimta sendmail --help)
   resolve DOMAIN   what delivery would do for a domain, from DNS
+  check            is the config ready to run? TLS, spool, DNS … (minimta check --help)
   dkim keygen|check DOMAIN SELECTOR
                    make a DKIM key and its DNS record; check the published
                    record (minimta dkim --help)
@@ -53,6 +55,7 @@ const CLI_COMMANDS: Record<string, (args: string[], io: CommandIo) => Promise<nu
   queue: queueCommand,
   sendmail: sendmailCommand,
   resolve: resolveCommand,
+  check: checkCommand,
   dkim: dkimCommand,
   explain: explainCommand,
 };

@@ -4,7 +4,7 @@
 // another uid with chown, and spool files are swapped for links.
 
 import { expect } from 'chai';
-import { chmod, chown, link, mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { chmod, chown, link, mkdir, open, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { captureIo, runCli } from './helpers/cli-io.js';
@@ -14,7 +14,7 @@ import type { Zone } from './helpers/dns-server.js';
 import { queueCommand } from '../src/cli/queue-command.js';
 import { sendmailCommand } from '../src/cli/sendmail-command.js';
 import { Spool, UnsafeSpoolError } from '../src/queue/spool/spool.js';
-import { checkSpoolOwnership } from '../src/queue/spool/spool-safety.js';
+import { checkSpoolOwnership, fileProblem } from '../src/queue/spool/spool-safety.js';
 import { PROCESS_TEST_TIMEOUT_MS } from './helpers/process-timeouts.js';
 
 /** Another user: the attacker. */
@@ -180,6 +180,17 @@ describe('spool ownership and safe opens (issue 8, defect 1)', () => {
       expect(envelopes).to.deep.equal([]);
       expect(corrupt.map((c) => c.name)).to.deep.equal([id]);
       expect(corrupt[0]!.error.message).to.include('is a symbolic link');
+    });
+
+    it('reads a file replaced or removed while it was open (0 links): no attack, the version that was there', async () => {
+      const path = join(dir, 'removed');
+      await writeFile(path, 'x', { mode: 0o600 });
+      const handle = await open(path, 'r');
+      await rm(path);
+      const stats = await handle.stat();
+      await handle.close();
+      expect(stats.nlink).to.equal(0);
+      expect(fileProblem(stats)).to.equal(undefined);
     });
 
     it('never writes an envelope through a symbolic link', async () => {

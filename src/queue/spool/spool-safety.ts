@@ -45,7 +45,10 @@ export function directoryProblem(stats: Stats, uid: number = runningUid()): stri
 export function fileProblem(stats: Stats, uid: number = runningUid()): string | undefined {
   if (!stats.isFile()) return 'is not a regular file';
   if (stats.uid !== uid) return `is owned by uid ${stats.uid}, not by uid ${uid} that minimta runs as`;
-  if (stats.nlink !== 1) return `has ${stats.nlink} hard links`;
+  // More than one link: maybe a link to a file elsewhere. None: replaced or
+  // removed since we opened it (a rename over it, a delivery finishing); what
+  // we read is the version that was there, as without this check.
+  if (stats.nlink > 1) return `has ${stats.nlink} hard links`;
   return undefined;
 }
 
@@ -155,4 +158,51 @@ const checkedOpen = (path: string, _flags: unknown, _mode: unknown, done: (err: 
 /** A read stream of a spool file, opened as openSpoolFile opens one. */
 export function createSpoolReadStream(path: string): ReadStream {
   return fs.createReadStream(path, { fs: { open: checkedOpen, read: fs.read, close: fs.close } });
+}
+
+/** What `minimta check` found wrong with one path of the spool. */
+export interface SpoolFinding {
+  level: 'error' | 'warning';
+  path: string;
+  problem: string;
+}
+
+/**
+ * Every problem of the spool, not only the first (for `minimta check`):
+ * the rule of checkSpoolOwnership for every directory at any depth; every
+ * file a regular file of `uid` with one link, and every entry private
+ * (mode bits for group or others are a warning: queued mail is private).
+ * Walks the whole tree, so it is for the operator's command, not the start-up.
+ */
+export async function spoolFindings(dir: string, uid: number = runningUid()): Promise<SpoolFinding[]> {
+  const findings: SpoolFinding[] = [];
+  const top = await lstatIfAny(dir);
+  if (!top) return findings;
+  const root = top.isSymbolicLink() ? await stat(dir) : top;
+  if (top.isSymbolicLink() && top.uid !== uid && top.uid !== 0) {
+    findings.push({ level: 'error', path: dir, problem: `is a symbolic link owned by uid ${top.uid}` });
+  }
+  await walk(dir, root, uid, findings);
+  return findings;
+}
+
+async function walk(path: string, stats: Stats, uid: number, findings: SpoolFinding[]): Promise<void> {
+  const problem = stats.isDirectory() ? directoryProblem(stats, uid)
+    : stats.isFile() ? fileProblem(stats, uid) ?? writableProblem(stats)
+    : stats.isSocket() ? (stats.uid === uid ? undefined : `is owned by uid ${stats.uid}, not by uid ${uid} that minimta runs as`)
+    : stats.isSymbolicLink() ? 'is a symbolic link'
+    : 'is not a file, a directory or the control socket';
+  if (problem) findings.push({ level: 'error', path, problem });
+  else if ((stats.mode & 0o077) !== 0 && !stats.isSocket()) {
+    findings.push({ level: 'warning', path, problem: `can be read by group or others (mode ${(stats.mode & 0o7777).toString(8).padStart(4, '0')}); queued mail is private` });
+  }
+  if (!stats.isDirectory() || problem) return;
+  for (const name of (await readdir(path)).sort()) {
+    const entry = await lstatIfAny(join(path, name));
+    if (entry) await walk(join(path, name), entry, uid, findings);
+  }
+}
+
+function writableProblem(stats: Stats): string | undefined {
+  return (stats.mode & WRITABLE_BY_OTHERS) !== 0 ? `is writable by group or others (mode ${(stats.mode & 0o7777).toString(8).padStart(4, '0')})` : undefined;
 }
