@@ -11,7 +11,7 @@ describe('web inbox in headless chromium', function () {
 
   before(async () => {
     browser = await HeadlessChromium.start();
-    minimta = await startMinimta({ http: { token: 'inbox-token' } });
+    minimta = await startMinimta({ http: { token: 'inbox-token' }, config: { trace: { enabled: true } } });
   });
   after(async () => {
     await minimta?.close();
@@ -43,8 +43,19 @@ describe('web inbox in headless chromium', function () {
       '--b--',
       '',
     ].join('\r\n');
-    expect((await client.sendMail('shop@app.test', ['buyer@example.net'], body)).code).to.equal(250);
+    const reply = await client.sendMail('shop@app.test', ['buyer@example.net'], body);
+    expect(reply.code).to.equal(250);
+    expect(await client.command('QUIT')).to.match(/^221/);
     client.close();
+    // The arrival's transcript is stored once the session has ended: wait for it (bounded).
+    const queueId = /queued as (\S+)/.exec(reply.lines[0]!)![1]!;
+    for (let i = 0; ; i++) {
+      const response = await fetch(`${minimta.http!.url}/api/messages/${queueId}/transcript`, { headers: { authorization: 'Bearer inbox-token' } });
+      await response.arrayBuffer();
+      if (response.ok) break;
+      if (i > 250) throw new Error('no stored transcript within 5 s');
+      await new Promise((r) => setTimeout(r, 20));
+    }
 
     const subject = await browser.waitFor<string>(page, `document.querySelector('#messages li .subject')?.textContent`);
     expect(subject).to.equal('Your receipt');
@@ -66,6 +77,12 @@ describe('web inbox in headless chromium', function () {
     expect(await browser.evaluate(page, `[...document.querySelectorAll('#view-headers td:first-child')].map((td) => td.textContent)`))
       .to.deep.equal(['Received', 'Subject', 'MIME-Version', 'Content-Type']);
     expect(await browser.evaluate(page, `document.getElementById('view-raw').textContent.startsWith('Received: ')`)).to.equal(true);
+    // Traced on arrival: the Transcript tab shows the annotated SMTP session.
+    await browser.waitFor(page, `!document.getElementById('transcript-button').hidden`);
+    await browser.evaluate(page, `document.getElementById('transcript-button').click()`);
+    expect(await browser.evaluate(page, `document.getElementById('view-transcript').classList.contains('active')`)).to.equal(true);
+    expect(await browser.evaluate<string>(page, `document.getElementById('view-transcript').textContent`))
+      .to.contain('EHLO app.test').and.to.contain('MAIL FROM:<shop@app.test>').and.to.contain(queueId);
     // The message's script ran nowhere: the sandbox has no allow-scripts.
     expect(await browser.evaluate(page, 'document.title')).to.equal('minimta inbox');
   });

@@ -1,5 +1,6 @@
 // The web inbox: the message list, kept live by the event stream, and one
-// message at a time as text, HTML (in an empty sandbox), headers or raw.
+// message at a time as text, HTML (in an empty sandbox), headers, raw, or
+// its SMTP transcript when tracing was on.
 // Plain DOM; every piece of message content goes in as text, never as markup.
 
 const token = new URLSearchParams(location.hash.slice(1)).get('token');
@@ -61,6 +62,17 @@ async function show(id) {
     element('li', '', `${a.filename ?? '(unnamed)'} — ${a.contentType}, ${a.size} bytes`)));
   $('detail').hidden = false;
   showView(message.html !== undefined ? 'html' : 'text');
+  await showTranscript(id);
+}
+
+/** The Transcript tab appears only for a message that has one stored (404 otherwise). */
+async function showTranscript(id) {
+  $('transcript-button').hidden = true;
+  $('view-transcript').textContent = '';
+  const response = await fetch(`/api/messages/${encodeURIComponent(id)}/transcript`, { headers: authHeaders });
+  if (!response.ok || selected !== id) return;
+  $('view-transcript').textContent = (await response.json()).text;
+  $('transcript-button').hidden = false;
 }
 
 function listen() {
