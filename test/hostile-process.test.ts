@@ -91,7 +91,8 @@ describe('a relay process under hostile clients keeps its memory bounded', funct
     const { maxRss, closed, report } = await floodWithoutReading(relay, port, Buffer.from('EHLO attacker.test\r\n'.repeat(3276)));
     expect(maxRss, report).to.be.below(150 * MB);
     expect(closed, 'the relay closed the session').to.equal(true);
-    expect(relay.output).to.match(/too many unread replies for \[127\.0\.0\.1\]: 421 4\.7\.0/);
+    // The log line reaches us through the relay's stdout pipe, possibly after the close: wait for it.
+    await relay.waitFor(/too many unread replies for \[127\.0\.0\.1\]: 421 4\.7\.0/, 10_000);
     await stillAnswers(port);
   });
 
@@ -103,13 +104,17 @@ describe('a relay process under hostile clients keeps its memory bounded', funct
     const { maxRss, closed, report } = await floodWithoutReading(relay, port, Buffer.from('EHLO attacker.test\r\n'.repeat(20)));
     expect(maxRss, report).to.be.below(150 * MB);
     expect(closed, 'the relay closed the session').to.equal(true);
-    expect(relay.output).to.match(/(too many unread replies for|timeout from) \[127\.0\.0\.1\]/);
+    await relay.waitFor(/(too many unread replies for|timeout from) \[127\.0\.0\.1\]/, 10_000);
     await stillAnswers(port);
   });
 
-  it('survives 20 000 short sessions with a 64 MB heap, and still answers', async () => {
+  // What a session keeps after close is measured directly, whatever the load,
+  // by "keeps nothing of a closed session" in hostile-clients.test.ts (the old
+  // 10 s linger kept 15.5 KB each). This is the process-level check: 8 000
+  // sessions would hold about 124 MB, twice the heap, if each kept that much.
+  it('survives 8 000 short sessions with a 64 MB heap, and still answers', async () => {
     const { relay, port } = await start({ maxConnectionsPerIp: 100 }, ['--max-old-space-size=64']);
-    const sessions = 20_000;
+    const sessions = 8_000;
     const parallel = 16;
     let begun = 0;
     let completed = 0;

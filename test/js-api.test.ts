@@ -45,7 +45,7 @@ describe('JS API: startMinimta for test suites', () => {
 
   it('waitForMessage finds a message that is already there, and times out on one that never comes', async () => {
     const id = await send(minimta.port, 'a@app.test', ['x@example.net'], 'Subject: early\r\n\r\nbody\r\n');
-    expect((await minimta.waitForMessage({ subject: 'EARLY' }, 2000)).id).to.equal(id);
+    expect((await minimta.waitForMessage({ subject: 'EARLY' }, 8000)).id).to.equal(id);
     const started = Date.now();
     const error = await minimta.waitForMessage({ subject: 'never' }, 200).catch((err: unknown) => err);
     expect(error).to.be.instanceOf(WaitTimeoutError);

@@ -164,8 +164,11 @@ describe('password-hash: verifyUser', () => {
       expect(await verifyUser(table, user, 'wrong')).to.equal(false);
       return Number(process.hrtime.bigint() - start);
     };
-    const known = await timed('alice');
-    const unknown = await timed('mallory');
+    // The fastest of three runs each: being preempted only ever adds time, so
+    // the minimum is the work done, even on a loaded machine.
+    const fastest = async (user: string): Promise<number> => Math.min(await timed(user), await timed(user), await timed(user));
+    const known = await fastest('alice');
+    const unknown = await fastest('mallory');
     // Without the stand-in hash an unknown user would return in microseconds.
     expect(unknown).to.be.above(known / 4);
   });

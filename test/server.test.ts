@@ -268,7 +268,7 @@ describe('server: SMTP over real sockets', function () {
     await relay.cleanup();
     relay = await startTestRelay({ limits: { idleTimeout: 0.2 } });
     const client = await connect();
-    expect(await client.replyCodes(1, 2000)).to.deep.equal(['421 4.4.2']);
+    expect(await client.replyCodes(1, 8000)).to.deep.equal(['421 4.4.2']);
     await client.waitClosed();
   });
 
@@ -281,7 +281,7 @@ describe('server: SMTP over real sockets', function () {
     await client.command('DATA');
     const trickle = setInterval(() => client.send('x'), 50);
     try {
-      expect(await client.replyCodes(1, 3000)).to.deep.equal(['421 4.4.2']);
+      expect(await client.replyCodes(1, 8000)).to.deep.equal(['421 4.4.2']);
     } finally {
       clearInterval(trickle);
     }
@@ -372,7 +372,7 @@ function relayLimits(): Limits {
   };
 }
 
-async function waitFor(condition: () => Promise<boolean>, timeoutMs = 3000): Promise<void> {
+async function waitFor(condition: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await condition())) {
     if (Date.now() > deadline) throw new Error('condition not met in time');

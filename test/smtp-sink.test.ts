@@ -29,7 +29,7 @@ class RawClient {
   }
 
   /** Resolves with everything received once it matches; rejects after timeoutMs. */
-  async waitFor(pattern: RegExp, timeoutMs = 2000): Promise<string> {
+  async waitFor(pattern: RegExp, timeoutMs = 8000): Promise<string> {
     const deadline = Date.now() + timeoutMs;
     while (!pattern.test(this.received)) {
       if (Date.now() > deadline || this.socket.destroyed) throw new Error(`no ${pattern} in ${JSON.stringify(this.received)}`);
@@ -53,7 +53,7 @@ class RawClient {
     });
   }
 
-  async closed(timeoutMs = 2000): Promise<void> {
+  async closed(timeoutMs = 8000): Promise<void> {
     if (this.socket.destroyed) return;
     const closed = new Promise<void>((resolve) => this.socket.once('close', () => resolve()));
     await Promise.race([closed, timeout(timeoutMs).then(() => { throw new Error('still open'); })]);

@@ -114,7 +114,11 @@ describe('trace: transcripts', () => {
       await client.waitClosed();
       const io = captureIo();
       // The session ends (and is stored) once the server has seen the close.
-      for (let i = 0; i < 100 && !(relay.trace!.recent()[0]?.finished); i++) await new Promise((r) => setTimeout(r, 20));
+      const deadline = Date.now() + 10_000;
+      while (!relay.trace!.recent()[0]?.finished) {
+        if (Date.now() > deadline) throw new Error('the session was not finished within 10 s of the close');
+        await new Promise((r) => setTimeout(r, 20));
+      }
       await relay.trace!.flushed();
       expect(await queueCommand(['show', id, '--transcript', '--spool', relay.config.spool], io.io)).to.equal(0);
       const text = io.stdout();

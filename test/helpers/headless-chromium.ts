@@ -80,7 +80,9 @@ export class HeadlessChromium {
   async close(): Promise<void> {
     this.child.kill('SIGKILL');
     await this.exited;
-    await fs.rm(this.profile, { recursive: true, force: true });
+    // Chromium's helper processes outlive the killed browser for a moment and may
+    // still write to the profile: retry (bounded) on ENOTEMPTY/EBUSY.
+    await fs.rm(this.profile, { recursive: true, force: true, maxRetries: 20, retryDelay: 100 });
   }
 
   private send(method: string, params: object, sessionId?: string, timeoutMs = 30_000): Promise<any> {

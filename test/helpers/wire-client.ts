@@ -71,14 +71,14 @@ export class WireClient {
   }
 
   /** Waits for the next reply. */
-  async reply(timeoutMs = 3000): Promise<Reply> {
+  async reply(timeoutMs = 8000): Promise<Reply> {
     await this.until(() => this.replies.length > 0 || this.closed, timeoutMs, 'a reply');
     const next = this.replies.shift();
     if (!next) throw new Error('connection closed before a reply');
     return next;
   }
 
-  async replyCodes(n: number, timeoutMs = 3000): Promise<string[]> {
+  async replyCodes(n: number, timeoutMs = 8000): Promise<string[]> {
     const codes: string[] = [];
     for (let i = 0; i < n; i++) {
       const r = await this.reply(timeoutMs);
@@ -88,12 +88,12 @@ export class WireClient {
   }
 
   /** Sends a command and returns "code enhanced" of its reply. */
-  async command(line: string, timeoutMs = 3000): Promise<string> {
+  async command(line: string, timeoutMs = 8000): Promise<string> {
     this.send(line + '\r\n');
     return (await this.replyCodes(1, timeoutMs))[0]!;
   }
 
-  async waitClosed(timeoutMs = 3000): Promise<void> {
+  async waitClosed(timeoutMs = 8000): Promise<void> {
     await this.until(() => this.closed, timeoutMs, 'the server to close');
   }
 
