@@ -24,6 +24,12 @@ export interface ListenConfig {
   mode: 'relay' | 'refuse' | 'capture';
   refuse: 'close' | 'stay';
   tls: 'none' | 'starttls' | 'implicit';
+  /**
+   * "required": a submission listener (RFC 6409, RFC 8314): MAIL only after
+   * AUTH, and AUTH only under TLS. "optional" (the default): AUTH is offered
+   * when auth.users is set, and not needed to send to relay.domains.
+   */
+  auth?: 'optional' | 'required';
   /** Limits for this listener alone, over `limits` (limitsOf(config, listener)). */
   limits?: Partial<Config['limits']>;
 }
@@ -94,7 +100,8 @@ export interface Config {
   tls?: { cert: string; key: string; caFile?: string };
   /** Seconds a stopping relay gives to transactions and deliveries in flight. */
   shutdownTimeout: number;
-  auth?: { users: Record<string, string>; requireTls: boolean };
+  /** senders: user → the addresses and domains that user may put in MAIL FROM (src/auth/sender-binding.ts). */
+  auth?: { users: Record<string, string>; requireTls: boolean; senders?: Record<string, string[]> };
   /** Started as root, become this user after binding the listeners (src/privileges.ts). */
   user?: string;
   /** With `user`: this group instead of the user's own. */
@@ -270,6 +277,7 @@ function configCheck(defaults: Config) {
       mode: oneOf('relay', 'refuse', 'capture'),
       refuse: oneOf('close', 'stay'),
       tls: oneOf('none', 'starttls', 'implicit'),
+      auth: optional(oneOf('optional', 'required')),
       limits: optional(listenerLimits),
     }, DEFAULT_LISTENER), { nonEmpty: true }),
     spool: string,
@@ -327,7 +335,7 @@ function configCheck(defaults: Config) {
     }, { host: '', port: 25, tls: 'opportunistic' })),
     limits: object(LIMIT_CHECKS, defaults.limits),
     tls: optional(object<NonNullable<Config['tls']>>({ cert: existingFile, key: existingFile, caFile: optional(existingFile) }, { cert: '', key: '' })),
-    auth: optional(object({
+    auth: optional(object<NonNullable<Config['auth']>>({
       users: (value, key) => {
         if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ConfigError(key, 'must be an object');
         for (const [user, hash] of Object.entries(value)) string(hash, `${key}.${user}`);
@@ -335,7 +343,8 @@ function configCheck(defaults: Config) {
         return value as Record<string, string>;
       },
       requireTls: boolean,
-    }, { users: {} as Record<string, string>, requireTls: true as boolean })),
+      senders: optional(senderTable),
+    }, { users: {}, requireTls: true })),
     user: optional(string),
     group: optional(string),
     log: object({ timestamps: boolean, format: oneOf('text', 'json') }, defaults.log),
@@ -377,9 +386,40 @@ export function validateConfig(raw: unknown): Config {
     if (listener.tls !== 'none' && !config.tls?.cert) {
       throw new ConfigError(`listen[${i}].tls`, `"${listener.tls}" needs tls.cert and tls.key`);
     }
+    if (listener.auth === 'required') checkSubmissionListener(config, listener, `listen[${i}]`);
   });
+  for (const user of Object.keys(config.auth?.senders ?? {})) {
+    if (!Object.hasOwn(config.auth?.users ?? {}, user)) throw new ConfigError(`auth.senders.${user}`, 'is not a user of auth.users');
+  }
   return config;
 }
+
+/**
+ * A submission listener takes mail from authenticated users only, and AUTH
+ * comes after TLS (RFC 8314 §3, RFC 4954 §4): without users or without TLS
+ * nobody could ever send through it.
+ */
+function checkSubmissionListener(config: Config, listener: ListenConfig, key: string): void {
+  if (listener.mode === 'refuse') throw new ConfigError(`${key}.auth`, '"required" makes no sense on a refuse listener');
+  if (listener.tls === 'none') throw new ConfigError(`${key}.auth`, '"required" needs tls "starttls" or "implicit": AUTH is only offered under TLS (RFC 8314)');
+  if (Object.keys(config.auth?.users ?? {}).length === 0) throw new ConfigError(`${key}.auth`, '"required" needs users in auth.users');
+}
+
+/** auth.senders: user → list of "user@domain" addresses or bare domains. */
+const senderTable: Check<Record<string, string[]>> = (value, key) => {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ConfigError(key, 'must be an object: user → ["address@domain" or "domain", …]');
+  return Object.fromEntries(Object.entries(value).map(([user, list]) => {
+    if (!Array.isArray(list)) throw new ConfigError(`${key}.${user}`, 'must be a list of addresses or domains');
+    return [user, list.map((entry: unknown, i) => {
+      const itemKey = `${key}.${user}[${i}]`;
+      const text = string(entry, itemKey).toLowerCase();
+      const at = text.lastIndexOf('@');
+      if (at === 0 || at === text.length - 1) throw new ConfigError(itemKey, 'must be "local@domain" or "domain"');
+      hostname(text.slice(at + 1), itemKey);
+      return text;
+    })];
+  }));
+};
 
 export function readConfigFile(file: string): Config {
   let text: string;

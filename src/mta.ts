@@ -12,6 +12,7 @@ import { Spool, checkSpoolOwnership } from './queue/spool/spool.js';
 import { spoolStore, type SpoolStoreOptions } from './queue/spool/message-store.js';
 import type { MessageStore } from './protocol/server/session.js';
 import { checkCredentials } from './auth/credentials.js';
+import { senderOwned } from './auth/sender-binding.js';
 import { QueueWorker, type FailureReporter } from './queue/delivery/worker.js';
 import { LiveQueue } from './queue/delivery/live-queue.js';
 import { BounceQueue } from './queue/dsn/bounce-queue.js';
@@ -133,7 +134,7 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
     postmaster: postmasterAddress(config),
     listeners: config.listen.map((listener) => {
       const { host, port, mode, refuse, tls: listenerTls } = listener;
-      return { host, port, mode, refuse, tls: listenerTls, ...(listener.limits ? { limits: limitsOf(config, listener) } : {}) };
+      return { host, port, mode, refuse, tls: listenerTls, authRequired: listener.auth === 'required', ...(listener.limits ? { limits: limitsOf(config, listener) } : {}) };
     }),
     limits: limitsOf(config),
     exemptFromPerIpLimit: inNetworks(config.relay.networks),
@@ -283,7 +284,12 @@ function policyFor(config: Config, resolver: DestinationResolver): RelayPolicy {
 function authOf(config: Config): ServerOptions['auth'] {
   const users = config.auth?.users ?? {};
   if (!config.auth || Object.keys(users).length === 0) return undefined;
-  return { authenticate: (credentials) => checkCredentials(users, credentials), requireTls: config.auth.requireTls };
+  const senders = config.auth.senders;
+  return {
+    authenticate: (credentials) => checkCredentials(users, credentials),
+    requireTls: config.auth.requireTls,
+    ...(senders ? { senderOwned: (user: string, sender: string) => senderOwned(senders, user, sender) } : {}),
+  };
 }
 
 /**

@@ -356,10 +356,15 @@ export const REPLIES = {
     when: 'AUTH was tried without TLS while auth.requireTls is on.',
     advice: 'Send STARTTLS first, then EHLO and AUTH.',
   },
+  senderNotOwned: {
+    code: 553, enhanced: '5.7.1', text: '<{address}>: Sender address not owned by user {user}', rfc: 'RFC 6409 §6.1; RFC 5321 §4.2.3; RFC 3463 §3.8',
+    when: 'auth.senders is set and the authenticated user may not use this MAIL FROM address (or the null sender <>).',
+    advice: 'Send from one of your own addresses, or ask the postmaster to add this one to auth.senders.',
+  },
   authRequired: {
     code: 530, enhanced: '5.7.0', text: 'Authentication required', rfc: 'RFC 4954 §6',
-    when: 'A command needs an authenticated session.',
-    advice: 'Authenticate with AUTH first.',
+    when: 'MAIL FROM on a submission listener (listen[].auth "required") before a successful AUTH.',
+    advice: 'On port 587 send STARTTLS, EHLO, then AUTH; on port 465 (implicit TLS) EHLO, then AUTH.',
   },
   authLineTooLong: {
     code: 500, enhanced: '5.5.6', text: 'Authentication Exchange line is too long', rfc: 'RFC 4954 §4, §6',

@@ -25,6 +25,8 @@ export interface ListenerOptions {
   refuse: 'close' | 'stay';
   /** STARTTLS offered (RFC 3207), or TLS from the first byte (RFC 8314). */
   tls: 'none' | 'starttls' | 'implicit';
+  /** A submission listener (RFC 6409, RFC 8314): MAIL only after AUTH, AUTH only under TLS. */
+  authRequired?: boolean;
   /** This listener's own limits; by default the server's. */
   limits?: Limits;
 }
@@ -43,7 +45,7 @@ export interface ServerOptions {
   /** Certificate and key for STARTTLS and implicit-TLS listeners. */
   tls?: TlsCredentials;
   /** AUTH (RFC 4954): how credentials are checked; absent, AUTH is not offered. */
-  auth?: { authenticate: SessionDeps['authenticate']; requireTls: boolean };
+  auth?: { authenticate: SessionDeps['authenticate']; requireTls: boolean; senderOwned?: SessionDeps['senderOwned'] };
   /** Wraps every session (the fault rules for tests, src/faults/); absent, the session is used as it is. */
   decorateSession?: SessionDecorator;
   /** Clients never held to limits.maxConnectionsPerIp (relay.networks, as Postfix exempts $mynetworks). */
@@ -237,6 +239,7 @@ export class SmtpServer {
       store: capture ? this.options.captureStore : this.options.store,
       now: () => new Date(),
       authenticate: auth ? auth.authenticate : () => { throw new Error('AUTH is not offered on this server'); },
+      ...(auth?.senderOwned ? { senderOwned: auth.senderOwned } : {}),
     };
   }
 
@@ -259,7 +262,9 @@ export class SmtpServer {
       postmaster: this.options.postmaster,
       starttls: listener.tls === 'starttls' && this.options.tls !== undefined,
       auth: this.options.auth !== undefined,
-      authRequiresTls: this.options.auth?.requireTls ?? true,
+      // A submission listener offers AUTH under TLS only, whatever auth.requireTls says (RFC 8314 §3).
+      authRequiresTls: (this.options.auth?.requireTls ?? true) || listener.authRequired === true,
+      authRequired: listener.authRequired ?? false,
       strictEnvelopes: this.options.strictEnvelopes ?? false,
     };
   }

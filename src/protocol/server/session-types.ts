@@ -27,6 +27,8 @@ export interface SessionSettings extends Pick<Limits,
   /** AUTH is offered (users are configured), and whether only under TLS (RFC 4954 §4). */
   auth: boolean;
   authRequiresTls: boolean;
+  /** A submission listener (RFC 6409): MAIL only after AUTH (530 5.7.0, RFC 4954 §6). */
+  authRequired?: boolean;
   /** smtp.strictEnvelopes: MAIL and RCPT paths only as "<mailbox>" (default false, as Postfix). */
   strictEnvelopes?: boolean;
 }
@@ -111,6 +113,8 @@ export interface SessionDeps {
   now: () => Date;
   /** Checks credentials from an AUTH exchange against the configured users. */
   authenticate: (credentials: { user: string; password: string }) => Promise<AuthOutcome>;
+  /** Sender binding (auth.senders): may this user use this MAIL FROM ('' for <>)? Absent: any. */
+  senderOwned?: (user: string, sender: string) => boolean;
 }
 
 /** One event worth a log line; `id` is the queue id when there is one. */

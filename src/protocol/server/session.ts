@@ -20,6 +20,7 @@
 //    └────── STARTTLS done, from greeted
 //
 //   AUTH with the whole response on its line goes from ready to ready (RFC 4954 §4).
+//   On a submission listener MAIL needs the AUTH user in `ready` (RFC 6409 §4.3).
 //
 //   A `refuse` listener: open ──▶ refusing ⟲ 521 to all but QUIT (RFC 7504 §3)
 //   Every state ──▶ closed on QUIT, a 421 (errors, timeout, shutdown), 554 for
@@ -127,7 +128,7 @@ export class Session {
   private readonly commands: Record<string, CommandDefinition> = {
     HELO: command(anyState, (_, arg) => this.hello('HELO', arg)),
     EHLO: command(anyState, (_, arg) => this.hello('EHLO', arg)),
-    MAIL: command(() => this.outsideTransaction(), (ready, arg) => this.mail(ready, arg)),
+    MAIL: command(() => this.authorizedToSend(this.outsideTransaction()), (ready, arg) => this.mail(ready, arg)),
     RCPT: command(() => this.inTransaction(), (mail, arg) => this.rcpt(mail, arg), { logAs: (arg) => this.rcptLog(arg) }),
     // RFC 5321 §4.3.2: DATA takes no argument; that is checked before the state.
     DATA: command((arg) => this.withRecipients(arg), (mail, _arg, wire) => this.data(mail, wire)),
@@ -370,6 +371,7 @@ export class Session {
     // RFC 1870 §6.1: a declared size above the fixed maximum is refused at once.
     if (params.size !== undefined && params.size > this.settings.maxMessageSize) throw refusal(reply('sizeExceedsLimit'));
     const sender = path.kind === 'mailbox' ? path.address : '';
+    this.checkSenderBinding(ready.hello, sender);
     // The null reverse-path is never refused (RFC 5321 §4.5.5, RFC 2505 §2.6.1).
     if (sender) await this.deps.policy.checkSender(sender, this.policyContext(ready.hello));
     this.state = { name: 'mail', hello: ready.hello, transaction: { sender, params, recipients: [], recipientParams: [], rcptCommands: 0 } };
@@ -489,6 +491,26 @@ export class Session {
     const state = this.state;
     if (state.name === 'ready') return state;
     throw refusal(reply(state.name === 'greeted' ? 'needHelo' : 'nestedMail'));
+  }
+
+  /**
+   * MAIL on a submission listener: only once AUTH succeeded (RFC 6409 §4.3,
+   * RFC 4954 §6: 530 5.7.0 to a command that needs authentication).
+   */
+  private authorizedToSend(ready: Ready): Ready {
+    if (this.settings.authRequired && ready.hello.authUser === undefined) throw refusal(reply('authRequired'));
+    return ready;
+  }
+
+  /**
+   * Sender binding (auth.senders, src/auth/sender-binding.ts): an
+   * authenticated user may use only their own addresses in MAIL FROM
+   * (RFC 6409 §6.1); 553 5.7.1 otherwise, as Postfix's reject_sender_login_mismatch.
+   */
+  private checkSenderBinding(hello: Hello, sender: string): void {
+    const user = hello.authUser;
+    if (user === undefined || !this.deps.senderOwned || this.deps.senderOwned(user, sender)) return;
+    throw refusal(reply('senderNotOwned', { address: sender, user }));
   }
 
   /** RCPT: inside a transaction (RFC 5321 §3.3). */
