@@ -224,7 +224,7 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
   let stopping = false;
   const render = () => metrics.render();
   const http = config.http?.listen !== undefined
-    ? await HttpApi.start({ ...httpAddress(config.http.listen), token: config.http.token, mailbox, queue, events, faults, ready: () => !stopping, metrics: render, log })
+    ? await HttpApi.start({ ...httpAddress(config.http.listen), token: config.http.token, mailbox, queue, events, faults, trace, spoolDir: spool.dir, ready: () => !stopping, metrics: render, log })
       .catch(async (err: unknown) => { await control.close(); await server.close(); throw err; })
     : undefined;
   const metricsServer = config.http?.metrics !== undefined

@@ -3,6 +3,7 @@ import http from 'node:http';
 import { startMinimta, type Minimta } from '../src/index.js';
 import { applyFlags, defaultConfig, validateConfig } from '../src/config.js';
 import { WireClient } from './helpers/wire-client.js';
+import { readStoredTranscript } from '../src/trace/trace-store.js';
 
 async function send(port: number, to: string, subject: string, body = 'hello\r\n'): Promise<string> {
   const client = await WireClient.connect(port);
@@ -178,5 +179,88 @@ describe('HTTP API with a bearer token', () => {
     expect((await fetch(`${base}/api/messages`, { headers: { authorization: 'Bearer s3cret' } })).status).to.equal(200);
     expect((await fetch(`${base}/api/messages?token=s3cret`)).status).to.equal(200);
     expect((await fetch(`${base}/readyz`)).status).to.equal(200);
+  });
+});
+
+describe('HTTP API: SMTP session transcripts (config trace)', () => {
+  let minimta: Minimta;
+  let base: string;
+  afterEach(async () => { await minimta.close(); });
+
+  const getJson = async (path: string) => {
+    const response = await fetch(base + path);
+    expect(response.headers.get('content-type')).to.equal('application/json; charset=utf-8');
+    return { status: response.status, body: await response.json() as any };
+  };
+
+  /** Polls the ring until `id`'s session has ended (the server sees the QUIT's close); bounded. */
+  async function finishedSession(queueId: string, timeoutMs = 5000): Promise<any> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const { body } = await getJson('/api/sessions');
+      const found = (body as any[]).find((s) => s.queueIds.includes(queueId) && s.finished);
+      if (found) return found;
+      if (Date.now() > deadline) throw new Error(`session of ${queueId} not finished in time`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+
+  it('lists the ring, shows one session, and a message gives its stored transcript', async () => {
+    minimta = await startMinimta({ http: true, config: { trace: { enabled: true } } });
+    base = minimta.http!.url;
+    const client = await WireClient.connect(minimta.port);
+    await client.reply();
+    await client.command('EHLO app.test');
+    const reply = await client.sendMail('app@sender.test', ['bob@example.test'], 'Subject: traced\r\n\r\nhello\r\n');
+    const queueId = /queued as (\S+)/.exec(reply.lines[0]!)![1]!;
+    expect(await client.command('QUIT')).to.match(/^221/);
+    client.close();
+
+    const session = await finishedSession(queueId);
+    expect(session).to.include({ direction: 'inbound', finished: true });
+    expect(session.id).to.match(/^in-\d+$/);
+    expect(session.peer).to.contain('127.0.0.1');
+
+    const one = await getJson(`/api/sessions/${session.id}`);
+    expect(one.status).to.equal(200);
+    expect(one.body.info).to.deep.equal(session);
+    expect(one.body.text).to.contain('EHLO app.test').and.to.contain('MAIL FROM:<app@sender.test>').and.to.contain(queueId);
+
+    const stored = await getJson(`/api/messages/${queueId}/transcript`);
+    expect(stored.status).to.equal(200);
+    expect(stored.body.id).to.equal(queueId);
+    expect(stored.body.text).to.contain('RCPT TO:<bob@example.test>').and.to.contain('QUIT');
+
+    // Deleted, the message takes its stored transcripts with it (the ring keeps the session).
+    expect(await readStoredTranscript(minimta.mta.spool.dir, queueId)).to.be.a('string');
+    expect((await fetch(`${base}/api/messages/${queueId}`, { method: 'DELETE' })).status).to.equal(200);
+    expect(await readStoredTranscript(minimta.mta.spool.dir, queueId)).to.equal(undefined);
+    expect((await getJson(`/api/messages/${queueId}/transcript`)).status).to.equal(404);
+    expect((await getJson(`/api/sessions/${session.id}`)).status).to.equal(200);
+
+    expect(await getJson('/api/sessions/in-999999')).to.deep.include({ status: 404 });
+    expect((await getJson('/api/sessions/in-999999')).body.code).to.equal('ENOSESSION');
+    const unknown = await getJson('/api/messages/0MX0OWGKC01M3M/transcript');
+    expect(unknown.status).to.equal(404);
+  });
+
+  it('says clearly that tracing is off, and a message without a transcript is a 404', async () => {
+    minimta = await startMinimta({ http: true });
+    base = minimta.http!.url;
+    const list = await getJson('/api/sessions');
+    expect(list.status).to.equal(409);
+    expect(list.body).to.include({ code: 'ETRACEOFF' });
+    expect(list.body.error).to.match(/tracing is off/);
+    expect((await getJson('/api/sessions/in-1')).body.code).to.equal('ETRACEOFF');
+    const client = await WireClient.connect(minimta.port);
+    await client.reply();
+    await client.command('EHLO app.test');
+    const reply = await client.sendMail('app@sender.test', ['bob@example.test'], 'Subject: untraced\r\n\r\nhello\r\n');
+    client.close();
+    const queueId = /queued as (\S+)/.exec(reply.lines[0]!)![1]!;
+    const stored = await getJson(`/api/messages/${queueId}/transcript`);
+    expect(stored.status).to.equal(404);
+    expect(stored.body).to.include({ code: 'ENOTRANSCRIPT' });
+    expect(stored.body.error).to.match(/tracing is off/);
   });
 });

@@ -6,6 +6,7 @@ import type { Mailbox } from '../inbox/mailbox.js';
 import type { MtaEvents } from '../inbox/mta-events.js';
 import type { QueueOperations } from '../queue/spool/queue-admin.js';
 import type { FaultRules } from '../faults/fault-engine.js';
+import { readStoredTranscript, type TraceStore } from '../trace/trace-store.js';
 import { filterFromQuery } from '../inbox/message-filter.js';
 import { streamEvents } from './event-stream.js';
 import { HttpError } from './http-error.js';
@@ -16,6 +17,10 @@ export interface ApiDeps {
   queue: QueueOperations;
   events: MtaEvents;
   faults: FaultRules;
+  /** The ring of recent SMTP sessions; absent when tracing (config `trace`) is off. */
+  trace?: TraceStore;
+  /** The spool directory, where a message's stored transcripts are. */
+  spoolDir: string;
   /** Whether the MTA is up and its listeners bound (GET /readyz). */
   ready: () => boolean;
   /** The metrics in Prometheus text format (GET /metrics). */
@@ -55,8 +60,14 @@ function waitSeconds(query: URLSearchParams): number {
   return Math.min(seconds, MAX_WAIT_SECONDS);
 }
 
+const TRACE_OFF = 'tracing is off: set config "trace": {"enabled": true} or start with --trace';
+
 export function apiRoutes(deps: ApiDeps): Route[] {
   const { mailbox, queue, events, faults } = deps;
+  const traceStore = (): TraceStore => {
+    if (!deps.trace) throw new HttpError(409, 'ETRACEOFF', TRACE_OFF);
+    return deps.trace;
+  };
   const json = (value: unknown, status?: number): RouteResult => ({ json: value, ...(status ? { status } : {}) });
   return [
     { method: 'GET', path: /^\/readyz$/, handle: async () => (deps.ready() ? json({ ready: true }) : json({ ready: false }, 503)) },
@@ -75,6 +86,19 @@ export function apiRoutes(deps: ApiDeps): Route[] {
       handle: async ({ params }) => ({ raw: await mailbox.raw(params[0]!), type: 'message/rfc822' }),
     },
     {
+      method: 'GET',
+      path: new RegExp(`^/api/messages/${ID}/transcript$`),
+      handle: async ({ params }) => {
+        const id = params[0]!;
+        await queue.show(id);
+        // A session that just ended may still be on its way to the disk.
+        await deps.trace?.flushed();
+        const text = await readStoredTranscript(deps.spoolDir, id);
+        if (text === undefined) throw new HttpError(404, 'ENOTRANSCRIPT', `no transcript stored for ${id} (${deps.trace ? 'it arrived while tracing was off' : TRACE_OFF})`);
+        return json({ id, text });
+      },
+    },
+    {
       method: 'DELETE',
       path: new RegExp(`^/api/messages/${ID}$`),
       handle: async ({ params }) => { await mailbox.delete(params[0]!); return json({ deleted: params[0] }); },
@@ -82,6 +106,16 @@ export function apiRoutes(deps: ApiDeps): Route[] {
     { method: 'GET', path: /^\/api\/faults$/, handle: async () => json(faults.specs()) },
     { method: 'PUT', path: /^\/api\/faults$/, handle: async ({ body }) => json(faults.setFromJson(await body())) },
     { method: 'DELETE', path: /^\/api\/faults$/, handle: async () => json(faults.setFromJson([])) },
+    { method: 'GET', path: /^\/api\/sessions$/, handle: async () => json(traceStore().recent()) },
+    {
+      method: 'GET',
+      path: new RegExp(`^/api/sessions/${ID}$`),
+      handle: async ({ params }) => {
+        const found = traceStore().get(params[0]!);
+        if (!found) throw new HttpError(404, 'ENOSESSION', `no session ${params[0]} in the ring of recent sessions`);
+        return json(found);
+      },
+    },
     { method: 'GET', path: /^\/api\/events$/, handle: async ({ response }) => { streamEvents(events, response); return { streamed: true }; } },
     // The control socket's operations (minimta queue …), by the same names.
     { method: 'GET', path: /^\/api\/queue$/, handle: async () => json(await queue.list()) },

@@ -7,9 +7,9 @@
 // For the HTTP API (GET /api/sessions/:id): recent() lists the ring, get(id)
 // returns one transcript; both are cheap and never touch the disk.
 
-import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isQueueId } from '../queue/spool/queue-id.js';
+import { removeStoredTranscripts, transcriptDir, transcriptPath } from './transcript-files.js';
 import { Transcript, type Direction, type TranscriptLine } from './transcript.js';
 import { colourLine } from './live-view.js';
 
@@ -91,6 +91,10 @@ export class TraceStore {
       for (const id of t.queueIds) {
         const file = transcriptPath(dir, id, t.direction);
         await (t.direction === 'inbound' ? writeFile(file, text, { mode: 0o600 }) : appendFile(file, text, { mode: 0o600 }));
+        // The message may have left the queue (delivered) before this write:
+        // Spool.remove unlinks queue/<id> before the transcripts, so checking
+        // after the write leaves no file behind whichever came first.
+        if (!(await isQueued(dir, id))) await removeStoredTranscripts(dir, id);
       }
     }).catch((err: unknown) => {
       // A transcript is a teaching aid: failing to store one never touches the mail.
@@ -103,24 +107,13 @@ function info(t: Transcript): TranscriptInfo {
   return { id: t.id, direction: t.direction, peer: t.peer, startedAt: t.startedAt.toISOString(), finished: t.finished, queueIds: [...t.queueIds], size: t.size };
 }
 
-export function transcriptDir(spoolDir: string): string {
-  return join(spoolDir, 'transcripts');
-}
+export { readStoredTranscript, transcriptDir } from './transcript-files.js';
 
-function transcriptPath(spoolDir: string, queueId: string, direction: Direction): string {
-  if (!isQueueId(queueId)) throw new Error(`not a queue id: ${JSON.stringify(queueId)}`);
-  return join(transcriptDir(spoolDir), `${queueId}.${direction === 'inbound' ? 'in' : 'out'}.txt`);
-}
-
-/** The stored transcripts of a message (arrival, then delivery attempts), or undefined when none was recorded. */
-export async function readStoredTranscript(spoolDir: string, queueId: string): Promise<string | undefined> {
-  const parts: string[] = [];
-  for (const direction of ['inbound', 'outbound'] as const) {
-    try {
-      parts.push(await readFile(transcriptPath(spoolDir, queueId, direction), 'utf8'));
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    }
+async function isQueued(spoolDir: string, queueId: string): Promise<boolean> {
+  try {
+    return (await stat(join(spoolDir, 'queue', queueId))).isFile();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw err;
   }
-  return parts.length > 0 ? parts.join('') : undefined;
 }

@@ -23,6 +23,7 @@ import { upgradeLegacyMessages, type UpgradeResult } from './legacy-upgrade.js';
 import { Receipt } from './receipt.js';
 import { SPOOL_CODES, SpoolError, fsStep, fsStepSync } from './spool-error.js';
 import { checkSpoolOwnership, openSpoolFile } from './spool-safety.js';
+import { removeStoredTranscripts } from '../../trace/transcript-files.js';
 
 export { Receipt } from './receipt.js';
 export { SPOOL_CODES, SpoolError } from './spool-error.js';
@@ -286,7 +287,8 @@ export class Spool {
   /**
    * Removes a committed message: queue/<id> is unlinked (invisible from then
    * on), then its state file if it has one, and the directories are synced
-   * (group syncs). SpoolError 'ENOENT' if it is not queued.
+   * (group syncs), and last its stored transcripts (src/trace/transcript-files.ts),
+   * which live only as long as the message. SpoolError 'ENOENT' if it is not queued.
    */
   async remove(id: string, hasState?: boolean): Promise<void> {
     checkId(id);
@@ -297,6 +299,7 @@ export class Spool {
       // A state file left by a crash right here is deleted at the next open (an orphan).
       if (hasState !== false && removeIfThere(this.statePath(id), `state/${id}`)) syncs.push(this.stateSync.sync());
       await fsStep(`fsync the spool after removing ${id}`, () => Promise.all(syncs));
+      await fsStep(`remove the transcripts of ${id}`, () => removeStoredTranscripts(this.dir, id));
     });
   }
 
