@@ -339,7 +339,9 @@ async function openSpoolAsUser(config: Config, log: Logger): Promise<Spool> {
   await checkSpoolOwnership(config.spool);
   // Before the spool is opened (which clears tmp/): a relay already on it keeps it.
   await assertSpoolFree(config.spool);
-  const { spool, cleaned } = await Spool.open(config.spool);
+  const { spool, cleaned, upgraded } = await Spool.open(config.spool);
+  for (const id of upgraded.converted) log('queue', 'converted from the previous release\'s spool layout', id);
+  for (const { id, error } of upgraded.failed) log('queue', `not converted, left in upgrade/${id}: ${error.message}`, id);
   if (cleaned > 0) log('queue', `removed ${cleaned} leftover(s) of interrupted receipts from ${config.spool}`);
   return spool;
 }

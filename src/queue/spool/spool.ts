@@ -19,6 +19,7 @@ import { validateEnvelope, type Envelope } from './envelope.js';
 import { GroupSync, fsyncDirectory } from './group-sync.js';
 import { isQueueId, newQueueId } from './queue-id.js';
 import { CREATE_FLAGS, FILE_MODE, envelopeLine, parseEnvelope, readFileSafelySync, readPrefixSync, readTrailer } from './queue-file.js';
+import { upgradeLegacyMessages, type UpgradeResult } from './legacy-upgrade.js';
 import { Receipt } from './receipt.js';
 import { SPOOL_CODES, SpoolError, fsStep, fsStepSync } from './spool-error.js';
 import { checkSpoolOwnership, openSpoolFile } from './spool-safety.js';
@@ -77,9 +78,11 @@ export class Spool {
    * Opens (creating if needed) the spool at `dir` and deletes what interrupted
    * receipts and removals left behind. `cleaned` is how many leftovers were
    * deleted, for the caller to log. A spool that is not ours alone is
-   * refused with UnsafeSpoolError (spool-safety.ts).
+   * refused with UnsafeSpoolError (spool-safety.ts). Messages in the previous
+   * release's directory layout are converted first (`upgraded`, for the
+   * caller to log; legacy-upgrade.ts).
    */
-  static async open(dir: string): Promise<{ spool: Spool; cleaned: number }> {
+  static async open(dir: string): Promise<{ spool: Spool; cleaned: number; upgraded: UpgradeResult }> {
     const spool = new Spool(resolve(dir));
     return fsStep(`open the spool at ${spool.dir}`, async () => {
       await mkdir(spool.dir, { recursive: true, mode: DIR_MODE });
@@ -90,8 +93,9 @@ export class Spool {
         await chmod(path, DIR_MODE);
       }
       await fsyncDirectory(spool.dir);
+      const upgraded = await upgradeLegacyMessages({ spool: spool.dir, tmp: spool.tmpDir, queue: spool.queueDir });
       const cleaned = await spool.cleanTmp() + await spool.cleanOrphanStates();
-      return { spool, cleaned };
+      return { spool, cleaned, upgraded };
     });
   }
 
