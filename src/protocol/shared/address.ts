@@ -69,7 +69,8 @@ const IPV6_LITERAL = /^IPv6:([0-9A-Fa-f:.]+)$/i;
 const POSTMASTER = /^postmaster$/i;
 
 /**
- * Parses the `<...>` path of MAIL FROM or RCPT TO.
+ * Parses the `<...>` path of MAIL FROM or RCPT TO (unless `strict`, also the
+ * forms readLenientPath takes).
  * Throws a ReplyError: 553 5.6.7 for a non-ASCII path without SMTPUTF8
  * (judged first, RFC 6531 §3.4), else 501 5.1.7 (sender) or 501 5.1.3
  * (recipient) for any syntax or length problem.
