@@ -79,14 +79,7 @@ function openSafelySync(path: string): { fd: number; size: number } {
 export function readFileSafelySync(path: string): Buffer {
   const { fd, size } = openSafelySync(path);
   try {
-    const bytes = Buffer.allocUnsafe(size);
-    let length = 0;
-    while (length < size) {
-      const n = readSync(fd, bytes, length, size - length, length);
-      if (n === 0) break;
-      length += n;
-    }
-    return bytes.subarray(0, length);
+    return readUpTo(fd, size);
   } finally {
     closeSync(fd);
   }
@@ -96,17 +89,22 @@ export function readFileSafelySync(path: string): Buffer {
 export function readPrefixSync(path: string, size: number): Buffer {
   const { fd } = openSafelySync(path);
   try {
-    const bytes = Buffer.allocUnsafe(size);
-    let length = 0;
-    while (length < size) {
-      const n = readSync(fd, bytes, length, size - length, length);
-      if (n === 0) break;
-      length += n;
-    }
-    return bytes.subarray(0, length);
+    return readUpTo(fd, size);
   } finally {
     closeSync(fd);
   }
+}
+
+/** Reads from the start of fd until `size` bytes or the end of the file. */
+function readUpTo(fd: number, size: number): Buffer {
+  const bytes = Buffer.allocUnsafe(size);
+  let length = 0;
+  while (length < size) {
+    const n = readSync(fd, bytes, length, size - length, length);
+    if (n === 0) break;
+    length += n;
+  }
+  return bytes.subarray(0, length);
 }
 
 /**
