@@ -183,6 +183,22 @@ describe('deliverToHost with TLS (RFC 3207, RFC 8314)', function () {
       expect(message?.tlsServername).to.equal('mx.minimta.test');
     });
 
+    it('tells the transcript of the implicit-TLS handshake, before the greeting', async () => {
+      const sink = await startSink({ tls: SINK_TLS, implicitTls: true });
+      const seen: string[] = [];
+      const recorder = {
+        client: (line: string) => seen.push(`C: ${line}`),
+        server: (r: { code: number }) => seen.push(`S: ${r.code}`),
+        tls: (protocol: string) => seen.push(`TLS ${protocol}`),
+        body: () => undefined,
+        note: () => undefined,
+        end: () => undefined,
+      };
+      expect(codes(await deliverTo(sink, { tls: 'implicit', recorder }))).to.deep.equal(['250 2.0.0']);
+      expect(seen[0]).to.match(/^TLS TLSv1\.[23]$/);
+      expect(seen[1]).to.equal('S: 220');
+    });
+
     it('fails temporarily at the connect stage when the implicit-TLS handshake fails, with no plaintext fallback', async () => {
       const sink = await startSink(); // plaintext: its greeting is no TLS
       const failure = hostFailure(await deliverTo(sink, { tls: 'implicit' }));

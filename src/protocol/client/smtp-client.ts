@@ -137,6 +137,8 @@ async function connect(req: DeliveryRequest, plan: TlsPlan, timeouts: ClientTime
   const connection = await ClientConnection.open(
     { address: req.address, port: req.port, localAddress: req.localAddress, peer: `${req.host}[${req.address}]` },
     timeouts.connectMs);
+  // Told before an implicit-TLS handshake, so the transcript shows it.
+  connection.recorder = req.recorder;
   if (plan.implicit) await connection.startTls(handshakeOptions(req), timeouts.tlsMs); // closes itself on failure
   return connection;
 }
