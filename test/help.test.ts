@@ -17,13 +17,15 @@ describe('HELP (RFC 5321 §4.1.1.8)', () => {
       const r = helpReply(verb.toLowerCase());
       expect(r.code, verb).to.equal(214);
       expect(r.lines[0]).to.equal(facts.syntax);
-      expect(r.lines[1]).to.include(facts.rfc);
+      expect(r.lines[1]).to.include(facts.rfc.replaceAll('§', 'section '));
       expect(r.lines[2]).to.equal(facts.summary);
+      // Reply text is US-ASCII (RFC 5321 §4.2).
+      for (const line of r.lines) expect(line, verb).to.match(/^[\x20-\x7e]*$/);
     }
     expect(helpReply('MAIL').lines.slice(0, 2)).to.deep.equal([
-      'MAIL FROM:<sender> [SIZE=n] [BODY=7BIT|8BITMIME] [SMTPUTF8] [AUTH=<mailbox>]', 'RFC 5321 §4.1.1.2',
+      'MAIL FROM:<sender> [SIZE=n] [BODY=7BIT|8BITMIME] [SMTPUTF8] [AUTH=<mailbox>]', 'RFC 5321 section 4.1.1.2',
     ]);
-    expect(helpReply('EXPN').lines[1]).to.equal('RFC 5321 §4.1.1.7 (not implemented by minimta: 502)');
+    expect(helpReply('EXPN').lines[1]).to.equal('RFC 5321 section 4.1.1.7 (not implemented by minimta: 502)');
   });
 
   it('HELP about an unknown word is 504 5.5.4, the word cut short and escaped on the wire', () => {
@@ -49,7 +51,7 @@ describe('HELP (RFC 5321 §4.1.1.8)', () => {
       expect(r.enhanced).to.equal('2.0.0');
       expect(r.code).to.equal(214);
       expect(r.lines).to.deep.equal([
-        'RCPT TO:<recipient>', 'RFC 5321 §4.1.1.3', 'Names one recipient of the message; repeat for each.',
+        'RCPT TO:<recipient>', 'RFC 5321 section 4.1.1.3', 'Names one recipient of the message; repeat for each.',
       ]);
       expect(await client.command('NOOP')).to.equal('250 2.0.0');
     });

@@ -49,7 +49,8 @@ export function helpReply(arg: string): Reply {
   if (!facts) return reply('helpUnknownTopic', { topic: topic.slice(0, 32) });
   return withLines(reply('help'), [
     facts.syntax,
-    `${facts.rfc}${facts.notImplemented ? ' (not implemented by minimta: 502)' : ''}`,
+    // Reply text is US-ASCII (RFC 5321 §4.2), so the section sign is spelt out.
+    `${facts.rfc.replaceAll('§', 'section ')}${facts.notImplemented ? ' (not implemented by minimta: 502)' : ''}`,
     facts.summary,
   ]);
 }
