@@ -13,6 +13,18 @@ describe('relay access: never an open relay (RFC 5321 §3.6.2, §7.9; RFC 2505)'
   let dns: TestDnsServer;
   const clients: WireClient[] = [];
 
+  /** An untrusted client, greeted, after STARTTLS and a fresh EHLO (RFC 3207 §4.2). */
+  async function outsiderUnderTls(): Promise<WireClient> {
+    const client = await WireClient.connect(relay.port);
+    clients.push(client);
+    await client.reply();
+    await client.command('EHLO outsider.test');
+    expect(await client.command('STARTTLS')).to.equal('220 2.0.0');
+    await client.startTls();
+    await client.command('EHLO outsider.test');
+    return client;
+  }
+
   before(async () => {
     dns = await TestDnsServer.start({ ...structuredClone(CHECKLIST_ZONES), 'ours.test': { mx: [{ preference: 10, exchange: 'mx.normal.test' }] } });
     relay = await startTestRelay({
@@ -117,13 +129,7 @@ describe('relay access: never an open relay (RFC 5321 §3.6.2, §7.9; RFC 2505)'
   });
 
   it('lets an authenticated client use sender-specified routing, as a trusted one may', async () => {
-    const client = await WireClient.connect(relay.port);
-    clients.push(client);
-    await client.reply();
-    await client.command('EHLO outsider.test');
-    await client.command('STARTTLS');
-    await client.startTls();
-    await client.command('EHLO outsider.test');
+    const client = await outsiderUnderTls();
     expect(await client.command(`AUTH PLAIN ${Buffer.from('\0alice\0correct horse').toString('base64')}`)).to.equal('235 2.7.0');
     await client.command('MAIL FROM:<alice@outside.test>');
     for (const path of ROUTING_TRICKS) expect(await client.command(`RCPT TO:${path}`), path).to.equal('250 2.1.5');
@@ -134,13 +140,7 @@ describe('relay access: never an open relay (RFC 5321 §3.6.2, §7.9; RFC 2505)'
   });
 
   it('lets the same client relay after AUTH under TLS', async () => {
-    const client = await WireClient.connect(relay.port);
-    clients.push(client);
-    await client.reply();
-    await client.command('EHLO outsider.test');
-    expect(await client.command('STARTTLS')).to.equal('220 2.0.0');
-    await client.startTls();
-    await client.command('EHLO outsider.test');
+    const client = await outsiderUnderTls();
     expect(await client.command(`AUTH PLAIN ${Buffer.from('\0alice\0correct horse').toString('base64')}`)).to.equal('235 2.7.0');
     await client.command('MAIL FROM:<alice@outside.test>');
     expect(await client.command('RCPT TO:<u@normal.test>')).to.equal('250 2.1.5');
@@ -148,13 +148,7 @@ describe('relay access: never an open relay (RFC 5321 §3.6.2, §7.9; RFC 2505)'
   });
 
   it('refuses a wrong password with 535 5.7.8 and keeps refusing to relay', async () => {
-    const client = await WireClient.connect(relay.port);
-    clients.push(client);
-    await client.reply();
-    await client.command('EHLO outsider.test');
-    await client.command('STARTTLS');
-    await client.startTls();
-    await client.command('EHLO outsider.test');
+    const client = await outsiderUnderTls();
     expect(await client.command(`AUTH PLAIN ${Buffer.from('\0alice\0wrong').toString('base64')}`, 5000)).to.equal('535 5.7.8');
     await client.command('MAIL FROM:<alice@outside.test>');
     expect(await client.command('RCPT TO:<u@normal.test>')).to.equal('550 5.7.1');
