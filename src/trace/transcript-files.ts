@@ -3,7 +3,8 @@
 // delivery attempt, appended). They go when the message leaves the queue
 // (Spool.remove), so the directory never outgrows the queue.
 
-import { readFile, rm } from 'node:fs/promises';
+import { unlinkSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isQueueId } from '../queue/spool/queue-id.js';
 
@@ -31,7 +32,17 @@ export async function readStoredTranscript(spoolDir: string, queueId: string): P
   return parts.length > 0 ? parts.join('') : undefined;
 }
 
-/** Removes a message's stored transcripts; none there is fine. */
+/**
+ * Removes a message's stored transcripts; none there is fine. Two unlinks,
+ * synchronous: without tracing both fail at once on the missing directory,
+ * and this runs for every message that leaves the queue.
+ */
 export async function removeStoredTranscripts(spoolDir: string, queueId: string): Promise<void> {
-  await Promise.all((['inbound', 'outbound'] as const).map((d) => rm(transcriptPath(spoolDir, queueId, d), { force: true })));
+  for (const direction of ['inbound', 'outbound'] as const) {
+    try {
+      unlinkSync(transcriptPath(spoolDir, queueId, direction));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+  }
 }
