@@ -41,6 +41,7 @@ const SINK_HOST = '127.0.0.2';
 interface CountingSink {
   readonly count: () => number;
   readonly sessions: () => number;
+  readonly pid?: number;
   stop(): Promise<void>;
 }
 
@@ -62,6 +63,7 @@ async function startSmtpSink(port: number): Promise<CountingSink> {
       return {
         count: () => last('mesg'),
         sessions: () => last('sess'),
+        pid: child.pid,
         stop: async () => { child.kill('SIGTERM'); },
       };
     }
@@ -83,6 +85,15 @@ function answers(port: number): Promise<boolean> {
     socket.once('connect', () => { socket.destroy(); resolve(true); });
     socket.once('error', () => resolve(false));
   });
+}
+
+/** CPU time (user + system, every thread) a process has used so far, in ms (Linux: /proc/PID/stat). */
+async function cpuMs(pid: number | undefined): Promise<number> {
+  if (pid === undefined) return Number.NaN;
+  const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // Fields 14 and 15 of proc(5), utime and stime, in clock ticks (100 per second on Linux).
+  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 /** A port nobody listens on now (the next hop, down until it starts there). */
@@ -120,6 +131,8 @@ try {
     await new Promise((r) => setTimeout(r, 500)); // strace attaches every thread
   }
   const load = os.loadavg().map((l) => l.toFixed(2)).join(' ');
+  const relayCpu = await cpuMs(relay.child.pid);
+  const sinkCpu = await cpuMs(sink.pid);
   const started = process.hrtime.bigint();
   await new RemoteQueue(controlSocketPath(spool), 60_000).flush();
   const deadline = Date.now() + 300_000;
@@ -132,9 +145,12 @@ try {
     strace.kill('SIGINT');
     await new Promise((r) => strace!.once('exit', r));
   }
+  const relayCpuPerMessage = ((await cpuMs(relay.child.pid)) - relayCpu) * 1000 / COUNT;
+  const sinkCpuPerMessage = ((await cpuMs(sink.pid)) - sinkCpu) * 1000 / COUNT;
   const sessions = sink.sessions();
   console.log(`drain: ${COUNT} deferred messages of ${values.size} B flushed into ${values.sink} in ${seconds.toFixed(2)} s` +
     ` = ${(COUNT / seconds).toFixed(0)} msg/s${Number.isNaN(sessions) ? '' : `, ${sessions} sessions`};` +
+    ` CPU per message: relay ${relayCpuPerMessage.toFixed(0)} µs${Number.isNaN(sinkCpuPerMessage) ? '' : `, sink ${sinkCpuPerMessage.toFixed(0)} µs`};` +
     ` load average ${load} at the flush, ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} at the end`);
 } finally {
   strace?.kill('SIGINT');
