@@ -2,11 +2,13 @@
 // loopback and stops on its own: a capture relay takes a burst of messages
 // over several connections (each one fsynced before its 250), one large
 // message is streamed through while memory is sampled, a relay delivers a
-// batch to a sink through the worker, and a deep queue (100 000 deferred
+// batch to a sink through the worker, 1 000 idle connections are held open
+// against a `minimta serve` process, and a deep queue (100 000 deferred
 // messages) is restarted, listed and drained (issue 9's figures).
 //
 //   npm run bench                 defaults
-//   npm run bench -- --messages 2000 --connections 8 --big-mb 100 --deep 100000
+//   npm run bench -- --messages 2000 --connections 8 --big-mb 100 --idle 1000 --deep 100000
+//   npm run bench -- --only idle,deep      some scenarios only (receive, large, relay, idle, deep)
 
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -31,6 +33,8 @@ const { values } = parseArgs({
     'big-mb': { type: 'string', default: '100' },
     deliver: { type: 'string', default: '200' },
     deep: { type: 'string', default: '100000' },
+    idle: { type: 'string', default: '1000' },
+    only: { type: 'string' },
   },
 });
 const MESSAGES = Number(values.messages);
@@ -39,6 +43,10 @@ const SIZE = Number(values.size);
 const BIG_MB = Number(values['big-mb']);
 const DELIVER = Number(values.deliver);
 const DEEP = Number(values.deep);
+const IDLE = Number(values.idle);
+/** The scenarios to run (all by default), e.g. `--only deep,idle`. */
+const ONLY = values.only?.split(',');
+const wanted = (name: string): boolean => ONLY === undefined || ONLY.includes(name);
 
 function body(size: number): string {
   const line = 'x'.repeat(76) + '\r\n';
@@ -187,18 +195,28 @@ async function deepQueue(): Promise<void> {
     const greetMs = Date.now() - started;
     const loaded = await running.waitFor(/queue loaded: (\d+) message\(s\) in (\d+) ms/, 120_000);
     const rss = await running.rss();
+    const peak = sampleRss(running, rss);
     const queue = new RemoteQueue(controlSocketPath(spool), 120_000);
     const listStarted = Date.now();
     const { envelopes } = await queue.list();
     const listMs = Date.now() - listStarted;
     const flushStarted = Date.now();
     await queue.flush();
-    await sink.waitForMessages(DEEP, 600_000);
+    try {
+      await sink.waitForMessages(DEEP, 600_000);
+    } catch (err) {
+      // Say why: the relay's exit (a crash, the heap limit) or its last words.
+      console.error(`deep queue: ${sink.messages.length} of ${DEEP} delivered; the relay ${running.exitCode === null ? 'still runs' : `exited with ${running.exitCode}`};` +
+        ` its output ended with:\n${running.output.slice(-4000)}`);
+      throw err;
+    } finally {
+      peak.stop();
+    }
     const drainSeconds = (Date.now() - flushStarted) / 1000;
     const mb = (n: number) => (n / 1024 / 1024).toFixed(0);
     console.log(`deep queue: ${DEEP} deferred messages (written in ${fillSeconds.toFixed(1)} s); restart greeted after ${greetMs} ms` +
       ` (process start included), queue read in ${loaded[2]} ms, RSS ${mb(rss)} MiB; queue list of ${envelopes.length} in ${listMs} ms;` +
-      ` flush drained them to a sink at ${(DEEP / drainSeconds).toFixed(0)} msg/s`);
+      ` flush drained them to a sink at ${(DEEP / drainSeconds).toFixed(0)} msg/s, peak RSS from the list to the end ${mb(peak.max)} MiB`);
   } finally {
     await relay?.kill();
     await sink.stop();
@@ -206,9 +224,74 @@ async function deepQueue(): Promise<void> {
   }
 }
 
+/**
+ * What idle connections cost: a real `minimta serve` process, IDLE loopback
+ * connections that got the greeting and said EHLO, then sit there; the
+ * relay's RSS before and after, and per connection. The connection limits
+ * are raised to let them all in.
+ */
+async function idleConnections(): Promise<void> {
+  if (IDLE <= 0) return;
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'minimta-bench-idle-'));
+  const clients: WireClient[] = [];
+  let relay: RelayProcess | undefined;
+  try {
+    const { relay: running, port } = await RelayProcess.start({
+      hostname: 'bench.minimta.test',
+      listen: [{ host: '127.0.0.1', port: 0, mode: 'relay' }],
+      spool: path.join(dir, 'spool'),
+      limits: { maxConnections: IDLE, maxConnectionsPerIp: IDLE },
+      dns: { checkRecipients: false, checkSenders: false },
+    }, path.join(dir, 'config.json'));
+    relay = running;
+    // One connection through the whole dialogue first, so code compiled on first use is not counted per connection.
+    const warm = await WireClient.connect(port);
+    await warm.reply();
+    await warm.command('EHLO bench.test');
+    warm.close();
+    await running.waitFor(/disconnect from/, 10_000).catch(() => undefined);
+    const before = await running.rss();
+    const peak = sampleRss(running, before);
+    const started = Date.now();
+    // 50 at a time: a burst of 1 000 SYNs would overflow the listen backlog.
+    for (let opened = 0; opened < IDLE;) {
+      const batch = Math.min(50, IDLE - opened);
+      clients.push(...await Promise.all(Array.from({ length: batch }, async () => {
+        const client = await WireClient.connect(port);
+        const greeting = await client.reply(30_000);
+        if (greeting.code !== 220) throw new Error(`connection ${clients.length}: greeted with ${greeting.code}`);
+        const ehlo = await client.command('EHLO bench.test');
+        if (!ehlo.startsWith('250')) throw new Error(`connection ${clients.length}: EHLO answered ${ehlo}`);
+        return client;
+      })));
+      opened += batch;
+    }
+    const openSeconds = (Date.now() - started) / 1000;
+    // Settled: what the connections hold, not the garbage of opening them.
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    const after = await running.rss();
+    peak.stop();
+    const mb = (n: number) => (n / 1024 / 1024).toFixed(0);
+    console.log(`idle connections: ${IDLE} greeted, EHLO said, idle (opened in ${openSeconds.toFixed(1)} s); relay RSS ${mb(before)} MiB before,` +
+      ` ${mb(after)} MiB after (peak ${mb(peak.max)} MiB): ${mb(after - before)} MiB for them, ${((after - before) / IDLE / 1024).toFixed(1)} KiB each`);
+  } finally {
+    for (const client of clients) client.close();
+    await relay?.kill();
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** The highest RSS of a relay process, sampled every 250 ms until stop(). */
+function sampleRss(relay: RelayProcess, start: number): { readonly max: number; stop(): void } {
+  let max = start;
+  const timer = setInterval(() => void relay.rss().then((rss) => { max = Math.max(max, rss); }, () => undefined), 250);
+  return { get max() { return max; }, stop: () => clearInterval(timer) };
+}
+
 console.log(`minimta bench on Node ${process.version}, ${os.cpus().length} CPUs`);
-await burst();
-await bigMessage();
-await delivery();
-await deepQueue();
+if (wanted('receive')) await burst();
+if (wanted('large')) await bigMessage();
+if (wanted('relay')) await delivery();
+if (wanted('idle')) await idleConnections();
+if (wanted('deep')) await deepQueue();
 process.exit(0);

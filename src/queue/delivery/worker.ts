@@ -254,7 +254,9 @@ export class QueueWorker extends EventEmitter<WorkerEvents> {
   }
 
   private async readNewMessages(): Promise<void> {
-    const { envelopes, corrupt, withState } = await this.options.spool.listAll();
+    // Only names not known yet are read: a message already scheduled is never read again here.
+    const { envelopes, corrupt, withState } = await this.options.spool.listAll(
+      (name) => this.messages.has(name));
     for (const entry of corrupt) {
       if (this.reportedCorrupt.has(entry.name)) continue;
       this.reportedCorrupt.add(entry.name);

@@ -140,10 +140,15 @@ export class Spool {
    * read, without failing on it: one bad entry must not stop the queue.
    * Each envelope is read once: from state/<id> if the message has one, else
    * from the end of queue/<id>. Throws only if queue/ itself cannot be read.
+   * Names for which `skip` says true are not read at all (the running
+   * worker's look for messages it does not know yet: O(new), not O(queue)).
    */
-  async listAll(): Promise<SpoolListing> {
-    const names = (await fsStep('list queue/', () => readdir(this.queueDir))).sort();
-    const states = new Set(await this.stateNames());
+  async listAll(skip?: (name: string) => boolean): Promise<SpoolListing> {
+    let names = await fsStep('list queue/', () => readdir(this.queueDir));
+    if (skip) names = names.filter((name) => !skip(name));
+    names.sort();
+    // Nothing new: state/ need not be listed either.
+    const states = new Set(names.length > 0 ? await this.stateNames() : []);
     const found: (Envelope | { name: string; error: SpoolError } | undefined)[] = new Array(names.length);
     for (let i = 0; i < names.length; i++) {
       found[i] = this.readListed(names[i]!, states);
