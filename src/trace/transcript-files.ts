@@ -3,8 +3,8 @@
 // delivery attempt, appended). They go when the message leaves the queue
 // (Spool.remove), so the directory never outgrows the queue.
 
-import { unlinkSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isQueueId } from '../queue/spool/queue-id.js';
 
@@ -32,17 +32,16 @@ export async function readStoredTranscript(spoolDir: string, queueId: string): P
   return parts.length > 0 ? parts.join('') : undefined;
 }
 
-/**
- * Removes a message's stored transcripts; none there is fine. Two unlinks,
- * synchronous: without tracing both fail at once on the missing directory,
- * and this runs for every message that leaves the queue.
- */
+/** Removes a message's stored transcripts; none there is fine. */
 export async function removeStoredTranscripts(spoolDir: string, queueId: string): Promise<void> {
-  for (const direction of ['inbound', 'outbound'] as const) {
+  // A spool that never stored a transcript has no directory: a lookup in the
+  // kernel's cache, cheaper than two unlinks through the thread pool.
+  if (!existsSync(transcriptDir(spoolDir))) return;
+  await Promise.all((['inbound', 'outbound'] as const).map(async (d) => {
     try {
-      unlinkSync(transcriptPath(spoolDir, queueId, direction));
+      await unlink(transcriptPath(spoolDir, queueId, d));
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
-  }
+  }));
 }

@@ -28,9 +28,9 @@ export const FILE_MODE = 0o600;
 /** Opens never follow a symbolic link planted in the spool. */
 const READ_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW;
 /**
- * Reading a message does not change it: without O_NOATIME the first read
- * after a write updates the access time, an inode write through the
- * filesystem's journal for every message delivered (Linux; 0 elsewhere).
+ * Reading a file just written would otherwise update its access time: an
+ * inode change for the file system's journal on every delivery. Only the
+ * file's owner may ask (EPERM otherwise), which spool files are.
  */
 const NO_ATIME = constants.O_NOATIME ?? 0;
 
@@ -81,13 +81,12 @@ function openSafelySync(path: string): { fd: number; size: number } {
   }
 }
 
-/** O_NOATIME is only for the file's owner (EPERM otherwise): then a plain open, and fileProblem() says why the file is refused. */
+/** A file not ours refuses O_NOATIME (EPERM): opened without it, the ownership check below names the problem. */
 function openWithoutAtime(path: string): number {
-  if (NO_ATIME === 0) return openSync(path, READ_FLAGS);
   try {
     return openSync(path, READ_FLAGS | NO_ATIME);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EPERM') throw err;
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM' || NO_ATIME === 0) throw err;
     return openSync(path, READ_FLAGS);
   }
 }
