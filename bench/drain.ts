@@ -32,6 +32,8 @@ const { values } = parseArgs({
     'cpu-prof': { type: 'string' },
     strace: { type: 'string' },
     keep: { type: 'boolean', default: false },
+    /** delivery.pollInterval of the relay, in seconds (its rescans of the spool). */
+    poll: { type: 'string', default: '5' },
   },
 });
 const COUNT = Number(values.count);
@@ -123,6 +125,7 @@ try {
     spool,
     smarthost: { host: SINK_HOST, port, tls: 'none' },
     dns: { checkRecipients: false, checkSenders: false },
+    delivery: { pollInterval: Number(values.poll) },
   }, path.join(dir, 'config.json'), nodeArgs));
   await relay.waitFor(/queue loaded: (\d+) message/, 120_000);
   sink = values.sink === 'test' ? await startTestSink(port) : await startSmtpSink(port);
@@ -148,9 +151,16 @@ try {
   const relayCpuPerMessage = ((await cpuMs(relay.child.pid)) - relayCpu) * 1000 / COUNT;
   const sinkCpuPerMessage = ((await cpuMs(sink.pid)) - sinkCpu) * 1000 / COUNT;
   const sessions = sink.sessions();
+  // Every message once: the relay logs one "removed" per message that left the queue.
+  const count = (pattern: RegExp): number => relay!.output.match(pattern)?.length ?? 0;
+  for (let waited = 0; count(/qmgr: \S+: removed/g) < COUNT && waited < 10_000; waited += 50) await new Promise((r) => setTimeout(r, 50));
+  await new Promise((r) => setTimeout(r, 500)); // and nothing more after that
+  const removed = count(/qmgr: \S+: removed/g);
+  const sent = count(/status=sent/g);
   console.log(`drain: ${COUNT} deferred messages of ${values.size} B flushed into ${values.sink} in ${seconds.toFixed(2)} s` +
     ` = ${(COUNT / seconds).toFixed(0)} msg/s${Number.isNaN(sessions) ? '' : `, ${sessions} sessions`};` +
     ` CPU per message: relay ${relayCpuPerMessage.toFixed(0)} µs${Number.isNaN(sinkCpuPerMessage) ? '' : `, sink ${sinkCpuPerMessage.toFixed(0)} µs`};` +
+    ` relay log: ${sent} sent, ${removed} removed${sent === COUNT ? '' : ' (NOT ONE EACH)'};` +
     ` load average ${load} at the flush, ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} at the end`);
 } finally {
   strace?.kill('SIGINT');
