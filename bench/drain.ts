@@ -9,6 +9,7 @@
 //   npx tsx bench/drain.ts --sink test             into the test suite's sink (in this process)
 //   npx tsx bench/drain.ts --cpu-prof DIR          the relay writes a V8 CPU profile into DIR
 //   npx tsx bench/drain.ts --strace FILE           `strace -c -f` on the relay while it drains
+//   npx tsx bench/drain.ts --perf FILE             `perf record -g` on the relay while it drains
 //
 // Run it under /tmp/tools/bench-lock.sh on a shared machine.
 
@@ -31,6 +32,7 @@ const { values } = parseArgs({
     sink: { type: 'string', default: 'smtp-sink' },
     'cpu-prof': { type: 'string' },
     strace: { type: 'string' },
+    perf: { type: 'string' },
     keep: { type: 'boolean', default: false },
     /** delivery.pollInterval of the relay, in seconds (its rescans of the spool). */
     poll: { type: 'string', default: '5' },
@@ -129,8 +131,10 @@ try {
   }, path.join(dir, 'config.json'), nodeArgs));
   await relay.waitFor(/queue loaded: (\d+) message/, 120_000);
   sink = values.sink === 'test' ? await startTestSink(port) : await startSmtpSink(port);
-  if (values.strace) {
-    strace = spawn('strace', ['-c', '-f', '-o', path.resolve(values.strace), '-p', String(relay.child.pid)], { stdio: 'ignore' });
+  if (values.strace || values.perf) {
+    strace = values.strace
+      ? spawn('strace', ['-c', '-f', '-o', path.resolve(values.strace), '-p', String(relay.child.pid)], { stdio: 'ignore' })
+      : spawn('perf', ['record', '-F', '999', '-g', '-o', path.resolve(values.perf!), '-p', String(relay.child.pid)], { stdio: 'ignore' });
     await new Promise((r) => setTimeout(r, 500)); // strace attaches every thread
   }
   const load = os.loadavg().map((l) => l.toFixed(2)).join(' ');
