@@ -1,11 +1,32 @@
 #!/usr/bin/env node
-// The `minimta` command. An installed package runs the JavaScript compiled at
-// pack time (dist/, no dependencies); a clone without dist/ runs the
-// TypeScript sources through tsx's loader, in this same process.
-import { existsSync } from 'node:fs';
+// The `minimta` command. It runs the JavaScript that tsc compiled into dist/:
+// an installed package holds only that, and a clone gets it from
+// `npm install` (the prepare script) or `npm run build`. In a clone whose
+// sources changed since that build, or that has none, the TypeScript sources
+// run instead, through tsx's loader, in this same process. Compiled, the relay
+// starts faster and needs about 40 MiB less memory: no loader thread, no
+// source maps (README, "Performance").
+import { existsSync, readdirSync, statSync } from 'node:fs';
 
 const compiled = new URL('../dist/main.js', import.meta.url);
-if (existsSync(compiled)) {
+const sources = new URL('../src/', import.meta.url);
+
+/** The newest modification time of a file under `dir`. */
+function newestChange(dir) {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (entry.isFile()) newest = Math.max(newest, statSync(`${entry.parentPath ?? entry.path}/${entry.name}`).mtimeMs);
+  }
+  return newest;
+}
+
+/** dist/ exists and was built after the last change to src/ (an installed package has no src/). */
+function compiledIsCurrent() {
+  if (!existsSync(compiled)) return false;
+  return !existsSync(sources) || statSync(compiled).mtimeMs >= newestChange(sources);
+}
+
+if (compiledIsCurrent()) {
   await import(compiled.href);
 } else {
   const { register } = await import('tsx/esm/api');

@@ -91,4 +91,16 @@ describe('DotStuffer (RFC 5321 §4.5.2, §2.3.8)', () => {
     const out = Buffer.concat([stuffer.push(body), stuffer.end()]);
     expect([...out]).to.deep.equal([0xc3, 0xbc, 0x0d, 0x0a, 0xff, 0x2e, 0x0d, 0x0a, 0x2e, 0x0d, 0x0a]);
   });
+
+  it('hands a chunk that needs no change back as it is, and copies one that does', () => {
+    const stuffer = new DotStuffer();
+    const clean = Buffer.from('Subject: x\r\n\r\nline. one\r\nline two\r\n');
+    expect(stuffer.push(clean)).to.equal(clean);
+    const dotted = Buffer.from('.starts with a dot\r\n');
+    expect(stuffer.push(dotted).toString()).to.equal('..starts with a dot\r\n');
+    // The same chunks, each clean on its own, but split where the state matters.
+    const split = new DotStuffer();
+    const out = [split.push(Buffer.from('a\r\n')), split.push(Buffer.from('.b\r')), split.push(Buffer.from('\n.c\n'))];
+    expect(Buffer.concat([...out, split.end()]).toString()).to.equal('a\r\n..b\r\n..c\r\n.\r\n');
+  });
 });

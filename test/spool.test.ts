@@ -306,7 +306,7 @@ describe('spool', () => {
       // /dev/full fails every write with ENOSPC, even for root.
       const spool = await openSpool();
       const id = newQueueId();
-      const dirs = { tmp: join(spoolDir, 'tmp'), queue: join(spoolDir, 'queue'), queueSync: GroupSync.ofDirectory(join(spoolDir, 'queue')) };
+      const dirs = { tmp: join(spoolDir, 'tmp'), queue: join(spoolDir, 'queue'), queueSync: GroupSync.ofDirectory(join(spoolDir, 'queue')), committing: new Set<string>() };
       const receipt = new Receipt(id, dirs, openSync('/dev/full', 'w'));
 
       receipt.write(Buffer.alloc(128 * 1024));
@@ -347,6 +347,63 @@ describe('spool', () => {
       await writeFile(join(spoolDir, 'tmp'), 'not a directory');
       const err = await rejectionOf(spool.beginReceipt());
       expect(err).to.be.instanceOf(SpoolError).with.property('code', 'ENOTDIR');
+    });
+
+    it('answers only after the syncs: renamed into queue/ but not listed while they run', async () => {
+      const spool = await openSpool();
+      const id = newQueueId();
+      let release: () => void = () => undefined;
+      let state!: { dirs: { committing: Set<string> }; commit: Promise<void>; isCommitted: () => boolean };
+      const syncStarted = new Promise<void>((started) => {
+        const queueSync = new GroupSync(() => { started(); return new Promise<void>((resolve) => { release = resolve; }); });
+        const dirs = { tmp: join(spoolDir, 'tmp'), queue: join(spoolDir, 'queue'), queueSync, committing: new Set<string>() };
+        const receipt = new Receipt(id, dirs, openSync(join(spoolDir, 'tmp', id), 'wx', 0o600));
+        receipt.write(MESSAGE);
+        let committed = false;
+        const commit = receipt.commit(envelopeFor(id)).then(() => { committed = true; });
+        state = { dirs, commit, isCommitted: () => committed };
+      });
+      await withTimeout(syncStarted, 5000, 'the directory sync to start');
+
+      expect(await entries('queue'), 'the name is in queue/ already').to.deep.equal([id]);
+      expect(state.dirs.committing.has(id), 'marked as committing').to.equal(true);
+      expect(state.isCommitted(), 'no success before the directory sync').to.equal(false);
+      release();
+      await withTimeout(state.commit, 5000, 'the commit');
+      expect(state.dirs.committing.size, 'no longer committing').to.equal(0);
+      expect((await spool.listAll()).envelopes.map((e) => e.id)).to.deep.equal([id]);
+    });
+
+    it('moves the file back to tmp/ and rejects with 451 when the directory sync fails', async () => {
+      await openSpool();
+      const id = newQueueId();
+      const queueSync = new GroupSync(() => Promise.reject(Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' })));
+      const dirs = { tmp: join(spoolDir, 'tmp'), queue: join(spoolDir, 'queue'), queueSync, committing: new Set<string>() };
+      const receipt = new Receipt(id, dirs, openSync(join(spoolDir, 'tmp', id), 'wx', 0o600));
+      receipt.write(MESSAGE);
+
+      const err = await rejectionOf(receipt.commit(envelopeFor(id)));
+      expect(err).to.be.instanceOf(SpoolError).with.property('code', 'EIO');
+      expect((err as SpoolError).reply).to.include({ code: 451 });
+      expect(await entries('queue'), 'not queued').to.deep.equal([]);
+      expect(dirs.committing.size).to.equal(0);
+      await receipt.abort();
+      expect(await entries('tmp')).to.deep.equal([]);
+    });
+
+    it('reports a queue file cut short by a crash during its syncs as corrupt, never as a message', async () => {
+      const spool = await openSpool();
+      const receipt = await spool.beginReceipt();
+      receipt.write(MESSAGE);
+      await receipt.commit(envelopeFor(receipt.id));
+      // What a crash before the fdatasync finished can leave: the name, and fewer bytes.
+      const path = join(spoolDir, 'queue', receipt.id);
+      const whole = await readFile(path);
+      await writeFile(path, whole.subarray(0, whole.length - 20));
+
+      const listing = await spool.listAll();
+      expect(listing.envelopes).to.deep.equal([]);
+      expect(listing.corrupt.map((c) => c.name)).to.deep.equal([receipt.id]);
     });
   });
 

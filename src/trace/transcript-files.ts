@@ -3,7 +3,8 @@
 // delivery attempt, appended). They go when the message leaves the queue
 // (Spool.remove), so the directory never outgrows the queue.
 
-import { readFile, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isQueueId } from '../queue/spool/queue-id.js';
 
@@ -33,5 +34,14 @@ export async function readStoredTranscript(spoolDir: string, queueId: string): P
 
 /** Removes a message's stored transcripts; none there is fine. */
 export async function removeStoredTranscripts(spoolDir: string, queueId: string): Promise<void> {
-  await Promise.all((['inbound', 'outbound'] as const).map((d) => rm(transcriptPath(spoolDir, queueId, d), { force: true })));
+  // A spool that never stored a transcript has no directory: a lookup in the
+  // kernel's cache, cheaper than two unlinks through the thread pool.
+  if (!existsSync(transcriptDir(spoolDir))) return;
+  await Promise.all((['inbound', 'outbound'] as const).map(async (d) => {
+    try {
+      await unlink(transcriptPath(spoolDir, queueId, d));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+  }));
 }

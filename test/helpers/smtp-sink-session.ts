@@ -22,6 +22,8 @@ export interface SinkRecorder {
   store(message: ReceivedMessage): void;
   record(line: string): void;
   group(lines: string[]): void;
+  /** The bytes of one TCP read, when the sink keeps them. */
+  read?(chunk: Buffer): void;
   secured(socket: tls.TLSSocket): void;
   plaintextPassword(line: string): void;
 }
@@ -72,6 +74,7 @@ export class SinkSession {
 
   private received(chunk: Buffer): void {
     if (this.stalled) return;
+    this.recorder.read?.(chunk);
     this.input = Buffer.concat([this.input, chunk]);
     const group: string[] = [];
     while (!this.stalled && !this.socket.destroyed) {

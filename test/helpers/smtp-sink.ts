@@ -30,7 +30,7 @@ export { DEFAULT_EXTENSIONS } from './smtp-sink-session.js';
  * command ("DOT": the end of data), or "handshake": after the 220 to
  * STARTTLS, instead of the TLS handshake.
  */
-export type SinkPoint = 'greeting' | 'EHLO' | 'HELO' | 'STARTTLS' | 'handshake' | 'AUTH' | 'MAIL' | 'RCPT' | 'DATA' | 'DOT';
+export type SinkPoint = 'greeting' | 'EHLO' | 'HELO' | 'STARTTLS' | 'handshake' | 'AUTH' | 'MAIL' | 'RCPT' | 'DATA' | 'DOT' | 'RSET';
 export type SinkVerb = 'EHLO' | 'HELO' | 'STARTTLS' | 'AUTH' | 'MAIL' | 'RCPT' | 'DATA' | 'DOT' | 'QUIT' | 'RSET';
 
 export interface SinkBehaviour {
@@ -86,6 +86,8 @@ export interface SinkOptions {
   /** Listen with TLS from the first byte (RFC 8314 §3); needs `tls`. */
   implicitTls?: boolean;
   auth?: SinkAuth;
+  /** Keep the bytes of every TCP read, as they arrived (`reads`): off by default, it holds every byte. */
+  recordReads?: boolean;
 }
 
 export class SmtpSink {
@@ -95,6 +97,8 @@ export class SmtpSink {
   readonly transcript: string[] = [];
   /** The command lines of each TCP read: a pipelined group arrives as one entry. */
   readonly commandGroups: string[][] = [];
+  /** With `recordReads`: the bytes of each TCP read in plaintext, in order, from every connection. */
+  readonly reads: Buffer[] = [];
   connections = 0;
   /** TLS sessions established, by STARTTLS or implicitly. */
   tlsSessions = 0;
@@ -104,6 +108,7 @@ export class SmtpSink {
   /** Present when STARTTLS is offered (not for implicit TLS, where it is never needed). */
   readonly startTlsContext: tls.SecureContext | undefined;
   readonly auth: SinkAuth | undefined;
+  private readonly recordReads: boolean;
   private readonly sockets = new Set<net.Socket>();
   private readonly events = new EventEmitter();
 
@@ -111,6 +116,7 @@ export class SmtpSink {
     this.name = options.name ?? 'mx.sink.test';
     this.behaviour = options.behaviour ?? {};
     this.auth = options.auth;
+    this.recordReads = options.recordReads ?? false;
     this.startTlsContext = options.tls && !options.implicitTls ? tls.createSecureContext(options.tls) : undefined;
     server.on('connection', (socket: net.Socket) => {
       this.connections++;
@@ -171,6 +177,7 @@ export class SmtpSink {
       store: (m) => { this.messages.push(m); this.events.emit('message'); },
       record: (line) => this.transcript.push(line),
       group: (lines) => this.commandGroups.push(lines),
+      ...(this.recordReads ? { read: (chunk: Buffer) => this.reads.push(chunk) } : {}),
       secured: (tlsSocket) => { this.tlsSessions++; this.track(tlsSocket); },
       plaintextPassword: (line) => this.plaintextPasswordLines.push(line),
     }).start();

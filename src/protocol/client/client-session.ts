@@ -26,6 +26,9 @@ export interface PlaintextRetry {
  */
 class Refusal extends ReplyError {}
 
+/** A kept session failed at RSET, before any transaction: not an attempt; a new session takes over. */
+class StaleSession extends Error {}
+
 /** RFC 5321 §3.2 (SHOULD): these replies to EHLO mean "not recognized", so HELO is tried. */
 const EHLO_NOT_RECOGNIZED: ReadonlySet<number> = new Set([500, 501, 502, 504]);
 
@@ -102,25 +105,40 @@ export class ClientSession {
 
   /**
    * Another message on this session: RSET, then the transaction (RFC 5321
-   * §4.1.1.5). Undefined when the session turns out not to be usable before
-   * the transaction starts (the peer closed it while idle): the caller opens
-   * a new one.
+   * §4.1.1.5). With PIPELINING, RSET goes in the same group as MAIL, RCPT
+   * and DATA (RFC 2920 §3.1: RSET may appear anywhere in a group), so a
+   * kept session costs no extra round trip. Undefined when the session turns
+   * out not to be usable before the transaction starts (the peer closed it
+   * while idle, or refused RSET): the caller opens a new one, and nothing
+   * counts as an attempt.
    */
   async deliverNext(req: DeliveryRequest): Promise<DeliveryResult | undefined> {
     this.req = req;
     this.conn.recorder = req.recorder;
     this.ledger = new RecipientLedger(req.recipients);
     this.stage = 'mail';
+    // A message this host can't take is refused before MAIL: then RSET goes alone, as without PIPELINING.
+    const pipelined = offers(this.extensions, 'PIPELINING') && this.envelopeRefusal() === undefined;
+    if (!pipelined) {
+      try {
+        this.conn.send(['RSET']);
+        await this.readRset();
+      } catch (err) {
+        if (!(err instanceof StaleSession)) throw err;
+        this.inStep = false;
+        return undefined;
+      }
+    }
     try {
-      this.conn.send(['RSET']);
-      const answer = await this.read(this.timeouts.mailMs, 'RSET');
-      if (!isPositive(answer)) throw new Refusal(answer);
+      return await this.deliver(pipelined);
     } catch (err) {
-      if (!(err instanceof ReplyError)) throw err;
+      if (!(err instanceof StaleSession)) throw err;
+      // MAIL, RCPT and DATA are still owed replies, and a 354 may come: the
+      // connection is dropped, never given a final dot, so nothing is delivered.
       this.inStep = false;
+      this.conn.close();
       return undefined;
     }
-    return this.deliver();
   }
 
   /** QUIT; a missing 221 changes nothing (RFC 5321 §4.1.1.10). Then the connection is closed. */
@@ -129,13 +147,13 @@ export class ClientSession {
     this.conn.close();
   }
 
-  /** The transaction for `this.req`, or its refusal before MAIL. */
-  private async deliver(): Promise<DeliveryResult> {
+  /** The transaction for `this.req` (after RSET, in its group, when `withRset`), or its refusal before MAIL. */
+  private async deliver(withRset = false): Promise<DeliveryResult> {
     this.count++;
     try {
       const refusal = this.envelopeRefusal();
       if (refusal) this.ledger.decideRest(refusal);
-      else await this.transact();
+      else await this.transact(withRset);
       return this.outcome();
     } catch (err) {
       if (!(err instanceof ReplyError)) throw err;
@@ -228,13 +246,18 @@ export class ClientSession {
     return undefined;
   }
 
-  /** MAIL, RCPT…, DATA, the message, and the reply that decides it. */
-  private async transact(): Promise<void> {
+  /**
+   * MAIL, RCPT…, DATA, the message, and the reply that decides it; with
+   * PIPELINING one group, led by RSET on a kept session (`withRset`).
+   */
+  private async transact(withRset: boolean): Promise<void> {
     this.stage = 'mail';
     const rcpts = this.req.recipients.map((address, i) => [`RCPT TO:<${address}>`, ...this.rcptDsnParameters(i)].join(' '));
-    // RFC 2920 §3.1: MAIL and RCPT anywhere in a group, DATA only last.
+    // RFC 2920 §3.1: RSET, MAIL and RCPT anywhere in a group, DATA only last.
     const pipelining = offers(this.extensions, 'PIPELINING');
-    this.conn.send(pipelining ? [this.mailCommand(), ...rcpts, 'DATA'] : [this.mailCommand()]);
+    const envelope = pipelining ? [this.mailCommand(), ...rcpts, 'DATA'] : [this.mailCommand()];
+    this.conn.send(withRset ? ['RSET', ...envelope] : envelope);
+    if (withRset) await this.readRset();
     const mail = await this.read(this.timeouts.mailMs, 'MAIL FROM');
     if (!isPositive(mail)) {
       if (pipelining) await this.skipPipelinedReplies(rcpts.length);
@@ -309,18 +332,24 @@ export class ClientSession {
    * ignore its reply, so waiting for it long is pointless.
    */
   private async endEmptyData(): Promise<void> {
-    await this.conn.writeData(new DotStuffer().end(), this.timeouts.dataBlockMs, 'end of data');
+    await this.conn.writeData([new DotStuffer().end()], this.timeouts.dataBlockMs, 'end of data');
     await this.conn.readReply(this.timeouts.quitMs, 'end of data');
   }
 
-  /** Streams the stored message, dot-stuffed with CRLF line ends (RFC 5321 §4.5.2, §2.3.8). */
+  /**
+   * Streams the stored message, dot-stuffed with CRLF line ends (RFC 5321
+   * §4.5.2, §2.3.8). The last block goes out with the final dot in one write:
+   * a small message is one write, not two.
+   */
   private async sendMessage(): Promise<void> {
     const stuffer = new DotStuffer();
+    let held: Buffer | undefined;
     try {
       for await (const chunk of this.req.message()) {
         const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
         this.conn.recorder?.body(bytes);
-        await this.conn.writeData(stuffer.push(bytes), this.timeouts.dataBlockMs, 'message data');
+        if (held) await this.conn.writeData([held], this.timeouts.dataBlockMs, 'message data');
+        held = stuffer.push(bytes);
       }
     } catch (err) {
       if (err instanceof ReplyError) throw this.arrivedRefusal() ?? err;
@@ -328,7 +357,12 @@ export class ClientSession {
       this.conn.close();
       throw new ReplyError(reply('messageUnreadable', { detail: err instanceof Error ? err.message : String(err) }));
     }
-    await this.conn.writeData(stuffer.end(), this.timeouts.dataBlockMs, 'end of data');
+    try {
+      await this.conn.writeData(held ? [held, stuffer.end()] : [stuffer.end()], this.timeouts.dataBlockMs, 'end of data');
+    } catch (err) {
+      if (err instanceof ReplyError) throw this.arrivedRefusal() ?? err;
+      throw err;
+    }
   }
 
   /** A negative reply the server sent before hanging up in the middle of the data. */
@@ -347,6 +381,22 @@ export class ClientSession {
     } catch (err) {
       if (!(err instanceof ReplyError)) throw err;
     }
+  }
+
+  /**
+   * The reply to RSET on a kept session. Anything but 2xx (a drop, a
+   * timeout, a 421, a refusal) means the session can't carry the message:
+   * StaleSession, and the caller opens a new one.
+   */
+  private async readRset(): Promise<void> {
+    let answer: Reply;
+    try {
+      answer = await this.read(this.timeouts.mailMs, 'RSET');
+    } catch (err) {
+      if (err instanceof ReplyError) throw new StaleSession();
+      throw err;
+    }
+    if (!isPositive(answer)) throw new StaleSession();
   }
 
   /** The next reply; a 421 ends the session at once (RFC 5321 §3.8). */

@@ -122,13 +122,18 @@ export class ClientConnection {
   }
 
   /**
-   * Writes message bytes, honouring back-pressure: when the socket's buffer
-   * is full, waits for 'drain', at most timeoutMs (RFC 5321 §4.5.3.2.5: the
-   * data block timeout).
+   * Writes message bytes, in one system call however many buffers (the last
+   * block and the final dot go together), honouring back-pressure: when the
+   * socket's buffer is full, waits for 'drain', at most timeoutMs (RFC 5321
+   * §4.5.3.2.5: the data block timeout).
    */
-  async writeData(bytes: Buffer, timeoutMs: number, command: string): Promise<void> {
+  async writeData(blocks: readonly Buffer[], timeoutMs: number, command: string): Promise<void> {
     if (this.failure) throw this.failure;
-    if (this.socket.write(bytes)) return;
+    let flowing = true;
+    this.socket.cork();
+    for (const block of blocks) flowing = this.socket.write(block);
+    this.socket.uncork();
+    if (flowing) return;
     const drained = (): void => this.wake();
     this.socket.once('drain', drained);
     try {

@@ -25,8 +25,16 @@ export class DotStuffer {
   /** The previous chunk ended with a CR whose LF, if any, is in the next one. */
   private pendingCr = false;
 
-  /** The wire bytes for one chunk of the stored message. */
-  push(chunk: Uint8Array): Buffer {
+  /**
+   * The wire bytes for one chunk of the stored message: the chunk itself
+   * when it needs no change (the usual case: CRLF lines, none starting with
+   * "."), so the caller must not change a chunk once pushed.
+   */
+  push(chunk: Buffer): Buffer {
+    if (this.passesUnchanged(chunk)) {
+      if (chunk.length > 0) this.atLineStart = chunk[chunk.length - 1] === LF;
+      return chunk;
+    }
     // Worst case every byte doubles: a lone LF becomes CRLF, a "." becomes "..".
     const out = Buffer.allocUnsafe(chunk.length * 2 + 2);
     let n = 0;
@@ -47,6 +55,25 @@ export class DotStuffer {
       }
     }
     return out.subarray(0, n);
+  }
+
+  /**
+   * True when every line end in the chunk is a CRLF inside it, no line
+   * starts with "." and nothing is carried over: two native scans, no copy.
+   */
+  private passesUnchanged(chunk: Buffer): boolean {
+    if (this.pendingCr || (this.atLineStart && chunk[0] === DOT)) return false;
+    let lineEnds = 0;
+    for (let lf = chunk.indexOf(LF); lf !== -1; lf = chunk.indexOf(LF, lf + 1)) {
+      if (lf === 0 || chunk[lf - 1] !== CR || chunk[lf + 1] === DOT) return false;
+      lineEnds++;
+    }
+    // Every LF follows a CR; as many CRs as LFs means no CR stands alone.
+    let crs = 0;
+    for (let cr = chunk.indexOf(CR); cr !== -1; cr = chunk.indexOf(CR, cr + 1)) {
+      if (++crs > lineEnds) return false;
+    }
+    return true;
   }
 
   /** The bytes that close the data: a missing last CRLF, then ".\r\n". */

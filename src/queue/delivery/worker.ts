@@ -141,6 +141,7 @@ export class QueueWorker extends EventEmitter<WorkerEvents> {
   private poller?: NodeJS.Timeout;
   private loading?: Promise<void>;
   private rescanning?: Promise<void>;
+  private pumpScheduled = false;
   private stopped = true;
   private readonly now: () => Date;
 
@@ -177,7 +178,21 @@ export class QueueWorker extends EventEmitter<WorkerEvents> {
   queued(envelope: Envelope): void {
     if (this.messages.has(envelope.id)) return;
     this.add(envelope, false, true);
-    this.pump();
+    this.pumpSoon();
+  }
+
+  /**
+   * pump() once the current turn of the event loop is over: the client's
+   * "250 ... queued as" is written in this turn, and the delivery must not
+   * go before it. Commits that end in one turn share one pump.
+   */
+  private pumpSoon(): void {
+    if (this.pumpScheduled) return;
+    this.pumpScheduled = true;
+    setImmediate(() => {
+      this.pumpScheduled = false;
+      this.pump();
+    });
   }
 
   /**

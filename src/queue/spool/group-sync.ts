@@ -5,8 +5,10 @@
 // for the next one, and that one sync serves them all: 20 sessions finishing
 // DATA together cost one directory fsync, not 20.
 
-import { constants } from 'node:fs';
-import { open } from 'node:fs/promises';
+import fs, { closeSync, constants, openSync } from 'node:fs';
+import { promisify } from 'node:util';
+
+const fsync = promisify(fs.fsync);
 
 export class GroupSync {
   private running?: Promise<void>;
@@ -41,12 +43,16 @@ export class GroupSync {
   }
 }
 
-/** Flushes a directory's entries (new, renamed or removed names) to disk. */
+/**
+ * Flushes a directory's entries (new, renamed or removed names) to disk.
+ * Only the fsync, which waits for the disk, goes through the thread pool:
+ * opening and closing a directory are lookups in the kernel's caches.
+ */
 export async function fsyncDirectory(path: string): Promise<void> {
-  const dir = await open(path, constants.O_RDONLY | constants.O_DIRECTORY);
+  const dir = openSync(path, constants.O_RDONLY | constants.O_DIRECTORY);
   try {
-    await dir.sync();
+    await fsync(dir);
   } finally {
-    await dir.close();
+    closeSync(dir);
   }
 }

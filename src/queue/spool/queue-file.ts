@@ -27,6 +27,12 @@ export const CREATE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O
 export const FILE_MODE = 0o600;
 /** Opens never follow a symbolic link planted in the spool. */
 const READ_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW;
+/**
+ * Reading a file just written would otherwise update its access time: an
+ * inode change for the file system's journal on every delivery. Only the
+ * file's owner may ask (EPERM otherwise), which spool files are.
+ */
+const NO_ATIME = constants.O_NOATIME ?? 0;
 
 /** The bytes that end a queue file: a separating newline if the message needs one, then the envelope line. */
 export function envelopeTrailer(env: Envelope, messageEndsWithNewline: boolean): Buffer {
@@ -59,7 +65,7 @@ export function parseEnvelope(text: string, id: string, where: string): Envelope
 function openSafelySync(path: string): { fd: number; size: number } {
   let fd: number;
   try {
-    fd = openSync(path, READ_FLAGS);
+    fd = openWithoutAtime(path);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ELOOP') throw new UnsafeSpoolError(`refusing the spool file ${path}: it is a symbolic link`);
     throw err;
@@ -72,6 +78,16 @@ function openSafelySync(path: string): { fd: number; size: number } {
   } catch (err) {
     closeSync(fd);
     throw err;
+  }
+}
+
+/** A file not ours refuses O_NOATIME (EPERM): opened without it, the ownership check below names the problem. */
+function openWithoutAtime(path: string): number {
+  try {
+    return openSync(path, READ_FLAGS | NO_ATIME);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM' || NO_ATIME === 0) throw err;
+    return openSync(path, READ_FLAGS);
   }
 }
 

@@ -4,9 +4,9 @@
 // <id>" (RFC 5321 §4.1.1.4, §6.1).
 //
 // The path to the 250 (docs/queue.md): the envelope line is appended, the
-// file's data is flushed with one fdatasync, the file is renamed into queue/,
-// and queue/ is fsynced by a group sync that every message committing at that
-// moment shares.
+// file is renamed into queue/, and then two syncs run side by side, neither
+// waiting for the other: the file's one fdatasync, and the fsync of queue/ by
+// a group sync that every message committing at that moment shares.
 
 import fs from 'node:fs';
 import { promisify } from 'node:util';
@@ -25,6 +25,11 @@ export interface ReceiptDirs {
   readonly tmp: string;
   readonly queue: string;
   readonly queueSync: GroupSync;
+  /**
+   * Ids in queue/ whose syncs have not finished: not yet queued, so a look
+   * at queue/ (Spool.listAll) passes over them.
+   */
+  readonly committing: Set<string>;
 }
 
 type ReceiptState = 'receiving' | 'committing' | 'committed' | 'failed' | 'aborted';
@@ -152,20 +157,34 @@ export class Receipt {
     const trailer = envelopeTrailer(env, lastByte === NEWLINE);
     // Ids are unique (queue-id.ts), so the rename never replaces a queued message.
     if (!prefix?.length || this.writer.prepend(prefix)) {
-      await this.flushFile(trailer);
-      await fsStep(`rename tmp/${this.id} to queue/${this.id}`, async () => fs.renameSync(this.tmpPath, this.queuePath));
+      await this.flushFile(trailer, false, false);
+      this.dirs.committing.add(this.id);
+      try {
+        await fsStep(`rename tmp/${this.id} to queue/${this.id}`, async () => fs.renameSync(this.tmpPath, this.queuePath));
+        await this.syncQueue(true);
+      } finally {
+        this.dirs.committing.delete(this.id);
+      }
     } else {
       // Part of the message is on disk already: a copy with the prefix in front takes its place.
       await this.flushFile(Buffer.alloc(0), false);
       await fsStep(`prefix tmp/${this.id}`, () => copyWithPrefix(this.tmpPath, this.prefixedPath, prefix, trailer));
-      await fsStep(`rename tmp/${this.id}.prefixed to queue/${this.id}`, () => rename(this.prefixedPath, this.queuePath));
+      this.dirs.committing.add(this.id);
+      try {
+        await fsStep(`rename tmp/${this.id}.prefixed to queue/${this.id}`, () => rename(this.prefixedPath, this.queuePath));
+        await this.syncQueue(false);
+      } finally {
+        this.dirs.committing.delete(this.id);
+      }
     }
-    await this.syncQueue();
     return env;
   }
 
-  /** Every byte and the envelope written, on disk (the one data sync, unless `sync` is false), and the file closed. */
-  private async flushFile(trailer: Buffer, sync = true): Promise<void> {
+  /**
+   * Every byte and the envelope written; with `sync`, on disk (the one data
+   * sync); with `close`, the file closed.
+   */
+  private async flushFile(trailer: Buffer, sync = true, close = true): Promise<void> {
     try {
       await this.writer.finish(trailer);
       if (sync) await fsStep(`fsync tmp/${this.id}`, () => fdatasync(this.fd));
@@ -174,27 +193,45 @@ export class Receipt {
       await this.closeFile().catch(() => undefined);
       throw err;
     }
-    await fsStep(`close tmp/${this.id}`, () => this.closeFile());
+    if (close) await fsStep(`close tmp/${this.id}`, () => this.closeFile());
   }
 
   /**
-   * Until queue/ is synced the new name may not survive a crash, so we must
-   * not report success. Moving it back keeps the message invisible: the
-   * client gets 451 and sends it again. If even that fails it stays queued,
-   * and a duplicate is possible, which RFC 5321 §6.1 prefers to a loss.
+   * Makes queue/<id> durable: the directory's group sync and, when
+   * `withData`, the file's fdatasync, side by side. Neither waits for the
+   * other, since each makes its own part durable (the name, the bytes); the
+   * 250 waits for both. A crash before both finish may leave the name with
+   * fewer bytes than were written, for a message no client was told was
+   * queued: it lacks its envelope line (or its size does not match), so the
+   * next start reports it and never delivers it (queue-file.ts, readTrailer).
+   *
+   * Until both are done the message may not survive a crash, so we must not
+   * report success. Moving it back keeps it invisible: the client gets 451
+   * and sends it again. If even that fails it stays queued, and a duplicate
+   * is possible, which RFC 5321 §6.1 prefers to a loss.
    */
-  private async syncQueue(): Promise<void> {
-    try {
-      await this.dirs.queueSync.sync();
-    } catch (err) {
-      const error = SpoolError.fromFs(err, `fsync the spool after queueing ${this.id}`);
+  private async syncQueue(withData: boolean): Promise<void> {
+    const data = withData ? fsStep(`fsync queue/${this.id}`, () => fdatasync(this.fd)) : Promise.resolve();
+    const name = this.dirs.queueSync.sync().catch((err: unknown) => {
+      throw SpoolError.fromFs(err, `fsync the spool after queueing ${this.id}`);
+    });
+    const synced = await Promise.allSettled([data, name]);
+    let error = synced.find((r): r is PromiseRejectedResult => r.status === 'rejected')?.reason as SpoolError | undefined;
+    if (withData) {
+      // After a sync error the close error is not the one to report.
       try {
-        await rename(this.queuePath, this.tmpPath);
-      } catch (undoErr) {
-        error.message += `; it stays queued (${(undoErr as Error).message})`;
+        await this.closeFile();
+      } catch (err) {
+        error ??= SpoolError.fromFs(err, `close queue/${this.id}`);
       }
-      throw error;
     }
+    if (!error) return;
+    try {
+      await rename(this.queuePath, this.tmpPath);
+    } catch (undoErr) {
+      error.message += `; it stays queued (${(undoErr as Error).message})`;
+    }
+    throw error;
   }
 
   private async closeFile(): Promise<void> {

@@ -10,10 +10,13 @@
 // file. Every change is one rename or link followed by an fsync of the
 // directory involved, shared by all changes made at that moment (group
 // commit), so a crash at any point leaves either the old state or the new one
-// (RFC 5321 §6.1).
+// (RFC 5321 §6.1). Removals alone are not synced, as Postfix does not sync
+// them: a crash just after one may bring a delivered message back, a
+// duplicate, never a loss.
 
-import { existsSync, openSync, unlinkSync } from 'node:fs';
-import { chmod, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import fs, { existsSync } from 'node:fs';
+import { chmod, mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { join, resolve } from 'node:path';
 import { validateEnvelope, type Envelope } from './envelope.js';
 import { GroupSync, fsyncDirectory } from './group-sync.js';
@@ -45,6 +48,7 @@ const ID_TRIES = 3;
 /** Envelopes read at once at start-up: enough to keep libuv's thread pool busy. */
 const PARALLEL_READS = 32;
 const CRLF = Buffer.from('\r\n');
+const openFd = promisify(fs.open);
 const EMPTY_LINE = Buffer.from('\r\n\r\n');
 
 /** One entry of queue/ as scan() reads it: an envelope (and where it came from), or why it could not be read. */
@@ -68,6 +72,8 @@ export class Spool {
   private readonly envelopeWrites = new Map<string, Promise<void>>();
   private readonly queueSync: GroupSync;
   private readonly stateSync: GroupSync;
+  /** Receipts renamed into queue/ whose syncs are running (receipt.ts): not listed yet. */
+  private readonly committing = new Set<string>();
 
   private constructor(
     /** The spool directory, absolute. */
@@ -115,9 +121,10 @@ export class Spool {
     for (let tries = 1; ; tries++) {
       const id = newQueueId();
       try {
-        // A synchronous open: microseconds, cheaper than a trip through the thread pool.
-        const fd = openSync(join(this.tmpDir, id), CREATE_FLAGS, FILE_MODE);
-        return new Receipt(id, { tmp: this.tmpDir, queue: this.queueDir, queueSync: this.queueSync }, fd);
+        // In the thread pool, not on the event loop: creating a name waits
+        // while the file system's journal commits another message's syncs.
+        const fd = await openFd(join(this.tmpDir, id), CREATE_FLAGS, FILE_MODE);
+        return new Receipt(id, { tmp: this.tmpDir, queue: this.queueDir, queueSync: this.queueSync, committing: this.committing }, fd);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === 'EEXIST' && tries < ID_TRIES) continue;
         throw SpoolError.fromFs(err, `create tmp/${id}`);
@@ -179,6 +186,7 @@ export class Spool {
     if (!isQueueId(name)) {
       return { name, error: new SpoolError(SPOOL_CODES.badId, `spool: queue/${name} is not a message file`) };
     }
+    if (this.committing.has(name)) return undefined;
     try {
       const hasState = states.has(name);
       return { envelope: this.readEnvelopeSync(name, hasState), hasState };
@@ -314,19 +322,18 @@ export class Spool {
 
   /**
    * Removes a committed message: queue/<id> is unlinked (invisible from then
-   * on), then its state file if it has one, and the directories are synced
-   * (group syncs), and last its stored transcripts (src/trace/transcript-files.ts),
-   * which live only as long as the message. SpoolError 'ENOENT' if it is not queued.
+   * on), then its state file if it has one, and last its stored transcripts
+   * (src/trace/transcript-files.ts), which live only as long as the message.
+   * The directories are not synced (see the top of this file).
+   * SpoolError 'ENOENT' if it is not queued.
    */
   async remove(id: string, hasState?: boolean): Promise<void> {
     checkId(id);
     // In turn with envelope rewrites of the same id, so none writes into a half-removed message.
     await this.inTurn(id, async () => {
-      await fsStep(`remove queue/${id}`, async () => unlinkSync(join(this.queueDir, id)));
-      const syncs = [this.queueSync.sync()];
+      await fsStep(`remove queue/${id}`, () => unlink(join(this.queueDir, id)));
       // A state file left by a crash right here is deleted at the next open (an orphan).
-      if (hasState !== false && removeIfThere(this.statePath(id), `state/${id}`)) syncs.push(this.stateSync.sync());
-      await fsStep(`fsync the spool after removing ${id}`, () => Promise.all(syncs));
+      if (hasState !== false) await removeIfThere(this.statePath(id), `state/${id}`);
       await fsStep(`remove the transcripts of ${id}`, () => removeStoredTranscripts(this.dir, id));
     });
   }
@@ -411,9 +418,9 @@ async function readSpoolFile(path: string): Promise<Buffer> {
 }
 
 /** Unlinks a file; false if there was none. */
-function removeIfThere(path: string, name: string): boolean {
+async function removeIfThere(path: string, name: string): Promise<boolean> {
   try {
-    unlinkSync(path);
+    await unlink(path);
     return true;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
