@@ -84,6 +84,8 @@ export interface MtaParts {
   failures?: FailureReporter;
   /** Run the delivery worker (default true); off, mail only accumulates in the spool. */
   deliver?: boolean;
+  /** Envelopes the worker keeps in memory between tries, at most (WorkerOptions.keptEnvelopes). */
+  keptEnvelopes?: number;
 }
 
 const ms = (seconds: number): number => Math.round(seconds * 1000);
@@ -213,6 +215,7 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
     },
     failures: parts.failures ?? bounces,
     log,
+    keptEnvelopes: parts.keptEnvelopes,
   });
   worker.on('attempted', (id, outcomes) => publishOutcomes(events, id, outcomes));
   const delivering = parts.deliver ?? true;

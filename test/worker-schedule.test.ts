@@ -1,6 +1,7 @@
 // The worker's schedule in memory (issue 9: a deep queue; docs/queue.md).
 // A look at the spool reads only the messages the worker does not know yet,
-// so it costs O(new messages), not a read of every envelope. A deferred
+// so it costs O(new messages), not a read of every envelope. Past the
+// envelopes it keeps (10 000; none here, to see it at work), a deferred
 // message's envelope is not held in memory: the spool has it, and it is read
 // again when needed (a delivery, `queue list`, `queue show`).
 
@@ -17,7 +18,7 @@ describe("the worker's schedule in memory", () => {
     world = await startDeliveryWorld({
       'normal.test': { mx: [{ preference: 10, exchange: 'mx.normal.test' }] },
       'mx.normal.test': { a: ['127.0.0.2'] },
-    }, { delivery: { retrySchedule: [600], pollInterval: 600 } });
+    }, { delivery: { retrySchedule: [600], pollInterval: 600 } }, { keptEnvelopes: 0 });
     world.sinks[0]!.behaviour = { replies: { RCPT: '451 4.3.0 try again later' } };
   });
   afterEach(async () => { await world.stop(); });
@@ -69,5 +70,35 @@ describe("the worker's schedule in memory", () => {
     expect(world.relay.logs.filter((l) => l.includes(`unreadable queue entry ${id}`))).to.have.length(1);
     expect(world.sinks[0]!.messages).to.have.length(0);
     expect(await world.relay.spool.list(), 'left in place for the operator').to.deep.equal([id]);
+  });
+});
+
+describe('the worker keeps the envelopes of the first keptEnvelopes messages', () => {
+  let world: DeliveryWorld;
+  beforeEach(async () => {
+    world = await startDeliveryWorld({
+      'normal.test': { mx: [{ preference: 10, exchange: 'mx.normal.test' }] },
+      'mx.normal.test': { a: ['127.0.0.2'] },
+    }, { delivery: { retrySchedule: [600], pollInterval: 600 } }, { keptEnvelopes: 1 });
+    world.sinks[0]!.behaviour = { replies: { RCPT: '451 4.3.0 try again later' } };
+  });
+  afterEach(async () => { await world.stop(); });
+
+  it('holds one deferred envelope in memory and reads the other from the spool', async () => {
+    const ids: string[] = [];
+    for (const rcpt of ['u@normal.test', 'v@normal.test']) {
+      const { id } = await world.send('a@src.test', [rcpt]);
+      expect((await world.attempt(id)).done).to.equal(false);
+      ids.push(id);
+    }
+    for (const id of ids) {
+      const statePath = path.join(world.relay.spool.dir, 'state', id);
+      const onDisk = validateEnvelope(JSON.parse(await fs.readFile(statePath, 'utf8')));
+      onDisk.recipients[0]!.lastReply = '421 4.4.2 changed on disk';
+      await fs.writeFile(statePath, JSON.stringify(onDisk) + '\n');
+    }
+    const seen = ids.map((id) => world.relay.worker.envelope(id)?.recipients[0]?.lastReply);
+    expect(seen.filter((reply) => reply === '421 4.4.2 changed on disk'), 'one read from the spool').to.have.length(1);
+    expect(seen.filter((reply) => reply?.startsWith('451 ')), 'one held').to.have.length(1);
   });
 });

@@ -7,9 +7,10 @@
 // message, a queue of the due ones and timers for the deferred ones. At
 // start the spool is read once; after that a new message is handed over by
 // the receipt that committed it and goes out at once, and a wake costs O(1).
-// A message's envelope is held only while it is in use (or, for a message
-// just received, until its first try); otherwise the spool has it and it is
-// read again when needed, so a deep queue costs little memory.
+// The envelopes of the first 10 000 messages are kept in memory; past that a
+// message's envelope is held only while it is in use (or, for a message just
+// received, until its first try), and otherwise read again from the spool
+// when needed, so a deep queue costs little memory.
 // The spool stays the truth on disk: a state file is written whenever a
 // message is deferred, fails in part, is held or warned about, so a restart
 // finds every message as it was. A message every recipient of which is
@@ -79,6 +80,12 @@ export interface WorkerOptions {
   failures: FailureReporter;
   log: Logger;
   now?: () => Date;
+  /**
+   * Envelopes kept in memory between tries, at most (default 10 000, about
+   * 1 KiB each); past that, a queued message costs a small entry and its
+   * envelope is read from the spool when needed (about 25 µs).
+   */
+  keptEnvelopes?: number;
 }
 
 export interface WorkerEvents {
@@ -92,7 +99,7 @@ export interface WorkerEvents {
  */
 interface QueuedMessage {
   readonly id: string;
-  /** Held while in use or not yet tried; undefined when the spool has it as it is. */
+  /** Held while in use, until a new message's first try, or while few are kept; else only the spool has it. */
   envelope: Envelope | undefined;
   /** Operations using the envelope now (a delivery, an operator's change). */
   users: number;
@@ -128,6 +135,8 @@ function noteEnvelope(message: QueuedMessage, envelope: Envelope): void {
   message.nextAt = Date.parse(envelope.nextAttemptAt);
 }
 
+/** Envelopes kept in memory between tries by default: a queue this deep is delivered without a read per message. */
+const KEPT_ENVELOPES = 10_000;
 /** Envelopes read from the spool for a listing before the event loop gets a turn. */
 const READS_PER_TURN = 128;
 
@@ -138,6 +147,9 @@ export class QueueWorker extends EventEmitter<WorkerEvents> {
   private readonly inFlight = new Map<string, Promise<void>>();
   private readonly reportedCorrupt = new Set<string>();
   private readonly maxInFlight: number;
+  /** Envelopes held in memory now, and at most between tries (WorkerOptions.keptEnvelopes). */
+  private kept = 0;
+  private readonly keepAtMost: number;
   private poller?: NodeJS.Timeout;
   private loading?: Promise<void>;
   private rescanning?: Promise<void>;
@@ -152,6 +164,7 @@ export class QueueWorker extends EventEmitter<WorkerEvents> {
     this.schedule = new Schedule(() => this.pump(), () => this.now().getTime());
     // Leave room in memory: never more messages in flight than a few per slot.
     this.maxInFlight = options.concurrency.total * 4;
+    this.keepAtMost = options.keptEnvelopes ?? KEPT_ENVELOPES;
   }
 
   /** Reads the spool once, then delivers what is due; resolves once the spool is read. */
@@ -308,24 +321,33 @@ export class QueueWorker extends EventEmitter<WorkerEvents> {
     const message = this.messages.get(id);
     if (!message) return false;
     message.removed = true;
-    this.messages.delete(id);
+    this.forget(message);
     await this.options.spool.remove(id, message.hasState);
     return true;
   }
 
   // ---- scheduling -----------------------------------------------------------
 
-  /** Schedules a message; `keep`: hold its envelope until its first try (a message just received). */
-  private add(envelope: Envelope, hasState: boolean, keep: boolean): void {
+  /**
+   * Schedules a message. Its envelope is kept while fewer than
+   * `keptEnvelopes` are; `fresh` (a message just received) keeps it until
+   * its first try in any case, unless it waits (held, captured).
+   */
+  private add(envelope: Envelope, hasState: boolean, fresh: boolean): void {
     const message: QueuedMessage = {
       id: envelope.id, envelope: undefined, users: 0, hasState,
       held: false, capture: false, tried: false, nextAt: 0, delivering: false, removed: false,
     };
     noteEnvelope(message, envelope);
-    // One that will not be tried soon (held, captured) is read again when needed.
-    if (keep && !message.held && !message.capture) message.envelope = envelope;
+    if (this.kept < this.keepAtMost || (fresh && !message.held && !message.capture)) this.setEnvelope(message, envelope);
     this.messages.set(envelope.id, message);
     this.scheduleAt(message, message.nextAt);
+  }
+
+  /** Takes a message out of the schedule (it left the spool, or cannot be read). */
+  private forget(message: QueuedMessage): void {
+    if (this.messages.get(message.id) === message) this.messages.delete(message.id);
+    this.setEnvelope(message, undefined);
   }
 
   /** Puts a message in the schedule at `at`, unless it must wait (held, captured, in delivery). */
@@ -351,7 +373,7 @@ export class QueueWorker extends EventEmitter<WorkerEvents> {
       return this.options.spool.readEnvelopeSync(message.id, message.hasState);
     } catch (err) {
       if (!(err instanceof SpoolError)) throw err;
-      if (this.messages.get(message.id) === message) this.messages.delete(message.id);
+      this.forget(message);
       if (err.code === 'ENOENT') {
         this.options.log('qmgr', 'removed from the queue behind our back; not tried again', message.id);
       } else if (!this.reportedCorrupt.has(message.id)) {
@@ -366,20 +388,28 @@ export class QueueWorker extends EventEmitter<WorkerEvents> {
   private hold(message: QueuedMessage): Envelope | undefined {
     const envelope = this.envelopeOf(message);
     if (!envelope) return undefined;
-    message.envelope = envelope;
+    this.setEnvelope(message, envelope);
     message.users++;
     return envelope;
   }
 
   /**
-   * An operation is done with the envelope. It is let go once no operation
-   * uses it, if the last one wrote it: otherwise what is in memory may be
-   * newer than the spool, and is kept.
+   * An operation is done with the envelope. Once no operation uses it, it is
+   * let go if more than `keptEnvelopes` are kept, and only if the last
+   * operation wrote it: otherwise what is in memory may be newer than the
+   * spool, and is kept.
    */
   private letGo(message: QueuedMessage, written: boolean): void {
     message.users--;
     if (message.envelope) noteEnvelope(message, message.envelope);
-    if (written && message.users === 0) message.envelope = undefined;
+    if (written && message.users === 0 && this.kept > this.keepAtMost) this.setEnvelope(message, undefined);
+  }
+
+  /** Every change of a held envelope goes through here, so `kept` stays true. */
+  private setEnvelope(message: QueuedMessage, envelope: Envelope | undefined): void {
+    if (message.envelope === undefined && envelope !== undefined) this.kept++;
+    if (message.envelope !== undefined && envelope === undefined) this.kept--;
+    message.envelope = envelope;
   }
 
   private async readNewMessages(): Promise<void> {
@@ -470,7 +500,7 @@ export class QueueWorker extends EventEmitter<WorkerEvents> {
     } catch (err) {
       if (!(err instanceof SpoolError) || err.code !== 'ENOENT') throw err;
       // Deleted from the spool behind our back: nothing more happens to it.
-      this.messages.delete(id);
+      this.forget(message);
       this.options.log('qmgr', 'removed from the queue during delivery; not tried again', id);
       this.emit('attempted', id, [], true);
       return true;
@@ -528,7 +558,7 @@ export class QueueWorker extends EventEmitter<WorkerEvents> {
     // A next hop that took the DSN request reports success itself (RFC 3461 §5.2.2).
     const delivered = envelope.recipients.filter((r) => r.state === 'delivered' && r.notify?.includes('SUCCESS') && !r.dsnPassedOn);
     if (delivered.length > 0) await this.options.failures.delivered?.(envelope, delivered);
-    this.messages.delete(envelope.id);
+    this.forget(message);
     await this.options.spool.remove(envelope.id, message.hasState);
     this.options.log('qmgr', 'removed', envelope.id);
   }
