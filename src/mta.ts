@@ -267,6 +267,7 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
       await metricsServer?.close();
       await Promise.all([server.close(graceMs), worker.stop(graceMs)]);
       await sessions.close();
+      await spool.close();
     },
   };
 }
@@ -348,6 +349,8 @@ async function openSpoolAsUser(config: Config, log: Logger): Promise<Spool> {
   // Before the spool is opened (which clears tmp/): a relay already on it keeps it.
   await assertSpoolFree(config.spool);
   const { spool, cleaned, upgraded } = await Spool.open(config.spool);
+  // A relay receives message after message: each DATA finds its file made.
+  spool.keepSpareTmpFile();
   for (const id of upgraded.converted) log('queue', 'converted from the previous release\'s spool layout', id);
   for (const { id, error } of upgraded.failed) log('queue', `not converted, left in upgrade/${id}: ${error.message}`, id);
   if (cleaned > 0) log('queue', `removed ${cleaned} leftover(s) of interrupted receipts from ${config.spool}`);

@@ -14,16 +14,16 @@
 // them: a crash just after one may bring a delivered message back, a
 // duplicate, never a loss.
 
-import fs, { existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { chmod, mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
-import { promisify } from 'node:util';
 import { join, resolve } from 'node:path';
 import { validateEnvelope, type Envelope } from './envelope.js';
 import { GroupSync, fsyncDirectory } from './group-sync.js';
-import { isQueueId, newQueueId } from './queue-id.js';
+import { isQueueId } from './queue-id.js';
 import { CREATE_FLAGS, FILE_MODE, envelopeLine, parseEnvelope, readFileSafelySync, readPrefixSync, readTrailer } from './queue-file.js';
 import { upgradeLegacyMessages, type UpgradeResult } from './legacy-upgrade.js';
 import { Receipt } from './receipt.js';
+import { SpareTmpFile, createTmpFile } from './tmp-file.js';
 import { SPOOL_CODES, SpoolError, fsStep, fsStepSync } from './spool-error.js';
 import { checkSpoolOwnership, openSpoolFile } from './spool-safety.js';
 import { removeStoredTranscripts } from '../../trace/transcript-files.js';
@@ -43,12 +43,9 @@ const MESSAGE_READ_BYTES = 64 * 1024;
 const SMALL_MESSAGE_BYTES = 256 * 1024;
 /** Envelopes read synchronously at start-up before the event loop gets a turn (the greeting, other work). */
 const READS_PER_TURN = 128;
-/** Two processes making the same id in the same millisecond is rare; a few tries settle it. */
-const ID_TRIES = 3;
 /** Envelopes read at once at start-up: enough to keep libuv's thread pool busy. */
 const PARALLEL_READS = 32;
 const CRLF = Buffer.from('\r\n');
-const openFd = promisify(fs.open);
 const EMPTY_LINE = Buffer.from('\r\n\r\n');
 
 /** One entry of queue/ as scan() reads it: an envelope (and where it came from), or why it could not be read. */
@@ -74,6 +71,7 @@ export class Spool {
   private readonly stateSync: GroupSync;
   /** Receipts renamed into queue/ whose syncs are running (receipt.ts): not listed yet. */
   private readonly committing = new Set<string>();
+  private spare?: SpareTmpFile;
 
   private constructor(
     /** The spool directory, absolute. */
@@ -116,20 +114,24 @@ export class Spool {
     return new Spool(resolve(dir));
   }
 
-  /** Starts receiving a message under a new id: creates tmp/<id>. */
+  /**
+   * From now on keeps one tmp file made ahead of time for the next message
+   * (tmp-file.ts): for a relay, which receives message after message. close()
+   * removes it.
+   */
+  keepSpareTmpFile(): void {
+    this.spare ??= new SpareTmpFile(this.tmpDir);
+  }
+
+  /** Removes the spare tmp file, if there is one. */
+  async close(): Promise<void> {
+    await this.spare?.close();
+  }
+
+  /** Starts receiving a message under a new id: creates tmp/<id>, or takes the spare. */
   async beginReceipt(): Promise<Receipt> {
-    for (let tries = 1; ; tries++) {
-      const id = newQueueId();
-      try {
-        // In the thread pool, not on the event loop: creating a name waits
-        // while the file system's journal commits another message's syncs.
-        const fd = await openFd(join(this.tmpDir, id), CREATE_FLAGS, FILE_MODE);
-        return new Receipt(id, { tmp: this.tmpDir, queue: this.queueDir, queueSync: this.queueSync, committing: this.committing }, fd);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'EEXIST' && tries < ID_TRIES) continue;
-        throw SpoolError.fromFs(err, `create tmp/${id}`);
-      }
-    }
+    const { id, fd } = await (this.spare ? this.spare.take() : createTmpFile(this.tmpDir));
+    return new Receipt(id, { tmp: this.tmpDir, queue: this.queueDir, queueSync: this.queueSync, committing: this.committing }, fd);
   }
 
   /** Committed ids, oldest first. Reads no envelope. */
