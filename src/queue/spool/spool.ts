@@ -147,17 +147,13 @@ export class Spool {
    * from the end of queue/<id>. Throws only if queue/ itself cannot be read.
    */
   async listAll(): Promise<SpoolListing> {
-    const listing: SpoolListing = { envelopes: [], corrupt: [], withState: new Set() };
-    const withState = listing.withState as Set<string>;
-    await this.scan((entry) => {
-      if ('error' in entry) {
-        listing.corrupt.push(entry);
-        return;
-      }
-      listing.envelopes.push(entry.envelope);
-      if (entry.hasState) withState.add(entry.envelope.id);
+    const envelopes: Envelope[] = [];
+    const corrupt: SpoolListing['corrupt'] = [];
+    const withState = await this.scan((entry) => {
+      if ('error' in entry) corrupt.push(entry);
+      else envelopes.push(entry.envelope);
     });
-    return listing;
+    return { envelopes, corrupt, withState };
   }
 
   /**
@@ -166,21 +162,23 @@ export class Spool {
    * running worker keeps a few fields of each, not 100 000 envelopes at once.
    * Names for which `skip` says true are not read at all (the worker's look
    * for messages it does not know yet: O(new), not O(queue)). Between
-   * batches of reads the event loop gets a turn. Throws only if queue/
-   * itself cannot be read.
+   * batches of reads the event loop gets a turn. Resolves with the names in
+   * state/ (none when every name was skipped: then state/ is not listed).
+   * Throws only if queue/ itself cannot be read.
    */
-  async scan(each: (entry: ScannedEntry) => void, skip?: (name: string) => boolean): Promise<void> {
+  async scan(each: (entry: ScannedEntry) => void, skip?: (name: string) => boolean): Promise<ReadonlySet<string>> {
     let names = await fsStep('list queue/', () => readdir(this.queueDir));
     if (skip) names = names.filter((name) => !skip(name));
     names.sort();
     // Nothing new: state/ need not be listed either.
-    const states = new Set(names.length > 0 ? await this.stateNames() : []);
+    const states = new Set(names.length > 0 || !skip ? await this.stateNames() : []);
     for (let i = 0; i < names.length; i++) {
       const entry = this.readListed(names[i]!, states);
       if (entry !== undefined) each(entry);
       // Each read takes microseconds; between batches the event loop serves the listeners.
       if (i % READS_PER_TURN === READS_PER_TURN - 1) await new Promise((resolve) => setImmediate(resolve));
     }
+    return states;
   }
 
   /** One entry of queue/ as scan() reports it; undefined if it was removed meanwhile. */
