@@ -283,6 +283,15 @@ export class QueueWorker extends EventEmitter<WorkerEvents> {
     return sizes;
   }
 
+  /** Makes a message due now unless it is held or captured; false if it is not queued. */
+  makeDue(id: string): boolean {
+    const message = this.messages.get(id);
+    if (!message) return false;
+    this.scheduleAt(message, this.now().getTime());
+    this.pump();
+    return true;
+  }
+
   /** Makes every message due now unless it is held or captured; returns their ids. */
   makeAllDue(): string[] {
     const now = this.now().getTime();
@@ -321,9 +330,21 @@ export class QueueWorker extends EventEmitter<WorkerEvents> {
     const message = this.messages.get(id);
     if (!message) return false;
     message.removed = true;
-    this.forget(message);
-    await this.options.spool.remove(id, message.hasState);
+    await this.forget(message);
     return true;
+  }
+
+  /**
+   * Removes a message's files, then forgets it. Known until its files are
+   * gone, so a look at the spool meanwhile (rescan) does not take it for a
+   * new message and deliver it again.
+   */
+  private async forget(message: QueuedMessage): Promise<void> {
+    try {
+      await this.options.spool.remove(message.id, message.hasState);
+    } finally {
+      this.drop(message);
+    }
   }
 
   // ---- scheduling -----------------------------------------------------------
@@ -344,8 +365,8 @@ export class QueueWorker extends EventEmitter<WorkerEvents> {
     this.scheduleAt(message, message.nextAt);
   }
 
-  /** Takes a message out of the schedule (it left the spool, or cannot be read). */
-  private forget(message: QueuedMessage): void {
+  /** Takes a message out of the schedule and lets its envelope go (it left the spool, or cannot be read). */
+  private drop(message: QueuedMessage): void {
     if (this.messages.get(message.id) === message) this.messages.delete(message.id);
     this.setEnvelope(message, undefined);
   }
@@ -373,7 +394,8 @@ export class QueueWorker extends EventEmitter<WorkerEvents> {
       return this.options.spool.readEnvelopeSync(message.id, message.hasState);
     } catch (err) {
       if (!(err instanceof SpoolError)) throw err;
-      this.forget(message);
+      this.drop(message);
+      if (message.removed) return undefined;
       if (err.code === 'ENOENT') {
         this.options.log('qmgr', 'removed from the queue behind our back; not tried again', message.id);
       } else if (!this.reportedCorrupt.has(message.id)) {
@@ -434,7 +456,7 @@ export class QueueWorker extends EventEmitter<WorkerEvents> {
       if (id === undefined) return;
       const message = this.messages.get(id);
       // Stale entries: gone, rescheduled for later, held, or already running.
-      if (!message || message.delivering || message.dueAt === undefined || message.dueAt > this.now().getTime()) continue;
+      if (!message || message.removed || message.delivering || message.dueAt === undefined || message.dueAt > this.now().getTime()) continue;
       message.dueAt = undefined;
       message.delivering = true;
       const run = this.deliverMessage(message)
@@ -500,7 +522,7 @@ export class QueueWorker extends EventEmitter<WorkerEvents> {
     } catch (err) {
       if (!(err instanceof SpoolError) || err.code !== 'ENOENT') throw err;
       // Deleted from the spool behind our back: nothing more happens to it.
-      this.forget(message);
+      this.drop(message);
       this.options.log('qmgr', 'removed from the queue during delivery; not tried again', id);
       this.emit('attempted', id, [], true);
       return true;
@@ -558,8 +580,8 @@ export class QueueWorker extends EventEmitter<WorkerEvents> {
     // A next hop that took the DSN request reports success itself (RFC 3461 §5.2.2).
     const delivered = envelope.recipients.filter((r) => r.state === 'delivered' && r.notify?.includes('SUCCESS') && !r.dsnPassedOn);
     if (delivered.length > 0) await this.options.failures.delivered?.(envelope, delivered);
-    this.forget(message);
-    await this.options.spool.remove(envelope.id, message.hasState);
+    message.removed = true;
+    await this.forget(message);
     this.options.log('qmgr', 'removed', envelope.id);
   }
 
