@@ -9,6 +9,7 @@
 //   npx tsx bench/drain.ts --sink test             into the test suite's sink (in this process)
 //   npx tsx bench/drain.ts --cpu-prof DIR          the relay writes a V8 CPU profile into DIR
 //   npx tsx bench/drain.ts --strace FILE           `strace -c -f` on the relay while it drains
+//   npx tsx bench/drain.ts --perf FILE             `perf record -g` on the relay while it drains
 //
 // Run it under /tmp/tools/bench-lock.sh on a shared machine.
 
@@ -31,7 +32,10 @@ const { values } = parseArgs({
     sink: { type: 'string', default: 'smtp-sink' },
     'cpu-prof': { type: 'string' },
     strace: { type: 'string' },
+    perf: { type: 'string' },
     keep: { type: 'boolean', default: false },
+    /** delivery.pollInterval of the relay, in seconds (its rescans of the spool). */
+    poll: { type: 'string', default: '5' },
   },
 });
 const COUNT = Number(values.count);
@@ -123,11 +127,14 @@ try {
     spool,
     smarthost: { host: SINK_HOST, port, tls: 'none' },
     dns: { checkRecipients: false, checkSenders: false },
+    delivery: { pollInterval: Number(values.poll) },
   }, path.join(dir, 'config.json'), nodeArgs));
   await relay.waitFor(/queue loaded: (\d+) message/, 120_000);
   sink = values.sink === 'test' ? await startTestSink(port) : await startSmtpSink(port);
-  if (values.strace) {
-    strace = spawn('strace', ['-c', '-f', '-o', path.resolve(values.strace), '-p', String(relay.child.pid)], { stdio: 'ignore' });
+  if (values.strace || values.perf) {
+    strace = values.strace
+      ? spawn('strace', ['-c', '-f', '-o', path.resolve(values.strace), '-p', String(relay.child.pid)], { stdio: 'ignore' })
+      : spawn('perf', ['record', '-F', '999', '-g', '-o', path.resolve(values.perf!), '-p', String(relay.child.pid)], { stdio: 'ignore' });
     await new Promise((r) => setTimeout(r, 500)); // strace attaches every thread
   }
   const load = os.loadavg().map((l) => l.toFixed(2)).join(' ');
@@ -148,9 +155,16 @@ try {
   const relayCpuPerMessage = ((await cpuMs(relay.child.pid)) - relayCpu) * 1000 / COUNT;
   const sinkCpuPerMessage = ((await cpuMs(sink.pid)) - sinkCpu) * 1000 / COUNT;
   const sessions = sink.sessions();
+  // Every message once: the relay logs one "removed" per message that left the queue.
+  const count = (pattern: RegExp): number => relay!.output.match(pattern)?.length ?? 0;
+  for (let waited = 0; count(/qmgr: \S+: removed/g) < COUNT && waited < 10_000; waited += 50) await new Promise((r) => setTimeout(r, 50));
+  await new Promise((r) => setTimeout(r, 500)); // and nothing more after that
+  const removed = count(/qmgr: \S+: removed/g);
+  const sent = count(/status=sent/g);
   console.log(`drain: ${COUNT} deferred messages of ${values.size} B flushed into ${values.sink} in ${seconds.toFixed(2)} s` +
     ` = ${(COUNT / seconds).toFixed(0)} msg/s${Number.isNaN(sessions) ? '' : `, ${sessions} sessions`};` +
     ` CPU per message: relay ${relayCpuPerMessage.toFixed(0)} µs${Number.isNaN(sinkCpuPerMessage) ? '' : `, sink ${sinkCpuPerMessage.toFixed(0)} µs`};` +
+    ` relay log: ${sent} sent, ${removed} removed${sent === COUNT ? '' : ' (NOT ONE EACH)'};` +
     ` load average ${load} at the flush, ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} at the end`);
 } finally {
   strace?.kill('SIGINT');

@@ -229,9 +229,22 @@ export class QueueWorker extends EventEmitter<WorkerEvents> {
     const message = this.messages.get(id);
     if (!message) return false;
     message.removed = true;
-    this.messages.delete(id);
-    await this.options.spool.remove(id, message.hasState);
+    await this.forget(message);
     return true;
+  }
+
+  /**
+   * Removes a message's files, then forgets it. Known until its files are
+   * gone, so a look at the spool meanwhile (rescan) does not take it for a
+   * new message and deliver it again.
+   */
+  private async forget(message: QueuedMessage): Promise<void> {
+    const id = message.envelope.id;
+    try {
+      await this.options.spool.remove(id, message.hasState);
+    } finally {
+      if (this.messages.get(id) === message) this.messages.delete(id);
+    }
   }
 
   // ---- scheduling -----------------------------------------------------------
@@ -275,7 +288,7 @@ export class QueueWorker extends EventEmitter<WorkerEvents> {
       if (id === undefined) return;
       const message = this.messages.get(id);
       // Stale entries: gone, rescheduled for later, held, or already running.
-      if (!message || message.delivering || message.dueAt === undefined || message.dueAt > this.now().getTime()) continue;
+      if (!message || message.removed || message.delivering || message.dueAt === undefined || message.dueAt > this.now().getTime()) continue;
       message.dueAt = undefined;
       message.delivering = true;
       const run = this.deliverMessage(message)
@@ -385,8 +398,8 @@ export class QueueWorker extends EventEmitter<WorkerEvents> {
     // A next hop that took the DSN request reports success itself (RFC 3461 §5.2.2).
     const delivered = envelope.recipients.filter((r) => r.state === 'delivered' && r.notify?.includes('SUCCESS') && !r.dsnPassedOn);
     if (delivered.length > 0) await this.options.failures.delivered?.(envelope, delivered);
-    this.messages.delete(envelope.id);
-    await this.options.spool.remove(envelope.id, message.hasState);
+    message.removed = true;
+    await this.forget(message);
     this.options.log('qmgr', 'removed', envelope.id);
   }
 

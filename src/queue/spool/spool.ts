@@ -15,7 +15,7 @@
 // duplicate, never a loss.
 
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { chmod, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { validateEnvelope, type Envelope } from './envelope.js';
 import { GroupSync, fsyncDirectory } from './group-sync.js';
@@ -27,6 +27,7 @@ import { SpareTmpFile, createTmpFile } from './tmp-file.js';
 import { SPOOL_CODES, SpoolError, fsStep, fsStepSync } from './spool-error.js';
 import { checkSpoolOwnership, openSpoolFile } from './spool-safety.js';
 import { removeStoredTranscripts } from '../../trace/transcript-files.js';
+import { unlinkInBatch } from './unlink-batch.js';
 
 export { Receipt } from './receipt.js';
 export { SPOOL_CODES, SpoolError } from './spool-error.js';
@@ -310,7 +311,7 @@ export class Spool {
     checkId(id);
     // In turn with envelope rewrites of the same id, so none writes into a half-removed message.
     await this.inTurn(id, async () => {
-      await fsStep(`remove queue/${id}`, () => unlink(join(this.queueDir, id)));
+      await fsStep(`remove queue/${id}`, () => unlinkInBatch(join(this.queueDir, id)));
       // A state file left by a crash right here is deleted at the next open (an orphan).
       if (hasState !== false) await removeIfThere(this.statePath(id), `state/${id}`);
       await fsStep(`remove the transcripts of ${id}`, () => removeStoredTranscripts(this.dir, id));
@@ -399,7 +400,7 @@ async function readSpoolFile(path: string): Promise<Buffer> {
 /** Unlinks a file; false if there was none. */
 async function removeIfThere(path: string, name: string): Promise<boolean> {
   try {
-    await unlink(path);
+    await unlinkInBatch(path);
     return true;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
