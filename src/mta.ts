@@ -44,7 +44,7 @@ import { replyToString } from './reply-codes/index.js';
 import { createSpoolFor, dropPrivileges, lookupUser } from './privileges.js';
 import { TraceStore } from './trace/trace-store.js';
 import { formatDestination } from './dns/index.js';
-import { MtaMetrics } from './metrics/mta-metrics.js';
+import { MtaMetrics, countListing } from './metrics/mta-metrics.js';
 import { MetricsServer } from './metrics/metrics-server.js';
 
 export interface RunningMta {
@@ -84,6 +84,8 @@ export interface MtaParts {
   failures?: FailureReporter;
   /** Run the delivery worker (default true); off, mail only accumulates in the spool. */
   deliver?: boolean;
+  /** Envelopes the worker keeps in memory between tries, at most (WorkerOptions.keptEnvelopes). */
+  keptEnvelopes?: number;
 }
 
 const ms = (seconds: number): number => Math.round(seconds * 1000);
@@ -99,7 +101,12 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
     : undefined;
   const events = new MtaEvents();
   // Counted as things happen; the queue and the open connections are read at each scrape.
-  const metrics = new MtaMetrics({ events, listQueue: () => queue.list(), openConnections: () => server.connectionCount });
+  // The running worker counts its schedule in memory; without it the spool is listed.
+  const metrics = new MtaMetrics({
+    events,
+    countQueue: async () => delivering ? { ...worker.sizes(), corrupt: 0 } : countListing(await queue.list()),
+    openConnections: () => server.connectionCount,
+  });
   const resolver = new DestinationResolver({
     servers: config.dns.servers,
     timeoutMs: ms(config.dns.timeout),
@@ -208,6 +215,7 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
     },
     failures: parts.failures ?? bounces,
     log,
+    keptEnvelopes: parts.keptEnvelopes,
   });
   worker.on('attempted', (id, outcomes) => publishOutcomes(events, id, outcomes));
   const delivering = parts.deliver ?? true;

@@ -102,6 +102,22 @@ describe('minimta queue (the command)', () => {
       expect(stdout.endsWith('\n\nReceived: from c.test ([127.0.0.1]) by mx.test with ESMTP id X; Sat, 28 Nov 2026 17:34:12 +0000\nSubject: hello\n')).to.equal(true);
     });
 
+    it('shows what a client sent with its control characters as "?", so no ESC sequence reaches the terminal', async () => {
+      const receipt = await spool.beginReceipt();
+      receipt.write(Buffer.from('Subject: \x1b]0;owned\x07hi\x1b[2J\r\nX-Folded: a\r\n\tb\r\n\r\nbody\r\n'));
+      await receipt.commit({
+        version: 1, id: receipt.id, arrivedAt: '2026-11-28T17:34:12.435Z',
+        client: { ip: '127.0.0.1', ehlo: 'evil\x1b[31m.test', protocol: 'ESMTP' },
+        sender: 'me@example.com', recipients: [{ address: 'u@normal.test', state: 'pending', attempts: 0 }],
+        body: '7BIT', smtputf8: false, capture: false, held: false, attempts: 0, nextAttemptAt: '2026-11-28T17:39:12.000Z',
+      });
+      const { code, stdout } = await run('show', receipt.id);
+      expect(code).to.equal(0);
+      expect(stdout).to.not.match(/[\x00-\x08\x0b-\x1f\x7f]/);
+      expect(stdout).to.include('client:       [127.0.0.1] (ehlo evil?[31m.test) with ESMTP\n');
+      expect(stdout).to.include('Subject: ?]0;owned?hi?[2J\nX-Folded: a\n\tb\n');
+    });
+
     it('holds, releases, retries, flushes and deletes, saying that the relay will act when it starts', async () => {
       const id = await queueMessage(spool);
       expect((await run('hold', id)).stdout).to.equal(`${id}: held\n`);

@@ -8,6 +8,7 @@
 //   1 message, 1 recipient pending
 
 import { countPending, type MessageView, type QueueListing } from '../queue/spool/queue-admin.js';
+import { printable } from '../protocol/shared/printable.js';
 import type { Envelope, RecipientRecord } from '../queue/spool/envelope.js';
 
 export const EMPTY_QUEUE = 'Mail queue is empty';
@@ -58,7 +59,8 @@ function messageBlock(envelope: Envelope): string[] {
 export function formatListing(listing: QueueListing): string {
   const { envelopes } = listing;
   if (envelopes.length === 0) return `${EMPTY_QUEUE}\n`;
-  const blocks = envelopes.map((env) => messageBlock(env).join('\n'));
+  // Replies from next hops and what clients sent go to a terminal: forTerminal.
+  const blocks = envelopes.map((env) => messageBlock(env).map(forTerminal).join('\n'));
   const waiting = envelopes.filter((env) => !env.capture);
   const captured = envelopes.length - waiting.length;
   const total = `${plural(envelopes.length, 'message')}, ${plural(countPending(waiting), 'recipient')} pending${captured > 0 ? `, ${captured} captured` : ''}`;
@@ -88,8 +90,15 @@ export function formatMessage({ envelope, head }: MessageView): string {
   const width = Math.max(...fields.map(([name]) => name.length)) + 2;
   const lines = fields.map(([name, value]) => `${`${name}:`.padEnd(width)}${value}`);
   lines.push('recipients:', ...envelope.recipients.map((r) => recipientLine(r, envelope) + remoteOf(r)));
-  // The header section is CRLF on disk; a terminal wants LF.
-  return `${lines.join('\n')}\n\n${head.replace(/\r\n/g, '\n')}`;
+  // The header section is CRLF on disk; a terminal wants LF. What a client
+  // sent goes to the operator's terminal: no ESC sequence may reach it.
+  const headLines = head.split('\r\n').map(forTerminal);
+  return `${lines.map(forTerminal).join('\n')}\n\n${headLines.join('\n')}`;
+}
+
+/** A line as a terminal may show it: controls as '?' (printable.ts), but the TAB of a folded header field kept. */
+function forTerminal(line: string): string {
+  return line.split('\t').map(printable).join('\t');
 }
 
 function remoteOf(recipient: RecipientRecord): string {

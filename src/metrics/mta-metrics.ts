@@ -5,7 +5,7 @@
 
 import { MetricsRegistry, type GaugeSample } from './registry.js';
 import type { MtaEvent, MtaEvents } from '../inbox/mta-events.js';
-import type { QueueOperations } from '../queue/spool/queue-admin.js';
+import type { QueueListing } from '../queue/spool/queue-admin.js';
 import type { Envelope } from '../queue/spool/envelope.js';
 import { queueIdTime } from '../queue/spool/queue-id.js';
 
@@ -15,10 +15,19 @@ export type InboundTlsMode = 'starttls' | 'implicit';
 /** From a second to a day: mail waits in a queue for minutes and hours, not milliseconds. */
 export const LATENCY_BUCKETS_SECONDS = [0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600, 4 * 3600, 24 * 3600];
 
+/** The queue gauge's states: queued (not tried yet), deferred (tried, waiting), held, captured, corrupt (unreadable). */
+export interface QueueCounts {
+  queued: number;
+  deferred: number;
+  held: number;
+  captured: number;
+  corrupt: number;
+}
+
 export interface MtaMetricsSources {
   events: MtaEvents;
-  /** The queue as `minimta queue list` sees it, read at each scrape. */
-  listQueue: QueueOperations['list'];
+  /** How many messages are in each state of the queue, read at each scrape. */
+  countQueue: () => Promise<QueueCounts>;
   /** Open SMTP connections right now. */
   openConnections: () => number;
   now?: () => number;
@@ -40,7 +49,7 @@ export class MtaMetrics {
   constructor(sources: MtaMetricsSources) {
     this.now = sources.now ?? Date.now;
     this.registry.gauge('minimta_connections_current', 'SMTP connections open now.', () => [{ value: sources.openConnections() }]);
-    this.registry.gauge('minimta_queue_messages', 'Messages in the queue, by state (read from the spool at each scrape).', () => queueSizes(sources.listQueue));
+    this.registry.gauge('minimta_queue_messages', 'Messages in the queue, by state (read from the spool at each scrape).', () => queueSizes(sources.countQueue));
     // Every known series starts at 0, so a scrape (and a rate()) sees them before the first event.
     for (const outcome of ['delivered', 'deferred', 'bounced']) this.outcomes.inc({ outcome }, 0);
     for (const reason of ['max_connections', 'max_connections_per_ip']) this.refused.inc({ reason }, 0);
@@ -85,11 +94,16 @@ export class MtaMetrics {
 }
 
 /** Every state is shown, at 0 too, so a scrape can tell an empty queue from a missing metric. */
-async function queueSizes(listQueue: QueueOperations['list']): Promise<GaugeSample[]> {
-  const { envelopes, corrupt } = await listQueue();
-  const sizes = { queued: 0, deferred: 0, held: 0, captured: 0, corrupt: corrupt.length };
-  for (const envelope of envelopes) sizes[stateOf(envelope)]++;
-  return Object.entries(sizes).map(([state, value]) => ({ labels: { state }, value }));
+async function queueSizes(countQueue: () => Promise<QueueCounts>): Promise<GaugeSample[]> {
+  const counts = await countQueue();
+  return Object.entries(counts).map(([state, value]) => ({ labels: { state }, value }));
+}
+
+/** The counts of a queue listing (`minimta queue list`), for a relay whose worker does not run. */
+export function countListing({ envelopes, corrupt }: QueueListing): QueueCounts {
+  const counts: QueueCounts = { queued: 0, deferred: 0, held: 0, captured: 0, corrupt: corrupt.length };
+  for (const envelope of envelopes) counts[stateOf(envelope)]++;
+  return counts;
 }
 
 /** queued: not tried yet; deferred: tried and waiting to be tried again. */

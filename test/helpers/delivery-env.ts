@@ -37,7 +37,11 @@ export const FAST_DELIVERY = {
 };
 
 /** `overrides` may depend on the sinks' shared port (a smarthost on it, say). */
-export async function startDeliveryWorld(zones: Record<string, Zone>, configure: ConfigOverrides | ((port: number) => ConfigOverrides) = {}): Promise<DeliveryWorld> {
+export async function startDeliveryWorld(
+  zones: Record<string, Zone>,
+  configure: ConfigOverrides | ((port: number) => ConfigOverrides) = {},
+  parts: Parameters<typeof startTestRelay>[1] = {},
+): Promise<DeliveryWorld> {
   const dns = await TestDnsServer.start(zones);
   const first = await SmtpSink.start({ host: '127.0.0.2', name: 'mx1.sink.test' });
   const overrides = typeof configure === 'function' ? configure(first.port) : configure;
@@ -46,7 +50,7 @@ export async function startDeliveryWorld(zones: Record<string, Zone>, configure:
     ...overrides,
     dns: { servers: [dns.address], timeout: 0.3, ...(overrides.dns as object | undefined) },
     delivery: { port: first.port, ...FAST_DELIVERY, ...(overrides.delivery as object | undefined) },
-  });
+  }, parts);
   const clients: WireClient[] = [];
   const attempts = new Map<string, Attempt[]>();
   relay.worker.on('attempted', (id, outcomes, done) => {

@@ -5,7 +5,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { defaultConfig, validateConfig, type Config } from '../../src/config.js';
-import { startMta, type RunningMta } from '../../src/mta.js';
+import { startMta, type MtaParts, type RunningMta } from '../../src/mta.js';
 import { TestDnsServer, type Zone } from './dns-server.js';
 
 /** The DNS fixtures of docs/test-vectors.md, for relays that bring no DNS of their own. */
@@ -42,7 +42,7 @@ export async function makeTempDir(prefix = 'minimta-test-'): Promise<string> {
  * it asks a test DNS server with those zones; without a `delivery`
  * override its worker does not run (nothing is sent anywhere).
  */
-export async function startTestRelay(overrides: ConfigOverrides = {}): Promise<TestRelay> {
+export async function startTestRelay(overrides: ConfigOverrides = {}, parts: Omit<MtaParts, 'deliver'> = {}): Promise<TestRelay> {
   const spool = (overrides.spool as string | undefined) ?? path.join(await makeTempDir(), 'spool');
   const dns = overrides.dns ? undefined : await TestDnsServer.start(structuredClone(CHECKLIST_ZONES));
   const raw = {
@@ -57,6 +57,7 @@ export async function startTestRelay(overrides: ConfigOverrides = {}): Promise<T
   const config = validateConfig(raw);
   const logs: string[] = [];
   const relay = await startMta(config, (component, text, id) => logs.push(`${component}: ${id ? `${id}: ` : ''}${text}`), {
+    ...parts,
     deliver: overrides.delivery !== undefined,
   });
   return {

@@ -1,8 +1,9 @@
 // The queue commands while the relay runs (served on the control socket):
 // carried out on the worker's schedule in memory and written through to the
-// spool, so `queue list` answers from memory in one pass and `flush` makes
-// every message due without rewriting a file. (flush is a nudge, not a
-// state: after a restart each message is due when its envelope says.)
+// spool. `queue list` reads each envelope the worker does not hold from the
+// spool (one read each, no look for files); `flush` makes every message due
+// without rewriting a file. (flush is a nudge, not a state: after a restart
+// each message is due when its envelope says.)
 
 import { QUEUE_ADMIN_CODES, QueueAdminError, type MessageView, type QueueListing, type QueueOperations } from '../spool/queue-admin.js';
 import { isQueueId } from '../spool/queue-id.js';
@@ -21,7 +22,7 @@ export class LiveQueue implements QueueOperations {
 
   async list(): Promise<QueueListing> {
     await this.worker.loaded();
-    const envelopes = this.worker.envelopes();
+    const envelopes = await this.worker.envelopes();
     envelopes.sort((a, b) => a.arrivedAt.localeCompare(b.arrivedAt) || a.id.localeCompare(b.id));
     return { envelopes, corrupt: [] };
   }
@@ -35,12 +36,7 @@ export class LiveQueue implements QueueOperations {
 
   async flush(): Promise<{ ids: string[] }> {
     await this.worker.loaded();
-    const ids: string[] = [];
-    for (const envelope of this.worker.envelopes()) {
-      if (envelope.held || envelope.capture) continue;
-      if (this.worker.makeDue(envelope.id)) ids.push(envelope.id);
-    }
-    return { ids };
+    return { ids: this.worker.makeAllDue() };
   }
 
   async retry(id: string): Promise<Envelope> {
@@ -58,8 +54,8 @@ export class LiveQueue implements QueueOperations {
   async purge(): Promise<{ ids: string[] }> {
     await this.worker.loaded();
     const ids: string[] = [];
-    for (const envelope of this.worker.envelopes()) {
-      if (await this.worker.remove(envelope.id)) ids.push(envelope.id);
+    for (const id of this.worker.ids()) {
+      if (await this.worker.remove(id)) ids.push(id);
     }
     return { ids };
   }

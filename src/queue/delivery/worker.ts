@@ -3,10 +3,14 @@
 // what failed for now, reports what failed for good, and removes a message
 // from the spool once every recipient is final.
 //
-// The schedule lives in memory (schedule.ts): every queued message's
-// envelope, a queue of the due ones and timers for the deferred ones. At
+// The schedule lives in memory (schedule.ts): a small entry per queued
+// message, a queue of the due ones and timers for the deferred ones. At
 // start the spool is read once; after that a new message is handed over by
 // the receipt that committed it and goes out at once, and a wake costs O(1).
+// The envelopes of the first 10 000 messages are kept in memory; past that a
+// message's envelope is held only while it is in use (or, for a message just
+// received, until its first try), and otherwise read again from the spool
+// when needed, so a deep queue costs little memory.
 // The spool stays the truth on disk: a state file is written whenever a
 // message is deferred, fails in part, is held or warned about, so a restart
 // finds every message as it was. A message every recipient of which is
@@ -76,6 +80,12 @@ export interface WorkerOptions {
   failures: FailureReporter;
   log: Logger;
   now?: () => Date;
+  /**
+   * Envelopes kept in memory between tries, at most (default 10 000, about
+   * 1 KiB each); past that, a queued message costs a small entry and its
+   * envelope is read from the spool when needed (about 25 µs).
+   */
+  keptEnvelopes?: number;
 }
 
 export interface WorkerEvents {
@@ -83,17 +93,52 @@ export interface WorkerEvents {
   attempted: [id: string, outcomes: RecipientOutcome[], done: boolean];
 }
 
-/** A queued message as the worker knows it. */
+/**
+ * A queued message as the worker knows it: what the schedule needs, and the
+ * envelope only while it is held (docs/queue.md, "The schedule in memory").
+ */
 interface QueuedMessage {
-  envelope: Envelope;
+  readonly id: string;
+  /** Held while in use, until a new message's first try, or while few are kept; else only the spool has it. */
+  envelope: Envelope | undefined;
+  /** Operations using the envelope now (a delivery, an operator's change). */
+  users: number;
   /** state/<id> exists: the envelope was rewritten since acceptance. */
   hasState: boolean;
+  /** Copied from the envelope: on hold, captured, tried at least once, next due (ms since the epoch). */
+  held: boolean;
+  capture: boolean;
+  tried: boolean;
+  nextAt: number;
   /** When it is due (ms since the epoch), as last scheduled; undefined while not scheduled. */
   dueAt?: number;
   delivering: boolean;
   /** Deleted by the operator (possibly while being delivered). */
   removed: boolean;
 }
+
+/** How many queued messages are in each state (the metrics' queue gauge). */
+export interface QueueSizes {
+  /** Not tried yet. */
+  queued: number;
+  /** Tried, waiting to be tried again. */
+  deferred: number;
+  held: number;
+  captured: number;
+}
+
+/** Copies what the schedule needs from the envelope into the message's entry. */
+function noteEnvelope(message: QueuedMessage, envelope: Envelope): void {
+  message.held = envelope.held;
+  message.capture = envelope.capture;
+  message.tried = envelope.attempts > 0;
+  message.nextAt = Date.parse(envelope.nextAttemptAt);
+}
+
+/** Envelopes kept in memory between tries by default: a queue this deep is delivered without a read per message. */
+const KEPT_ENVELOPES = 10_000;
+/** Envelopes read from the spool for a listing before the event loop gets a turn. */
+const READS_PER_TURN = 128;
 
 export class QueueWorker extends EventEmitter<WorkerEvents> {
   private readonly slots: DeliverySlots;
@@ -102,6 +147,9 @@ export class QueueWorker extends EventEmitter<WorkerEvents> {
   private readonly inFlight = new Map<string, Promise<void>>();
   private readonly reportedCorrupt = new Set<string>();
   private readonly maxInFlight: number;
+  /** Envelopes held in memory now, and at most between tries (WorkerOptions.keptEnvelopes). */
+  private kept = 0;
+  private readonly keepAtMost: number;
   private poller?: NodeJS.Timeout;
   private loading?: Promise<void>;
   private rescanning?: Promise<void>;
@@ -116,6 +164,7 @@ export class QueueWorker extends EventEmitter<WorkerEvents> {
     this.schedule = new Schedule(() => this.pump(), () => this.now().getTime());
     // Leave room in memory: never more messages in flight than a few per slot.
     this.maxInFlight = options.concurrency.total * 4;
+    this.keepAtMost = options.keptEnvelopes ?? KEPT_ENVELOPES;
   }
 
   /** Reads the spool once, then delivers what is due; resolves once the spool is read. */
@@ -137,10 +186,11 @@ export class QueueWorker extends EventEmitter<WorkerEvents> {
   /**
    * A message just committed to the spool by this process: scheduled from
    * its envelope, without reading the disk, and due at once if it says so.
+   * Its envelope is kept for that first try.
    */
   queued(envelope: Envelope): void {
     if (this.messages.has(envelope.id)) return;
-    this.add(envelope, false);
+    this.add(envelope, false, true);
     this.pumpSoon();
   }
 
@@ -194,34 +244,85 @@ export class QueueWorker extends EventEmitter<WorkerEvents> {
 
   // ---- the operator's view (the live queue commands) -----------------------
 
-  /** Every queued envelope (live objects: do not change them). */
-  envelopes(): Envelope[] {
-    return [...this.messages.values()].map((m) => m.envelope);
+  /**
+   * Every queued envelope (live objects: do not change them), read from the
+   * spool unless held, in batches so the event loop keeps serving meanwhile.
+   */
+  async envelopes(): Promise<Envelope[]> {
+    const messages = [...this.messages.values()];
+    const envelopes: Envelope[] = [];
+    for (let i = 0; i < messages.length; i++) {
+      const message = messages[i]!;
+      const envelope = this.messages.get(message.id) === message ? this.envelopeOf(message) : undefined;
+      if (envelope) envelopes.push(envelope);
+      if (i % READS_PER_TURN === READS_PER_TURN - 1) await new Promise((resolve) => setImmediate(resolve));
+    }
+    return envelopes;
   }
 
+  /** A queued message's envelope (a live object: do not change it); undefined if it is not queued. */
   envelope(id: string): Envelope | undefined {
-    return this.messages.get(id)?.envelope;
+    const message = this.messages.get(id);
+    return message && this.envelopeOf(message);
+  }
+
+  /** The ids of every queued message. */
+  ids(): string[] {
+    return [...this.messages.keys()];
+  }
+
+  /** How many messages are in each state, from memory. */
+  sizes(): QueueSizes {
+    const sizes: QueueSizes = { queued: 0, deferred: 0, held: 0, captured: 0 };
+    for (const message of this.messages.values()) {
+      if (message.capture) sizes.captured++;
+      else if (message.held) sizes.held++;
+      else if (message.tried) sizes.deferred++;
+      else sizes.queued++;
+    }
+    return sizes;
   }
 
   /** Makes a message due now unless it is held or captured; false if it is not queued. */
   makeDue(id: string): boolean {
     const message = this.messages.get(id);
     if (!message) return false;
-    this.scheduleAt(id, message, this.now().getTime());
+    this.scheduleAt(message, this.now().getTime());
     this.pump();
     return true;
+  }
+
+  /** Makes every message due now unless it is held or captured; returns their ids. */
+  makeAllDue(): string[] {
+    const now = this.now().getTime();
+    const ids: string[] = [];
+    for (const message of this.messages.values()) {
+      if (message.held || message.capture) continue;
+      this.scheduleAt(message, now);
+      ids.push(message.id);
+    }
+    this.pump();
+    return ids;
   }
 
   /** Changes a message's envelope and writes it to the spool; then reschedules it. */
   async change(id: string, edit: (env: Envelope) => void): Promise<Envelope | undefined> {
     const message = this.messages.get(id);
-    if (!message) return undefined;
-    edit(message.envelope);
-    await this.options.spool.writeEnvelope(message.envelope);
-    message.hasState = true;
-    this.scheduleAt(id, message, Date.parse(message.envelope.nextAttemptAt));
+    const envelope = message && this.hold(message);
+    if (!message || !envelope) return undefined;
+    let written = false;
+    try {
+      edit(envelope);
+      noteEnvelope(message, envelope);
+      await this.options.spool.writeEnvelope(envelope);
+      message.hasState = true;
+      written = true;
+    } finally {
+      this.letGo(message, written);
+    }
+    this.scheduleAt(message, message.nextAt);
     this.pump();
-    return message.envelope;
+    return envelope;
   }
 
   /** Removes a message from the spool and the schedule; false if it is not queued. */
@@ -239,45 +340,112 @@ export class QueueWorker extends EventEmitter<WorkerEvents> {
    * new message and deliver it again.
    */
   private async forget(message: QueuedMessage): Promise<void> {
-    const id = message.envelope.id;
     try {
-      await this.options.spool.remove(id, message.hasState);
+      await this.options.spool.remove(message.id, message.hasState);
     } finally {
-      if (this.messages.get(id) === message) this.messages.delete(id);
+      this.drop(message);
     }
   }
 
   // ---- scheduling -----------------------------------------------------------
 
-  private add(envelope: Envelope, hasState: boolean): void {
-    const message: QueuedMessage = { envelope, hasState, delivering: false, removed: false };
+  /**
+   * Schedules a message. Its envelope is kept while fewer than
+   * `keptEnvelopes` are; `fresh` (a message just received) keeps it until
+   * its first try in any case, unless it waits (held, captured).
+   */
+  private add(envelope: Envelope, hasState: boolean, fresh: boolean): void {
+    const message: QueuedMessage = {
+      id: envelope.id, envelope: undefined, users: 0, hasState,
+      held: false, capture: false, tried: false, nextAt: 0, delivering: false, removed: false,
+    };
+    noteEnvelope(message, envelope);
+    if (this.kept < this.keepAtMost || (fresh && !message.held && !message.capture)) this.setEnvelope(message, envelope);
     this.messages.set(envelope.id, message);
-    this.scheduleAt(envelope.id, message, Date.parse(envelope.nextAttemptAt));
+    this.scheduleAt(message, message.nextAt);
+  }
+
+  /** Takes a message out of the schedule and lets its envelope go (it left the spool, or cannot be read). */
+  private drop(message: QueuedMessage): void {
+    if (this.messages.get(message.id) === message) this.messages.delete(message.id);
+    this.setEnvelope(message, undefined);
   }
 
   /** Puts a message in the schedule at `at`, unless it must wait (held, captured, in delivery). */
-  private scheduleAt(id: string, message: QueuedMessage, at: number): void {
-    const env = message.envelope;
-    if (env.capture || env.held || message.delivering) {
+  private scheduleAt(message: QueuedMessage, at: number): void {
+    if (message.capture || message.held || message.delivering) {
       message.dueAt = undefined;
       return;
     }
     message.dueAt = at;
-    this.schedule.dueAt(id, at);
+    this.schedule.dueAt(message.id, at);
+  }
+
+  // ---- the envelope: held while in use, else read from the spool -------------
+
+  /**
+   * The message's envelope: the one held, or read from the spool. A message
+   * whose envelope is gone or unreadable is dropped from the schedule and
+   * logged; a later look at the spool finds it again if it comes back.
+   */
+  private envelopeOf(message: QueuedMessage): Envelope | undefined {
+    if (message.envelope) return message.envelope;
+    try {
+      return this.options.spool.readEnvelopeSync(message.id, message.hasState);
+    } catch (err) {
+      if (!(err instanceof SpoolError)) throw err;
+      this.drop(message);
+      if (message.removed) return undefined;
+      if (err.code === 'ENOENT') {
+        this.options.log('qmgr', 'removed from the queue behind our back; not tried again', message.id);
+      } else if (!this.reportedCorrupt.has(message.id)) {
+        this.reportedCorrupt.add(message.id);
+        this.options.log('qmgr', `skipping unreadable queue entry ${message.id}: ${err.message}`);
+      }
+      return undefined;
+    }
+  }
+
+  /** Holds the envelope for an operation that uses (and may change) it; letGo() when done. */
+  private hold(message: QueuedMessage): Envelope | undefined {
+    const envelope = this.envelopeOf(message);
+    if (!envelope) return undefined;
+    this.setEnvelope(message, envelope);
+    message.users++;
+    return envelope;
+  }
+
+  /**
+   * An operation is done with the envelope. Once no operation uses it, it is
+   * let go if more than `keptEnvelopes` are kept, and only if the last
+   * operation wrote it: otherwise what is in memory may be newer than the
+   * spool, and is kept.
+   */
+  private letGo(message: QueuedMessage, written: boolean): void {
+    message.users--;
+    if (message.envelope) noteEnvelope(message, message.envelope);
+    if (written && message.users === 0 && this.kept > this.keepAtMost) this.setEnvelope(message, undefined);
+  }
+
+  /** Every change of a held envelope goes through here, so `kept` stays true. */
+  private setEnvelope(message: QueuedMessage, envelope: Envelope | undefined): void {
+    if (message.envelope === undefined && envelope !== undefined) this.kept++;
+    if (message.envelope !== undefined && envelope === undefined) this.kept--;
+    message.envelope = envelope;
   }
 
   private async readNewMessages(): Promise<void> {
     // Only names not known yet are read: a message already scheduled is never read again here.
-    const { envelopes, corrupt, withState } = await this.options.spool.listAll(
-      (name) => this.messages.has(name));
-    for (const entry of corrupt) {
-      if (this.reportedCorrupt.has(entry.name)) continue;
-      this.reportedCorrupt.add(entry.name);
-      this.options.log('qmgr', `skipping unreadable queue entry ${entry.name}: ${entry.error.message}`);
-    }
-    for (const envelope of envelopes) {
-      if (!this.messages.has(envelope.id)) this.add(envelope, withState.has(envelope.id));
-    }
+    await this.options.spool.scan((entry) => {
+      if ('error' in entry) {
+        if (this.reportedCorrupt.has(entry.name)) return;
+        this.reportedCorrupt.add(entry.name);
+        this.options.log('qmgr', `skipping unreadable queue entry ${entry.name}: ${entry.error.message}`);
+        return;
+      }
+      // Committed by this process while the spool was being read: scheduled already.
+      if (!this.messages.has(entry.envelope.id)) this.add(entry.envelope, entry.hasState, false);
+    }, (name) => this.messages.has(name));
     this.pump();
   }
 
@@ -297,7 +465,7 @@ export class QueueWorker extends EventEmitter<WorkerEvents> {
           message.delivering = false;
           this.inFlight.delete(id);
           // Still queued (deferred): due again when its envelope says.
-          if (this.messages.get(id) === message) this.scheduleAt(id, message, Date.parse(message.envelope.nextAttemptAt));
+          if (this.messages.get(id) === message) this.scheduleAt(message, message.nextAt);
           this.pump();
         });
       this.inFlight.set(id, run);
@@ -306,18 +474,33 @@ export class QueueWorker extends EventEmitter<WorkerEvents> {
 
   // ---- delivery ---------------------------------------------------------------
 
-  /** One attempt at every pending recipient of a message (the unit: a message). */
+  /** One attempt at a message, with its envelope held meanwhile. */
   private async deliverMessage(message: QueuedMessage): Promise<void> {
-    const envelope = message.envelope;
+    const envelope = this.hold(message);
+    if (!envelope) return;
+    let written = false;
+    try {
+      written = await this.attempt(message, envelope);
+    } finally {
+      this.letGo(message, written);
+    }
+  }
+
+  /**
+   * One attempt at every pending recipient of a message (the unit: a
+   * message). Resolves with whether the spool has the envelope as it now is
+   * (written, or the message gone).
+   */
+  private async attempt(message: QueuedMessage, envelope: Envelope): Promise<boolean> {
     const id = envelope.id;
     const groups = this.groupByDestination(pendingRecipients(envelope));
     const outcomes = (await Promise.all(groups.map(([destination, recipients]) =>
-      this.deliverToDestination(message, destination, recipients.map((r) => r.address))))).flat();
+      this.deliverToDestination(message, envelope, destination, recipients.map((r) => r.address))))).flat();
     if (message.removed) {
       // queue delete while we were delivering: nothing more happens to it.
       this.options.log('qmgr', 'removed from the queue during delivery; not tried again', id);
       this.emit('attempted', id, [], true);
-      return;
+      return true;
     }
     const now = this.now();
     const retry = this.retryPolicyOf(envelope);
@@ -326,7 +509,7 @@ export class QueueWorker extends EventEmitter<WorkerEvents> {
     if (!isFinished(envelope) && isExpired(envelope.arrivedAt, retry, now)) this.expire(envelope, now);
     try {
       if (isFinished(envelope)) {
-        await this.finish(message);
+        await this.finish(message, envelope);
       } else {
         const expiry = Date.parse(envelope.arrivedAt) + retry.maxQueueLifetime * 1000;
         const next = nextAttemptAt(envelope.attempts, retry, now).getTime();
@@ -334,23 +517,23 @@ export class QueueWorker extends EventEmitter<WorkerEvents> {
         envelope.nextAttemptAt = new Date(Math.min(next, Math.max(expiry, now.getTime()))).toISOString();
         await this.options.spool.writeEnvelope(envelope);
         message.hasState = true;
-        await this.warnIfDelayed(message, retry, now);
+        await this.warnIfDelayed(envelope, retry, now);
       }
     } catch (err) {
       if (!(err instanceof SpoolError) || err.code !== 'ENOENT') throw err;
       // Deleted from the spool behind our back: nothing more happens to it.
-      this.messages.delete(id);
+      this.drop(message);
       this.options.log('qmgr', 'removed from the queue during delivery; not tried again', id);
       this.emit('attempted', id, [], true);
-      return;
+      return true;
     }
     this.emit('attempted', id, outcomes, isFinished(envelope));
+    return true;
   }
 
   /** Delivers to one destination (the unit: a destination) and logs each recipient's outcome. */
-  private async deliverToDestination(message: QueuedMessage, destination: string, addresses: string[]): Promise<RecipientOutcome[]> {
+  private async deliverToDestination(message: QueuedMessage, envelope: Envelope, destination: string, addresses: string[]): Promise<RecipientOutcome[]> {
     const release = await this.slots.acquire(destination);
-    const envelope = message.envelope;
     let outcomes: RecipientOutcome[];
     try {
       // A message deleted or held while it waited for a slot is not sent.
@@ -391,8 +574,7 @@ export class QueueWorker extends EventEmitter<WorkerEvents> {
   }
 
   /** Every recipient is final: report the failures, then remove the message. */
-  private async finish(message: QueuedMessage): Promise<void> {
-    const envelope = message.envelope;
+  private async finish(message: QueuedMessage, envelope: Envelope): Promise<void> {
     const failed = envelope.recipients.filter((r) => r.state === 'failed');
     if (failed.length > 0) await this.options.failures.report(envelope, failed);
     // A next hop that took the DSN request reports success itself (RFC 3461 §5.2.2).
@@ -404,8 +586,7 @@ export class QueueWorker extends EventEmitter<WorkerEvents> {
   }
 
   /** One warning per message once it has waited delivery.delayWarning seconds (off by default). */
-  private async warnIfDelayed(message: QueuedMessage, retry: RetryPolicy, now: Date): Promise<void> {
-    const envelope = message.envelope;
+  private async warnIfDelayed(envelope: Envelope, retry: RetryPolicy, now: Date): Promise<void> {
     const { delayWarning, failures } = this.options;
     if (delayWarning === undefined || !failures.warn || envelope.delayWarned || envelope.sender === '' || envelope.bounce) return;
     if (now.getTime() - Date.parse(envelope.arrivedAt) < delayWarning * 1000) return;

@@ -49,6 +49,9 @@ const PARALLEL_READS = 32;
 const CRLF = Buffer.from('\r\n');
 const EMPTY_LINE = Buffer.from('\r\n\r\n');
 
+/** One entry of queue/ as scan() reads it: an envelope (and where it came from), or why it could not be read. */
+export type ScannedEntry = { envelope: Envelope; hasState: boolean } | { name: string; error: SpoolError };
+
 /** What listAll() found in queue/. */
 export interface SpoolListing {
   /** Committed messages with a valid envelope, oldest first. */
@@ -143,38 +146,51 @@ export class Spool {
    * read, without failing on it: one bad entry must not stop the queue.
    * Each envelope is read once: from state/<id> if the message has one, else
    * from the end of queue/<id>. Throws only if queue/ itself cannot be read.
-   * Names for which `skip` says true are not read at all (the running
-   * worker's look for messages it does not know yet: O(new), not O(queue)).
    */
-  async listAll(skip?: (name: string) => boolean): Promise<SpoolListing> {
+  async listAll(): Promise<SpoolListing> {
+    const envelopes: Envelope[] = [];
+    const corrupt: SpoolListing['corrupt'] = [];
+    const withState = await this.scan((entry) => {
+      if ('error' in entry) corrupt.push(entry);
+      else envelopes.push(entry.envelope);
+    });
+    return { envelopes, corrupt, withState };
+  }
+
+  /**
+   * Reads the committed messages one by one, oldest first, and hands each
+   * envelope (or why it could not be read) to `each`, holding none: the
+   * running worker keeps a few fields of each, not 100 000 envelopes at once.
+   * Names for which `skip` says true are not read at all (the worker's look
+   * for messages it does not know yet: O(new), not O(queue)). Between
+   * batches of reads the event loop gets a turn. Resolves with the names in
+   * state/ (none when every name was skipped: then state/ is not listed).
+   * Throws only if queue/ itself cannot be read.
+   */
+  async scan(each: (entry: ScannedEntry) => void, skip?: (name: string) => boolean): Promise<ReadonlySet<string>> {
     let names = await fsStep('list queue/', () => readdir(this.queueDir));
     if (skip) names = names.filter((name) => !skip(name));
     names.sort();
     // Nothing new: state/ need not be listed either.
-    const states = new Set(names.length > 0 ? await this.stateNames() : []);
-    const found: (Envelope | { name: string; error: SpoolError } | undefined)[] = new Array(names.length);
+    const states = new Set(names.length > 0 || !skip ? await this.stateNames() : []);
     for (let i = 0; i < names.length; i++) {
-      found[i] = this.readListed(names[i]!, states);
+      const entry = this.readListed(names[i]!, states);
+      if (entry !== undefined) each(entry);
       // Each read takes microseconds; between batches the event loop serves the listeners.
       if (i % READS_PER_TURN === READS_PER_TURN - 1) await new Promise((resolve) => setImmediate(resolve));
     }
-    const listing: SpoolListing = { envelopes: [], corrupt: [], withState: states };
-    for (const entry of found) {
-      if (entry === undefined) continue;
-      if ('error' in entry) listing.corrupt.push(entry);
-      else listing.envelopes.push(entry);
-    }
-    return listing;
+    return states;
   }
 
-  /** One entry of queue/ as listAll() reports it; undefined if it was removed meanwhile. */
-  private readListed(name: string, states: ReadonlySet<string>): Envelope | { name: string; error: SpoolError } | undefined {
+  /** One entry of queue/ as scan() reports it; undefined if it was removed meanwhile. */
+  private readListed(name: string, states: ReadonlySet<string>): ScannedEntry | undefined {
     if (!isQueueId(name)) {
       return { name, error: new SpoolError(SPOOL_CODES.badId, `spool: queue/${name} is not a message file`) };
     }
     if (this.committing.has(name)) return undefined;
     try {
-      return this.readEnvelopeSync(name, states.has(name));
+      const hasState = states.has(name);
+      return { envelope: this.readEnvelopeSync(name, hasState), hasState };
     } catch (err) {
       const error = SpoolError.fromFs(err, `read queue/${name}`);
       // Removed since readdir: gone, not corrupt.
@@ -200,8 +216,13 @@ export class Spool {
     return this.readEnvelopeSync(id, hasState);
   }
 
-  /** One envelope, read with synchronous calls: from state/<id>, or from the end of queue/<id>. */
-  private readEnvelopeSync(id: string, hasState: boolean): Envelope {
+  /**
+   * One envelope, read with synchronous calls (microseconds on the page
+   * cache): from state/<id> when the caller knows there is one, else from the
+   * end of queue/<id>. SpoolError as readEnvelope.
+   */
+  readEnvelopeSync(id: string, hasState: boolean): Envelope {
+    checkId(id);
     if (!hasState) return fsStepSync(`read queue/${id}`, () => readTrailer(join(this.queueDir, id), id, `queue/${id}`));
     const text = fsStepSync(`read state/${id}`, () => readFileSafelySync(this.statePath(id)));
     return parseEnvelope(text.toString('utf8'), id, `state/${id}`);
