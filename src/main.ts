@@ -16,7 +16,7 @@ import { dkimCommand } from './cli/dkim-command.js';
 import { explainCommand } from './cli/explain-command.js';
 import { UnsafeSpoolError } from './queue/spool/spool.js';
 import { PrivilegeError } from './privileges.js';
-import { capYoungGeneration } from './young-generation.js';
+import { tuneHeapForRelay } from './heap-tuning.js';
 
 const USAGE = `usage: minimta <command> [options]
 
@@ -110,7 +110,7 @@ async function serve(config: Config, reread: () => Config): Promise<void> {
   // Signals are handled from the first moment: one that comes while the
   // relay is still starting must not kill it half-way with the default action.
   const log = streamLogger(config.log);
-  capYoungGeneration();
+  tuneHeapForRelay();
   let relay: RunningMta | undefined;
   let stopping = false;
   const stop = (signal: string) => {

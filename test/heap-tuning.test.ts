@@ -1,0 +1,63 @@
+import { expect } from 'chai';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const run = promisify(execFile);
+
+// Each program runs in a child process: the settings change V8's flags for the
+// whole process. Each prints a space's largest size (MiB) while it allocates
+// in slices, so that timers run between them, as they do in a relay.
+
+/** Short-lived objects with some survivors: the young generation's size. */
+const YOUNG = `
+import v8 from 'node:v8';
+import { capYoungGeneration } from './src/heap-tuning.ts';
+if (process.argv[1] === 'tuned') capYoungGeneration(4);
+// As in minimta serve: the cap is set at start, before the work comes.
+await new Promise((resolve) => setTimeout(resolve, 200));
+const kept = [];
+for (let slice = 0; slice < 200; slice++) {
+  for (let i = 0; i < 10_000; i++) { const o = { text: 'x'.repeat(40) + i, list: [i, i, i] }; if (i % 10 === 0) kept.push(o); }
+  if (kept.length > 50_000) kept.splice(0, 25_000);
+  await new Promise((resolve) => setTimeout(resolve, 10));
+}
+console.log(v8.getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').space_size / 1048576);
+`;
+
+/** Objects that live long enough to reach the old generation, then die: its largest size. */
+const OLD = `
+import v8 from 'node:v8';
+import { tuneHeapForRelay } from './src/heap-tuning.ts';
+if (process.argv[1] === 'tuned') tuneHeapForRelay();
+let peak = 0;
+let live = [];
+for (let round = 0; round < 60; round++) {
+  for (let i = 0; i < 20_000; i++) live.push({ text: 'y'.repeat(30) + i, pair: [i, i + 1] });
+  if (live.length > 100_000) live = live.slice(50_000);
+  await new Promise((resolve) => setImmediate(resolve));
+  peak = Math.max(peak, v8.getHeapSpaceStatistics().find((s) => s.space_name === 'old_space').space_size);
+}
+console.log(peak / 1048576);
+`;
+
+async function largestMiB(program: string, tuned: boolean): Promise<number> {
+  const { stdout } = await run(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', program, tuned ? 'tuned' : 'default'], { cwd: ROOT });
+  return Number(stdout.trim());
+}
+
+describe('heap tuning (minimta serve)', function () {
+  this.timeout(120_000);
+
+  it('stops V8 growing the young generation past the cap, where it would grow without it', async () => {
+    const [untuned, tuned] = await Promise.all([largestMiB(YOUNG, false), largestMiB(YOUNG, true)]);
+    expect(untuned, 'V8 grows the space without the cap (else this test proves nothing)').to.be.above(8);
+    expect(tuned).to.be.at.most(4);
+  });
+
+  it('lets the old generation grow by about half what V8 lets it by default', async () => {
+    const [untuned, tuned] = await Promise.all([largestMiB(OLD, false), largestMiB(OLD, true)]);
+    expect(tuned).to.be.below(untuned * 0.75);
+  });
+});
