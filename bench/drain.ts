@@ -5,13 +5,14 @@
 // has counted every message. Postfix drains the same queue into the same
 // sink at 1 831 msg/s on the development machine (issue 9).
 //
-//   npx tsx bench/drain.ts                         10 000 messages into Postfix's smtp-sink
+//   npm run bench:drain                            10 000 messages into Postfix's smtp-sink
 //   npx tsx bench/drain.ts --sink test             into the test suite's sink (in this process)
 //   npx tsx bench/drain.ts --cpu-prof DIR          the relay writes a V8 CPU profile into DIR
 //   npx tsx bench/drain.ts --strace FILE           `strace -c -f` on the relay while it drains
 //   npx tsx bench/drain.ts --perf FILE             `perf record -g` on the relay while it drains
 //
-// Run it under /tmp/tools/bench-lock.sh on a shared machine.
+// Needs Postfix's smtp-sink (Debian: apt-get install postfix) unless --sink test.
+// On a shared machine, run one benchmark at a time: the figures are noisy.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
@@ -51,7 +52,9 @@ interface CountingSink {
 
 /** Postfix's smtp-sink: `-c` prints "sess=N quit=N mesg=N" after every session, QUIT and final dot. */
 async function startSmtpSink(port: number): Promise<CountingSink> {
-  const child: ChildProcess = spawn('smtp-sink', ['-c', '-u', 'postfix', '-h', 'sink.test', '-m', '1000', `${SINK_HOST}:${port}`, '1024'], {
+  // As root, smtp-sink must be told whose privileges to take after binding.
+  const user = process.getuid?.() === 0 ? ['-u', 'postfix'] : [];
+  const child: ChildProcess = spawn('smtp-sink', ['-c', ...user, '-h', 'sink.test', '-m', '1000', `${SINK_HOST}:${port}`, '1024'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let tail = '';
