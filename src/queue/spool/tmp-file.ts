@@ -79,9 +79,11 @@ export class SpareTmpFile {
   }
 
   private make(): Promise<Spare> {
+    // Its age counts from before its id was made (the id holds that time).
+    const madeAt = this.now();
     // A failure is a value here, kept until take() or close() looks at it.
     return createTmpFile(this.tmpDir).then(
-      (file) => ({ file, madeAt: this.now() }),
+      (file) => ({ file, madeAt }),
       (failed: SpoolError) => ({ failed }),
     );
   }
