@@ -41,14 +41,14 @@ describe('docs/minimta.service (issue 14)', () => {
     }
   });
 
-  it('is a unit systemd-analyze accepts without a warning, where systemd is installed', async function () {
+  it('is a unit systemd-analyze accepts without a warning', async function () {
     const probe = spawnSync('systemd-analyze', ['--version'], { encoding: 'utf8' });
+    expect(probe.status, 'systemd-analyze is missing: install the Debian package systemd (apt-get install -y systemd)').to.equal(0);
     const dir = await mkdtemp(path.join(tmpdir(), 'minimta-unit-'));
     try {
       // verify wants ExecStart's program to exist.
       const copy = path.join(dir, 'minimta.service');
       writeFileSync(copy, text.replace(/^ExecStart=\S+/m, 'ExecStart=/bin/true'));
-      if (probe.status !== 0) return; // no systemd here: the textual checks above are all we can do
       const result = spawnSync('systemd-analyze', ['verify', copy], { encoding: 'utf8', timeout: 20_000 });
       expect(result.stderr).to.equal('');
       expect(result.status).to.equal(0);
