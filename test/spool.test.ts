@@ -349,6 +349,24 @@ describe('spool', () => {
       expect(err).to.be.instanceOf(SpoolError).with.property('code', 'ENOTDIR');
     });
 
+    it('puts a prefix (DKIM-Signature) in front of a message already partly on disk: a synced copy takes its place', async () => {
+      const spool = await openSpool();
+      const receipt = await spool.beginReceipt();
+      const chunk = Buffer.from('x'.repeat(998) + '\r\n');
+      const body = Buffer.concat([Buffer.from('Subject: big\r\n\r\n'), ...Array.from({ length: 200 }, () => chunk)]);
+      // More than 64 KiB: the first bytes reach the file before the prefix is known.
+      for (let at = 0; at < body.length; at += 16 * 1024) {
+        if (!receipt.write(body.subarray(at, at + 16 * 1024))) await receipt.waitForDrain();
+      }
+      const prefix = Buffer.from('DKIM-Signature: v=1; a=rsa-sha256; d=example.org; s=s1; b=abc\r\n');
+      const stored = await receipt.commit(envelopeFor(receipt.id), prefix);
+
+      expect(stored.size).to.equal(prefix.length + body.length);
+      expect((await spool.readMessage(receipt.id)).equals(Buffer.concat([prefix, body]))).to.equal(true);
+      expect((await spool.listAll()).envelopes.map((e) => e.id)).to.deep.equal([receipt.id]);
+      expect(await entries('tmp'), 'neither the original nor the copy is left').to.deep.equal([]);
+    });
+
     it('answers only after the syncs: renamed into queue/ but not listed while they run', async () => {
       const spool = await openSpool();
       const id = newQueueId();

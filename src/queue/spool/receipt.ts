@@ -10,7 +10,7 @@
 
 import fs from 'node:fs';
 import { promisify } from 'node:util';
-import { open, rename, rm } from 'node:fs/promises';
+import { open, rename, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { validateEnvelope, type Envelope } from './envelope.js';
 import { FileWriter } from './file-writer.js';
@@ -157,43 +157,44 @@ export class Receipt {
     const trailer = envelopeTrailer(env, lastByte === NEWLINE);
     // Ids are unique (queue-id.ts), so the rename never replaces a queued message.
     if (!prefix?.length || this.writer.prepend(prefix)) {
-      await this.flushFile(trailer, false, false);
-      this.dirs.committing.add(this.id);
-      try {
-        await fsStep(`rename tmp/${this.id} to queue/${this.id}`, async () => fs.renameSync(this.tmpPath, this.queuePath));
-        await this.syncQueue(true);
-      } finally {
-        this.dirs.committing.delete(this.id);
-      }
+      // The file stays open: its data sync runs after the rename (syncQueue).
+      await this.flushFile(trailer, { close: false });
+      await this.publish(`tmp/${this.id}`, async () => fs.renameSync(this.tmpPath, this.queuePath), true);
     } else {
-      // Part of the message is on disk already: a copy with the prefix in front takes its place.
-      await this.flushFile(Buffer.alloc(0), false);
+      // Part of the message is on disk already: a copy with the prefix in front
+      // takes its place, and the copy syncs its own data.
+      await this.flushFile(Buffer.alloc(0));
       await fsStep(`prefix tmp/${this.id}`, () => copyWithPrefix(this.tmpPath, this.prefixedPath, prefix, trailer));
-      this.dirs.committing.add(this.id);
-      try {
-        await fsStep(`rename tmp/${this.id}.prefixed to queue/${this.id}`, () => rename(this.prefixedPath, this.queuePath));
-        await this.syncQueue(false);
-      } finally {
-        this.dirs.committing.delete(this.id);
-      }
+      await fsStep(`remove tmp/${this.id}`, () => unlink(this.tmpPath));
+      await this.publish(`tmp/${this.id}.prefixed`, () => rename(this.prefixedPath, this.queuePath), false);
     }
     return env;
   }
 
-  /**
-   * Every byte and the envelope written; with `sync`, on disk (the one data
-   * sync); with `close`, the file closed.
-   */
-  private async flushFile(trailer: Buffer, sync = true, close = true): Promise<void> {
+  /** Every byte and the envelope written, and the file closed unless `close` is false. */
+  private async flushFile(trailer: Buffer, { close = true } = {}): Promise<void> {
     try {
       await this.writer.finish(trailer);
-      if (sync) await fsStep(`fsync tmp/${this.id}`, () => fdatasync(this.fd));
     } catch (err) {
-      // The write or fsync error is the one to report (ENOSPC → 452), not a close error after it.
+      // The write error is the one to report (ENOSPC → 452), not a close error after it.
       await this.closeFile().catch(() => undefined);
       throw err;
     }
     if (close) await fsStep(`close tmp/${this.id}`, () => this.closeFile());
+  }
+
+  /**
+   * Renames the file into queue/ and makes it durable (syncQueue); until
+   * then a look at queue/ passes over it (`committing`).
+   */
+  private async publish(from: string, renameIntoQueue: () => Promise<void>, syncData: boolean): Promise<void> {
+    this.dirs.committing.add(this.id);
+    try {
+      await fsStep(`rename ${from} to queue/${this.id}`, renameIntoQueue);
+      await this.syncQueue(syncData);
+    } finally {
+      this.dirs.committing.delete(this.id);
+    }
   }
 
   /**
