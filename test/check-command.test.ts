@@ -125,6 +125,15 @@ describe('minimta check (issue 14)', () => {
       expect(lines).to.include(`warning: spool: ${join(spoolDir, 'state', '0MX0OWGKC01M3P')} can be read by group or others (mode 0644); queued mail is private`);
     });
 
+    it('warns of old-layout messages the relay could not convert, left in upgrade/', async () => {
+      for (const id of ['0MX0OWGKC01M3M', '0MX0OWGKC01M3N']) await mkdir(join(spoolDir, 'upgrade', id), { recursive: true, mode: 0o700 });
+      await chmod(join(spoolDir, 'upgrade'), 0o700);
+      const { code, lines } = await check(goodConfig());
+      expect(code, 'a warning, not an error').to.equal(0);
+      expect(lines).to.include(`warning: spool: 2 message(s) of the previous release's layout could not be converted and are not delivered: ${join(spoolDir, 'upgrade')}/ (0MX0OWGKC01M3M, 0MX0OWGKC01M3N); the relay's log says why`);
+      expect(lines.at(-1)).to.equal('minimta check: 0 errors, 1 warning');
+    });
+
     it('checks the spool for the configured user, who must exist', async () => {
       const forNobody = await check({ ...goodConfig(), user: 'nobody' });
       expect(forNobody.lines).to.include('ok: user: nobody (uid 65534, gid 65534)');

@@ -1,14 +1,15 @@
 // What `minimta check` looks at, like `postfix check`: each check returns
 // findings, one line each, and never throws for what it finds. The config
 // itself is checked by loading it (config.ts); these look at what the config
-// points to: the user to run as, the TLS certificate and key, the spool, the
-// DNS servers, the DKIM keys.
+// points to: the user to run as, the TLS certificate and key, the spool (and
+// old-layout messages it could not convert), the DNS servers, the DKIM keys.
 
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { getServers } from 'node:dns';
 import { Resolver } from 'node:dns/promises';
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { readdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import type { Config } from '../config.js';
 import { lookupUser, PrivilegeError } from '../privileges.js';
 import { runningUid, spoolFindings } from '../queue/spool/spool-safety.js';
@@ -89,11 +90,31 @@ export async function checkSpool(config: Config, uid: number | undefined): Promi
   if (uid === undefined) return [];
   try {
     const findings = await spoolFindings(dir, uid);
-    if (findings.length === 0) return [ok('spool', `${dir} belongs to uid ${uid} alone`)];
-    return findings.map((f) => ({ level: f.level, subject: 'spool', text: `${f.path} ${f.problem}` }));
+    const owners = findings.length === 0
+      ? [ok('spool', `${dir} belongs to uid ${uid} alone`)]
+      : findings.map((f): Finding => ({ level: f.level, subject: 'spool', text: `${f.path} ${f.problem}` }));
+    return [...owners, ...await notConverted(dir)];
   } catch (err) {
     return [error('spool', `cannot read ${dir}: ${(err as Error).message}`)];
   }
+}
+
+/**
+ * Messages of the previous release's layout that the relay could not
+ * convert are left in upgrade/<id>/ for the operator (docs/queue.md,
+ * "Upgrading from the directory layout"): they are not delivered.
+ */
+async function notConverted(spoolDir: string): Promise<Finding[]> {
+  let ids: string[];
+  try {
+    ids = await readdir(join(spoolDir, 'upgrade'));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+  if (ids.length === 0) return [];
+  const listed = ids.sort().slice(0, 5).join(', ') + (ids.length > 5 ? ', …' : '');
+  return [warning('spool', `${ids.length} message(s) of the previous release's layout could not be converted and are not delivered: ${join(spoolDir, 'upgrade')}/ (${listed}); the relay's log says why`)];
 }
 
 /** Each DNS server answers a query (any answer, NXDOMAIN included, shows it works). */
