@@ -143,6 +143,22 @@ describe('trace: transcripts', () => {
       expect(text).to.match(/\*\* TLS handshake done: TLSv1\.[23] \S+; the session starts over \(RFC 3207 §4\.2\)\n[^\n]* C: EHLO c\.test/);
     });
 
+    it('keeps a connection refused at the connection limit (421) in the ring', async () => {
+      await relay.cleanup();
+      relay = await startTestRelay({ trace: { enabled: true }, limits: { maxConnections: 1 } });
+      client = await WireClient.connect(relay.port);
+      await client.reply();
+      const second = await WireClient.connect(relay.port);
+      try {
+        expect((await second.reply()).code).to.equal(421);
+        await second.waitClosed();
+      } finally {
+        second.close();
+      }
+      const refused = relay.trace!.get(relay.trace!.recent().at(-1)!.id)!;
+      expect(refused.text).to.include('(relay listener, connection limit)').and.include('S: 421 4.7.0').and.include('closed: too many connections');
+    });
+
     it('keeps a refused session (556 at RCPT, nothing queued) in the ring', async () => {
       client = await WireClient.connect(relay.port);
       await client.reply();

@@ -178,6 +178,10 @@ export class SmtpServer {
     if (limitReply) {
       log('smtpd', `reject: connect from [${ip}]: ${limitReply.code} ${limitReply.enhanced} too many connections`);
       this.options.observer?.refused(counts.connections >= limits.maxConnections ? 'max_connections' : 'max_connections_per_ip');
+      // The transcripts show refused connections too: a learner sees why a client got 421.
+      const transcript = this.options.trace?.store.open('inbound', `[${ip}] (${listener.mode} listener, connection limit)`);
+      transcript?.server(limitReply, true);
+      transcript?.end('closed: too many connections');
       this.refuse(socket, limitReply);
       return;
     }
