@@ -26,38 +26,48 @@ for (let slice = 0; slice < 200; slice++) {
 console.log(v8.getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').space_size / 1048576);
 `;
 
-/** Objects that live long enough to reach the old generation, then die: its largest size. */
+/**
+ * Objects that live long enough to reach the old generation, then die: the
+ * old generation's largest size, over its live size at the end (after full
+ * collections, hence --expose-gc for this child).
+ */
 const OLD = `
 import v8 from 'node:v8';
 import { tuneHeapForRelay } from './src/heap-tuning.ts';
 if (process.argv[1] === 'tuned') tuneHeapForRelay();
+const oldSpace = () => v8.getHeapSpaceStatistics().find((s) => s.space_name === 'old_space');
 let peak = 0;
 let live = [];
 for (let round = 0; round < 60; round++) {
   for (let i = 0; i < 20_000; i++) live.push({ text: 'y'.repeat(30) + i, pair: [i, i + 1] });
   if (live.length > 100_000) live = live.slice(50_000);
   await new Promise((resolve) => setImmediate(resolve));
-  peak = Math.max(peak, v8.getHeapSpaceStatistics().find((s) => s.space_name === 'old_space').space_size);
+  peak = Math.max(peak, oldSpace().space_size);
 }
-console.log(peak / 1048576);
+globalThis.gc();
+globalThis.gc();
+console.log(peak / oldSpace().space_used_size, live.length);
 `;
 
-async function largestMiB(program: string, tuned: boolean): Promise<number> {
-  const { stdout } = await run(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', program, tuned ? 'tuned' : 'default'], { cwd: ROOT });
-  return Number(stdout.trim());
+async function measure(program: string, tuned: boolean, nodeFlags: string[] = []): Promise<number> {
+  const { stdout } = await run(process.execPath, [...nodeFlags, '--import', 'tsx', '--input-type=module', '-e', program, tuned ? 'tuned' : 'default'], { cwd: ROOT });
+  return Number(stdout.trim().split(' ')[0]);
 }
 
 describe('heap tuning (minimta serve)', function () {
   this.timeout(120_000);
 
   it('stops V8 growing the young generation past the cap, where it would grow without it', async () => {
-    const [untuned, tuned] = await Promise.all([largestMiB(YOUNG, false), largestMiB(YOUNG, true)]);
+    const [untuned, tuned] = await Promise.all([measure(YOUNG, false), measure(YOUNG, true)]);
     expect(untuned, 'V8 grows the space without the cap (else this test proves nothing)').to.be.above(8);
     expect(tuned).to.be.at.most(4);
   });
 
-  it('lets the old generation grow by about half what V8 lets it by default', async () => {
-    const [untuned, tuned] = await Promise.all([largestMiB(OLD, false), largestMiB(OLD, true)]);
-    expect(tuned).to.be.below(untuned * 0.75);
+  it('lets the old generation grow to about twice its live size, where V8 lets it reach four to five times', async () => {
+    // Peak over live size: about 2.4 tuned (twice the live size at the last
+    // full collection, plus what was promoted since); 3.4 to 5 by V8's default
+    // heuristics here, lower the busier the machine. Only the tuned side is
+    // asserted, so a busy machine cannot make this fail.
+    expect(await measure(OLD, true, ['--expose-gc'])).to.be.below(3.2);
   });
 });
