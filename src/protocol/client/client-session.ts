@@ -119,24 +119,19 @@ export class ClientSession {
     this.stage = 'mail';
     // A message this host can't take is refused before MAIL: then RSET goes alone, as without PIPELINING.
     const pipelined = offers(this.extensions, 'PIPELINING') && this.envelopeRefusal() === undefined;
-    if (!pipelined) {
-      try {
+    try {
+      if (!pipelined) {
         this.conn.send(['RSET']);
         await this.readRset();
-      } catch (err) {
-        if (!(err instanceof StaleSession)) throw err;
-        this.inStep = false;
-        return undefined;
       }
-    }
-    try {
       return await this.deliver(pipelined);
     } catch (err) {
       if (!(err instanceof StaleSession)) throw err;
-      // MAIL, RCPT and DATA are still owed replies, and a 354 may come: the
-      // connection is dropped, never given a final dot, so nothing is delivered.
       this.inStep = false;
-      this.conn.close();
+      // Pipelined, MAIL, RCPT and DATA are still owed replies, and a 354 may
+      // come: the connection is dropped, never given a final dot, so nothing
+      // is delivered.
+      if (pipelined) this.conn.close();
       return undefined;
     }
   }
