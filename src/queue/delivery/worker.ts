@@ -396,12 +396,8 @@ export class QueueWorker extends EventEmitter<WorkerEvents> {
       if (!(err instanceof SpoolError)) throw err;
       this.drop(message);
       if (message.removed) return undefined;
-      if (err.code === 'ENOENT') {
-        this.options.log('qmgr', 'removed from the queue behind our back; not tried again', message.id);
-      } else if (!this.reportedCorrupt.has(message.id)) {
-        this.reportedCorrupt.add(message.id);
-        this.options.log('qmgr', `skipping unreadable queue entry ${message.id}: ${err.message}`);
-      }
+      if (err.code === 'ENOENT') this.options.log('qmgr', 'removed from the queue behind our back; not tried again', message.id);
+      else this.reportUnreadable(message.id, err);
       return undefined;
     }
   }
@@ -434,13 +430,18 @@ export class QueueWorker extends EventEmitter<WorkerEvents> {
     message.envelope = envelope;
   }
 
+  /** An entry of queue/ that is not a readable message: logged once, left in place for the operator. */
+  private reportUnreadable(name: string, error: SpoolError): void {
+    if (this.reportedCorrupt.has(name)) return;
+    this.reportedCorrupt.add(name);
+    this.options.log('qmgr', `skipping unreadable queue entry ${name}: ${error.message}`);
+  }
+
   private async readNewMessages(): Promise<void> {
     // Only names not known yet are read: a message already scheduled is never read again here.
     await this.options.spool.scan((entry) => {
       if ('error' in entry) {
-        if (this.reportedCorrupt.has(entry.name)) return;
-        this.reportedCorrupt.add(entry.name);
-        this.options.log('qmgr', `skipping unreadable queue entry ${entry.name}: ${entry.error.message}`);
+        this.reportUnreadable(entry.name, entry.error);
         return;
       }
       // Committed by this process while the spool was being read: scheduled already.
