@@ -49,7 +49,7 @@ export class MtaMetrics {
   constructor(sources: MtaMetricsSources) {
     this.now = sources.now ?? Date.now;
     this.registry.gauge('minimta_connections_current', 'SMTP connections open now.', () => [{ value: sources.openConnections() }]);
-    this.registry.gauge('minimta_queue_messages', 'Messages in the queue, by state (read from the spool at each scrape).', () => queueSizes(sources.countQueue));
+    this.registry.gauge('minimta_queue_messages', 'Messages in the queue, by state (counted at each scrape).', () => queueSizes(sources.countQueue));
     // Every known series starts at 0, so a scrape (and a rate()) sees them before the first event.
     for (const outcome of ['delivered', 'deferred', 'bounced']) this.outcomes.inc({ outcome }, 0);
     for (const reason of ['max_connections', 'max_connections_per_ip']) this.refused.inc({ reason }, 0);
