@@ -12,15 +12,22 @@ import { startDeliveryWorld, type DeliveryWorld } from './helpers/delivery-env.j
 import { fillDeepQueue } from './helpers/deep-queue.js';
 import { validateEnvelope } from '../src/queue/spool/envelope.js';
 
+/**
+ * A relay whose next hop defers every recipient (451 at RCPT), keeping at
+ * most `keptEnvelopes` envelopes in memory; retries and polls far away.
+ */
+async function deferringWorld(keptEnvelopes: number): Promise<DeliveryWorld> {
+  const world = await startDeliveryWorld({
+    'normal.test': { mx: [{ preference: 10, exchange: 'mx.normal.test' }] },
+    'mx.normal.test': { a: ['127.0.0.2'] },
+  }, { delivery: { retrySchedule: [600], pollInterval: 600 } }, { keptEnvelopes });
+  world.sinks[0]!.behaviour = { replies: { RCPT: '451 4.3.0 try again later' } };
+  return world;
+}
+
 describe("the worker's schedule in memory", () => {
   let world: DeliveryWorld;
-  beforeEach(async () => {
-    world = await startDeliveryWorld({
-      'normal.test': { mx: [{ preference: 10, exchange: 'mx.normal.test' }] },
-      'mx.normal.test': { a: ['127.0.0.2'] },
-    }, { delivery: { retrySchedule: [600], pollInterval: 600 } }, { keptEnvelopes: 0 });
-    world.sinks[0]!.behaviour = { replies: { RCPT: '451 4.3.0 try again later' } };
-  });
+  beforeEach(async () => { world = await deferringWorld(0); });
   afterEach(async () => { await world.stop(); });
 
   /** A message sent through the relay and deferred once by the next hop. */
@@ -75,13 +82,7 @@ describe("the worker's schedule in memory", () => {
 
 describe('the worker keeps the envelopes of the first keptEnvelopes messages', () => {
   let world: DeliveryWorld;
-  beforeEach(async () => {
-    world = await startDeliveryWorld({
-      'normal.test': { mx: [{ preference: 10, exchange: 'mx.normal.test' }] },
-      'mx.normal.test': { a: ['127.0.0.2'] },
-    }, { delivery: { retrySchedule: [600], pollInterval: 600 } }, { keptEnvelopes: 1 });
-    world.sinks[0]!.behaviour = { replies: { RCPT: '451 4.3.0 try again later' } };
-  });
+  beforeEach(async () => { world = await deferringWorld(1); });
   afterEach(async () => { await world.stop(); });
 
   it('holds one deferred envelope in memory and reads the other from the spool', async () => {
