@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { createHash } from 'node:crypto';
 import { mkdirSync, openSync, statSync } from 'node:fs';
-import { mkdir, mkdtemp, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readdir, readFile, readlink, realpath, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import v8 from 'node:v8';
@@ -203,6 +203,23 @@ describe('spool', () => {
   });
 
   describe('receipts', () => {
+    it('syncs queue/ through one descriptor kept open from one commit to the next, which close() releases', async () => {
+      const spool = await openSpool();
+      const queueDir = await realpath(join(spoolDir, 'queue'));
+      const descriptorsOnQueue = async (): Promise<number> => {
+        const targets = await Promise.all((await readdir('/proc/self/fd')).map((fd) => readlink(`/proc/self/fd/${fd}`).catch(() => '')));
+        return targets.filter((target) => target === queueDir).length;
+      };
+      for (let i = 0; i < 3; i++) {
+        const receipt = await spool.beginReceipt();
+        receipt.write(MESSAGE);
+        await withTimeout(receipt.commit(envelopeFor(receipt.id)), 5000, 'commit');
+      }
+      expect(await descriptorsOnQueue()).to.equal(1);
+      await spool.close();
+      expect(await descriptorsOnQueue()).to.equal(0);
+    });
+
     it('commits exactly the bytes written, with an envelope that reads back equal and its size set', async () => {
       const spool = await openSpool();
       const receipt = await spool.beginReceipt();

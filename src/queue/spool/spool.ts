@@ -124,9 +124,10 @@ export class Spool {
     this.spare ??= new SpareTmpFile(this.tmpDir);
   }
 
-  /** Removes the spare tmp file, if there is one. */
+  /** Removes the spare tmp file, if there is one, and closes the directories kept open for syncs. */
   async close(): Promise<void> {
     await this.spare?.close();
+    await Promise.all([this.queueSync.close(), this.stateSync.close()]);
   }
 
   /** Starts receiving a message under a new id: creates tmp/<id>, or takes the spare. */
