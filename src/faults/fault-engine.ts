@@ -73,6 +73,11 @@ export class FaultRules {
     return this.specs();
   }
 
+  /** No rule is in force: nothing can fire (a session need not ask). */
+  get empty(): boolean {
+    return this.states.length === 0;
+  }
+
   /** The rules in force, as given. */
   specs(): FaultRuleSpec[] {
     return this.states.map((s) => s.rule.spec);

@@ -190,6 +190,7 @@ class FaultySession implements ConnectionSession {
   }
 
   private decide(facts: Omit<FaultFacts, 'clientIp' | 'listenerPort'>): FaultDecision | undefined {
+    if (this.rules.empty) return undefined;
     return this.rules.decide({ ...facts, clientIp: this.site.clientIp, listenerPort: this.site.listenerPort });
   }
 

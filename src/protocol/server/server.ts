@@ -98,6 +98,8 @@ export class SmtpServer {
   private readonly sockets = new Set<net.Socket>();
   /** Connections refused for a limit, between their 421 and their close. */
   private readonly refused = new Set<net.Socket>();
+  /** The port each listener is bound to (it differs from its `port` when that was 0). */
+  private readonly boundPorts = new Map<ListenerOptions, number>();
 
   constructor(private options: ServerOptions) {}
 
@@ -115,6 +117,7 @@ export class SmtpServer {
       server.on('error', (err) => this.options.log('smtpd', `listener error: ${err.message}`));
       this.servers.push(server);
       const address = server.address() as net.AddressInfo;
+      this.boundPorts.set(listener, address.port);
       bound.push({ ...listener, boundPort: address.port });
       this.options.log('smtpd', `listening on ${listener.host}:${address.port} (${listener.mode})`);
     }
@@ -196,7 +199,8 @@ export class SmtpServer {
     const transcript = this.options.trace?.store.open('inbound', `[${ip}] (${listener.mode} listener)`);
     const deps = this.sessionDeps(listener, transcript);
     const makeSession = (store: MessageStore) => new Session(settings, { ip, tls: listener.tls === 'implicit' }, { ...deps, store });
-    const site = { clientIp: ip, listenerPort: socket.localPort ?? 0, drop: () => socket.destroy() };
+    // The listener's port, known since listen(): socket.localPort would ask the kernel again.
+    const site = { clientIp: ip, listenerPort: this.boundPorts.get(listener) ?? 0, drop: () => socket.destroy() };
     const inner = this.options.decorateSession ? this.options.decorateSession(makeSession, deps.store, site) : makeSession(deps.store);
     const session = observer ? announcingTls(inner, () => observer.tlsEstablished('starttls')) : inner;
     const connectionLimits = {
