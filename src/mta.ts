@@ -104,7 +104,7 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
   // The running worker counts its schedule in memory; without it the spool is listed.
   const metrics = new MtaMetrics({
     events,
-    countQueue: async () => delivering ? { ...worker.sizes(), corrupt: 0 } : countListing(await queue.list()),
+    countQueue: async () => delivering ? { ...worker.sizes(), corrupt: worker.unreadableEntries().length } : countListing(await queue.list()),
     openConnections: () => server.connectionCount,
   });
   const resolver = new DestinationResolver({

@@ -65,7 +65,7 @@ describe("the worker's schedule in memory", () => {
     expect(await world.relay.spool.list()).to.deep.equal([]);
   });
 
-  it('drops a message whose envelope became unreadable from the schedule, says so once, and sends nothing', async () => {
+  it('drops a message whose envelope became unreadable from the schedule, says so once, sends nothing, and counts it as corrupt until it is gone', async () => {
     const { id, statePath } = await deferredMessage();
     await fs.writeFile(statePath, 'not an envelope\n');
     world.sinks[0]!.behaviour = {};
@@ -77,6 +77,15 @@ describe("the worker's schedule in memory", () => {
     expect(world.relay.logs.filter((l) => l.includes(`unreadable queue entry ${id}`))).to.have.length(1);
     expect(world.sinks[0]!.messages).to.have.length(0);
     expect(await world.relay.spool.list(), 'left in place for the operator').to.deep.equal([id]);
+    // The operator sees it: in `queue list` and in the queue gauge.
+    expect((await world.relay.queue.list()).corrupt.map((entry) => entry.name)).to.deep.equal([id]);
+    expect(await world.relay.metrics.render()).to.include('minimta_queue_messages{state="corrupt"} 1');
+    // Removed by the operator, it is gone from both after the next look at the spool.
+    await fs.rm(path.join(world.relay.spool.dir, 'queue', id), { force: true });
+    await fs.rm(statePath, { force: true });
+    await world.relay.worker.rescan();
+    expect((await world.relay.queue.list()).corrupt).to.deep.equal([]);
+    expect(await world.relay.metrics.render()).to.include('minimta_queue_messages{state="corrupt"} 0');
   });
 });
 

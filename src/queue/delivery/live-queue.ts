@@ -24,7 +24,7 @@ export class LiveQueue implements QueueOperations {
     await this.worker.loaded();
     const envelopes = await this.worker.envelopes();
     envelopes.sort((a, b) => a.arrivedAt.localeCompare(b.arrivedAt) || a.id.localeCompare(b.id));
-    return { envelopes, corrupt: [] };
+    return { envelopes, corrupt: this.worker.unreadableEntries() };
   }
 
   async show(id: string): Promise<MessageView> {

@@ -146,6 +146,12 @@ export class QueueWorker extends EventEmitter<WorkerEvents> {
   private readonly schedule: Schedule;
   private readonly inFlight = new Map<string, Promise<void>>();
   private readonly reportedCorrupt = new Set<string>();
+  /**
+   * The entries of queue/ that are not readable messages, as the last look
+   * at the spool found them (they are looked at again at each: the operator
+   * may fix or remove them), with the problem of each.
+   */
+  private unreadable = new Map<string, string>();
   private readonly maxInFlight: number;
   /** Envelopes held in memory now, and at most between tries (WorkerOptions.keptEnvelopes). */
   private kept = 0;
@@ -269,6 +275,11 @@ export class QueueWorker extends EventEmitter<WorkerEvents> {
   /** The ids of every queued message. */
   ids(): string[] {
     return [...this.messages.keys()];
+  }
+
+  /** The entries of queue/ that are not readable messages (`queue list`, the queue gauge's `corrupt`). */
+  unreadableEntries(): { name: string; problem: string }[] {
+    return [...this.unreadable].map(([name, problem]) => ({ name, problem }));
   }
 
   /** How many messages are in each state, from memory. */
@@ -397,7 +408,10 @@ export class QueueWorker extends EventEmitter<WorkerEvents> {
       this.drop(message);
       if (message.removed) return undefined;
       if (err.code === 'ENOENT') this.options.log('qmgr', 'removed from the queue behind our back; not tried again', message.id);
-      else this.reportUnreadable(message.id, err);
+      else {
+        this.unreadable.set(message.id, err.message);
+        this.reportUnreadable(message.id, err);
+      }
       return undefined;
     }
   }
@@ -439,14 +453,17 @@ export class QueueWorker extends EventEmitter<WorkerEvents> {
 
   private async readNewMessages(): Promise<void> {
     // Only names not known yet are read: a message already scheduled is never read again here.
+    const unreadable = new Map<string, string>();
     await this.options.spool.scan((entry) => {
       if ('error' in entry) {
+        unreadable.set(entry.name, entry.error.message);
         this.reportUnreadable(entry.name, entry.error);
         return;
       }
       // Committed by this process while the spool was being read: scheduled already.
       if (!this.messages.has(entry.envelope.id)) this.add(entry.envelope, entry.hasState, false);
     }, (name) => this.messages.has(name));
+    this.unreadable = unreadable;
     this.pump();
   }
 
