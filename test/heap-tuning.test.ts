@@ -50,13 +50,14 @@ console.log(peak / oldSpace().space_used_size, live.length);
 `;
 
 /**
- * Quiet, then a burst of garbage in one synchronous run (no timer can run in
- * between), then busy, then the same burst: which kind of full collection
+ * Quiet for a moment, then a burst of garbage in one synchronous run (no timer
+ * can run in between); then busy, and the same burst; then quiet for longer
+ * than keepMs, and the same burst: which kind of full collection
  * (Mark-Compact in --trace-gc) V8 ran in each phase.
  */
 const IDLE = `
 import { keepCompiledCodeWhileIdle } from './src/heap-tuning.ts';
-if (process.argv[1] === 'tuned') keepCompiledCodeWhileIdle(100);
+if (process.argv[1] === 'tuned') keepCompiledCodeWhileIdle(100, 6000);
 const churn = () => { let live = []; for (let i = 0; i < 4_000_000; i++) { live.push({ i, s: 'x' + i }); if (live.length > 300_000) live = []; } };
 const timer = setInterval(() => {}, 1000);
 await new Promise((resolve) => setTimeout(resolve, 600));
@@ -70,16 +71,22 @@ while (Date.now() < end) {
   await new Promise((resolve) => setImmediate(resolve));
 }
 churn();
+// Quiet for longer than keepMs: V8 may mark incrementally again (and so give memory back).
+await new Promise((resolve) => setTimeout(resolve, 7000));
+console.log('@@ quiet');
+churn();
 clearInterval(timer);
 `;
 
 /** Per phase of IDLE: how many full collections were incremental, how many done at once. */
-async function fullCollections(tuned: boolean): Promise<Record<'idle' | 'busy', { incremental: number; atomic: number }>> {
+type Phase = 'idle' | 'busy' | 'quiet';
+
+async function fullCollections(tuned: boolean): Promise<Record<Phase, { incremental: number; atomic: number }>> {
   const { stdout } = await run(process.execPath, ['--trace-gc', '--import', 'tsx', '--input-type=module', '-e', IDLE, tuned ? 'tuned' : 'default'], { cwd: ROOT });
-  const counts = { idle: { incremental: 0, atomic: 0 }, busy: { incremental: 0, atomic: 0 } };
-  let phase: 'idle' | 'busy' | undefined;
+  const counts = { idle: { incremental: 0, atomic: 0 }, busy: { incremental: 0, atomic: 0 }, quiet: { incremental: 0, atomic: 0 } };
+  let phase: Phase | undefined;
   for (const line of stdout.split('\n')) {
-    if (line === '@@ idle' || line === '@@ busy') phase = line.slice(3) as 'idle' | 'busy';
+    if (line === '@@ idle' || line === '@@ busy' || line === '@@ quiet') phase = line.slice(3) as Phase;
     else if (phase && line.includes('Mark-Compact')) counts[phase][line.includes('incremental') ? 'incremental' : 'atomic']++;
   }
   return counts;
@@ -107,12 +114,13 @@ describe('heap tuning (minimta serve)', function () {
     expect(await measure(OLD, true, ['--expose-gc'])).to.be.below(3.2);
   });
 
-  it('turns incremental marking (and with it the memory reducer) off while idle, and on again under work', async () => {
+  it('turns incremental marking (and with it the memory reducer) off while idle, on again under work and after a long quiet', async () => {
     const [untuned, tuned] = await Promise.all([fullCollections(false), fullCollections(true)]);
     // The burst forces full collections; untuned, V8 marks incrementally in both phases.
     expect(untuned.idle.incremental, 'V8 marks incrementally by default (else this test proves nothing)').to.be.above(0);
     expect(tuned.idle.incremental).to.equal(0);
     expect(tuned.idle.atomic).to.be.above(0);
     expect(tuned.busy.incremental).to.be.above(0);
+    expect(tuned.quiet.incremental).to.be.above(0);
   });
 });
