@@ -17,123 +17,18 @@
 // delivered at the first try is never rewritten: its file is simply removed.
 
 import { EventEmitter } from 'node:events';
-import { reply, replyToString } from '../../reply-codes/index.js';
-import { SpoolError, type Spool } from '../spool/spool.js';
-import { isFinished, pendingRecipients, type Envelope, type RecipientRecord } from '../spool/envelope.js';
-import { deliverToDestination, describeOutcome, type DestinationDeps, type DestinationTarget, type RecipientOutcome } from './destination.js';
+import { SpoolError } from '../spool/spool.js';
+import { isFinished, pendingRecipients, type Envelope } from '../spool/envelope.js';
+import { deliverToDestination, describeOutcome, type RecipientOutcome } from './destination.js';
 import { DeliverySlots } from './concurrency.js';
 import { Schedule } from './schedule.js';
 import { isExpired, nextAttemptAt, type RetryPolicy } from './scheduler.js';
-import type { Logger } from '../../log.js';
 import { needsSmtputf8 } from '../../protocol/client/smtputf8.js';
+import { dsnRequest, expirePending, groupByDestination, recordOutcomes, retryPolicyOf } from './attempt-outcomes.js';
+import { noteEnvelope, type QueuedMessage } from './queued-message.js';
+import type { QueueSizes, WorkerEvents, WorkerOptions } from './worker-options.js';
 
-/** Writes each outcome into the recipient's record; deferred ones stay pending. */
-function recordOutcomes(envelope: Envelope, outcomes: RecipientOutcome[], now: Date): void {
-  for (const outcome of outcomes) {
-    const record = envelope.recipients.find((r) => r.address === outcome.address && r.state === 'pending');
-    if (!record) continue;
-    record.attempts++;
-    record.lastAttemptAt = now.toISOString();
-    record.lastReply = replyToString(outcome.reply);
-    if (outcome.remoteMta) record.remoteMta = outcome.remoteMta;
-    else delete record.remoteMta;
-    if (outcome.dsnPassedOn && outcome.kind === 'delivered') record.dsnPassedOn = true;
-    if (outcome.kind !== 'deferred') {
-      record.state = outcome.kind;
-      record.finalAt = now.toISOString();
-    }
-  }
-}
-
-/** The sender's DSN parameters for these recipients, when any were given (RFC 3461). */
-function dsnRequest(envelope: Envelope, addresses: readonly string[]): DestinationTarget['dsn'] {
-  const records = addresses.map((a) => envelope.recipients.find((r) => r.address === a && r.state === 'pending'));
-  const given = envelope.ret !== undefined || envelope.envid !== undefined || records.some((r) => r?.notify || r?.orcpt);
-  if (!given) return undefined;
-  return {
-    ...(envelope.ret ? { ret: envelope.ret } : {}),
-    ...(envelope.envid !== undefined ? { envid: envelope.envid } : {}),
-    recipients: records.map((r) => ({ ...(r?.notify ? { notify: r.notify } : {}), ...(r?.orcpt ? { orcpt: r.orcpt } : {}) })),
-  };
-}
-
-/** Where recipients that failed for good are reported (the bounce seam). */
-export interface FailureReporter {
-  report(envelope: Envelope, failed: RecipientRecord[]): Promise<void>;
-  /** Optional delay warning for recipients still pending (RFC 3464 Action: delayed). */
-  warn?(envelope: Envelope, pending: RecipientRecord[], willRetryUntil: Date): Promise<void>;
-  /** Optional success notice for delivered recipients that asked for one (RFC 3461 NOTIFY=SUCCESS). */
-  delivered?(envelope: Envelope, delivered: RecipientRecord[]): Promise<void>;
-}
-
-export interface WorkerOptions {
-  spool: Spool;
-  retry: RetryPolicy & { bounceLifetime?: number };
-  /** Seconds after arrival at which a still-pending message gets one delay warning; off when absent. */
-  delayWarning?: number;
-  concurrency: { total: number; perDestination: number };
-  /** How often the spool is looked at for messages put there by another process (`minimta sendmail`). */
-  pollIntervalMs: number;
-  /** All mail goes to this host instead of the MX (smarthost). */
-  smarthost?: string;
-  destination: DestinationDeps;
-  failures: FailureReporter;
-  log: Logger;
-  now?: () => Date;
-  /**
-   * Envelopes kept in memory between tries, at most (default 10 000, about
-   * 1 KiB each); past that, a queued message costs a small entry and its
-   * envelope is read from the spool when needed (about 25 µs).
-   */
-  keptEnvelopes?: number;
-}
-
-export interface WorkerEvents {
-  /** A message was tried; `done` when it has left the spool. */
-  attempted: [id: string, outcomes: RecipientOutcome[], done: boolean];
-}
-
-/**
- * A queued message as the worker knows it: what the schedule needs, and the
- * envelope only while it is held (docs/queue.md, "The schedule in memory").
- */
-interface QueuedMessage {
-  readonly id: string;
-  /** Held while in use, until a new message's first try, or while few are kept; else only the spool has it. */
-  envelope: Envelope | undefined;
-  /** Operations using the envelope now (a delivery, an operator's change). */
-  users: number;
-  /** state/<id> exists: the envelope was rewritten since acceptance. */
-  hasState: boolean;
-  /** Copied from the envelope: on hold, captured, tried at least once, next due (ms since the epoch). */
-  held: boolean;
-  capture: boolean;
-  tried: boolean;
-  nextAt: number;
-  /** When it is due (ms since the epoch), as last scheduled; undefined while not scheduled. */
-  dueAt?: number;
-  delivering: boolean;
-  /** Deleted by the operator (possibly while being delivered). */
-  removed: boolean;
-}
-
-/** How many queued messages are in each state (the metrics' queue gauge). */
-export interface QueueSizes {
-  /** Not tried yet. */
-  queued: number;
-  /** Tried, waiting to be tried again. */
-  deferred: number;
-  held: number;
-  captured: number;
-}
-
-/** Copies what the schedule needs from the envelope into the message's entry. */
-function noteEnvelope(message: QueuedMessage, envelope: Envelope): void {
-  message.held = envelope.held;
-  message.capture = envelope.capture;
-  message.tried = envelope.attempts > 0;
-  message.nextAt = Date.parse(envelope.nextAttemptAt);
-}
+export type { FailureReporter, QueueSizes, WorkerEvents, WorkerOptions } from './worker-options.js';
 
 /** Envelopes kept in memory between tries by default: a queue this deep is delivered without a read per message. */
 const KEPT_ENVELOPES = 10_000;
@@ -511,7 +406,7 @@ export class QueueWorker extends EventEmitter<WorkerEvents> {
    */
   private async attempt(message: QueuedMessage, envelope: Envelope): Promise<boolean> {
     const id = envelope.id;
-    const groups = this.groupByDestination(pendingRecipients(envelope));
+    const groups = groupByDestination(pendingRecipients(envelope), this.options.smarthost);
     const outcomes = (await Promise.all(groups.map(([destination, recipients]) =>
       this.deliverToDestination(message, envelope, destination, recipients.map((r) => r.address))))).flat();
     if (message.removed) {
@@ -521,10 +416,14 @@ export class QueueWorker extends EventEmitter<WorkerEvents> {
       return true;
     }
     const now = this.now();
-    const retry = this.retryPolicyOf(envelope);
+    const retry = retryPolicyOf(envelope, this.options.retry);
     recordOutcomes(envelope, outcomes, now);
     envelope.attempts++;
-    if (!isFinished(envelope) && isExpired(envelope.arrivedAt, retry, now)) this.expire(envelope, now);
+    if (!isFinished(envelope) && isExpired(envelope.arrivedAt, retry, now)) {
+      for (const record of expirePending(envelope, now)) {
+        this.options.log('qmgr', `to=<${record.address}>, status=expired, returned to sender (${record.lastReply})`, id);
+      }
+    }
     try {
       if (isFinished(envelope)) {
         await this.finish(message, envelope);
@@ -581,16 +480,6 @@ export class QueueWorker extends EventEmitter<WorkerEvents> {
     return outcomes;
   }
 
-  /** RFC 5321 §4.5.4.1: give up; the recipient fails with its last real status. */
-  private expire(envelope: Envelope, now: Date): void {
-    for (const record of pendingRecipients(envelope)) {
-      record.state = 'failed';
-      record.finalAt = now.toISOString();
-      record.lastReply ??= replyToString(reply('expired'));
-      this.options.log('qmgr', `to=<${record.address}>, status=expired, returned to sender (${record.lastReply})`, envelope.id);
-    }
-  }
-
   /** Every recipient is final: report the failures, then remove the message. */
   private async finish(message: QueuedMessage, envelope: Envelope): Promise<void> {
     const failed = envelope.recipients.filter((r) => r.state === 'failed');
@@ -614,23 +503,4 @@ export class QueueWorker extends EventEmitter<WorkerEvents> {
     await failures.warn(envelope, pendingRecipients(envelope), until);
   }
 
-  /** Bounces get a shorter life than other mail (RFC 5321 §4.5.4.1 allows it). */
-  private retryPolicyOf(envelope: Envelope): RetryPolicy {
-    const { retry } = this.options;
-    return envelope.bounce && retry.bounceLifetime !== undefined
-      ? { ...retry, maxQueueLifetime: Math.min(retry.maxQueueLifetime, retry.bounceLifetime) }
-      : retry;
-  }
-
-  /** One group per domain, or one group for everything with a smarthost. */
-  private groupByDestination(recipients: RecipientRecord[]): Array<[string, RecipientRecord[]]> {
-    const groups = new Map<string, RecipientRecord[]>();
-    for (const record of recipients) {
-      const key = this.options.smarthost ?? record.address.slice(record.address.lastIndexOf('@') + 1).toLowerCase();
-      const group = groups.get(key);
-      if (group) group.push(record);
-      else groups.set(key, [record]);
-    }
-    return [...groups];
-  }
 }
