@@ -71,8 +71,8 @@ export function capYoungGeneration(mib = 8): void {
  * every session's objects gone, and V8 discards the optimized code that
  * referred to them ("weak objects" in --trace-deopt): some 150 functions.
  * The next few hundred messages run unoptimized while V8 compiles them again.
- * Measured with one session after 30 s of quiet: 160–250 messages/s, against
- * 340–410 just before the pause (README, "Performance").
+ * Measured with one session after 30 s of quiet: 140–260 messages/s, against
+ * 300–420 just before the pause (README, "Performance").
  *
  * The memory reducer works through incremental marking, and V8 reads
  * --incremental-marking each time it would start one. So while the event loop
