@@ -83,7 +83,7 @@ export function capYoungGeneration(mib = 8): void {
  * sessions, 60 MiB once it ran). The default is Postfix's max_idle: its
  * daemons, too, keep their state through 100 s of quiet and exit after.
  */
-export function keepCompiledCodeWhileIdle(checkMs = IDLE_CHECK_MS, keepMs = KEEP_COMPILED_MS): void {
+export function keepCompiledCodeWhileIdle(checkMs = IDLE_CHECK_MS, keepMs = KEEP_COMPILED_MS): IdleMarking {
   let last = performance.eventLoopUtilization();
   let marking = true;
   let idleSince: number | undefined;
@@ -99,4 +99,15 @@ export function keepCompiledCodeWhileIdle(checkMs = IDLE_CHECK_MS, keepMs = KEEP
     v8.setFlagsFromString(marking ? '--incremental-marking' : '--no-incremental-marking');
   }, checkMs);
   check.unref();
+  return {
+    get marking() { return marking; },
+    stop() { clearInterval(check); },
+  };
+}
+
+/** What keepCompiledCodeWhileIdle set last, for a look from outside (the tests). */
+export interface IdleMarking {
+  /** Whether incremental marking is on. */
+  readonly marking: boolean;
+  stop(): void;
 }
