@@ -284,13 +284,27 @@ export function clientAddress(socket: net.Socket): string {
   return ip.startsWith('::ffff:') && net.isIPv4(ip.slice(7)) ? ip.slice(7) : ip;
 }
 
-/** The session, with each STARTTLS handshake (RFC 3207) also announced: every other call goes straight through. */
+/**
+ * The session, with each STARTTLS handshake (RFC 3207) also announced: every
+ * other call goes straight through.
+ */
 function announcingTls(session: ConnectionSession, established: () => void): ConnectionSession {
-  return new Proxy(session, {
-    get(target, key) {
-      if (key === 'tlsStarted') return () => { established(); target.tlsStarted(); };
-      const value: unknown = Reflect.get(target, key, target);
-      return typeof value === 'function' ? value.bind(target) : value;
+  return {
+    open: () => session.open(),
+    command: (line, wire) => session.command(line, wire),
+    endData: (outcome) => session.endData(outcome),
+    lineTooLong: () => session.lineTooLong(),
+    bareLineEnd: (kind) => session.bareLineEnd(kind),
+    timeout: () => session.timeout(),
+    tooSlow: () => session.tooSlow(),
+    unreadReplies: () => session.unreadReplies(),
+    crashed: () => session.crashed(),
+    shutdown: () => session.shutdown(),
+    disconnected: () => session.disconnected(),
+    get busy() { return session.busy; },
+    tlsStarted: () => {
+      established();
+      session.tlsStarted();
     },
-  });
+  };
 }
