@@ -97,6 +97,8 @@ export class SmtpConnection {
     private readonly tlsContext?: tls.SecureContext,
     /** Tracing (src/trace/): told every line both ways; absent, nothing is recorded. */
     private readonly recorder?: WireRecorder,
+    /** Told of each STARTTLS handshake that succeeded (RFC 3207), after the session is. */
+    private readonly tlsEstablished?: () => void,
   ) {
     this.lines = new LineReader(limits.maxLineOctets, limits.bareNewline);
     this.goneSignal = new Promise((resolve) => { this.signalGone = resolve; });
@@ -316,6 +318,7 @@ export class SmtpConnection {
       this.socket = secure;
       this.listen(secure);
       this.session.tlsStarted();
+      this.tlsEstablished?.();
       this.log('smtpd', `TLS established with [${this.clientIp}]: ${secure.getProtocol()} ${secure.getCipher()?.name ?? ''}`);
       this.recorder?.tls(secure.getProtocol() ?? '', secure.getCipher()?.name ?? '');
       this.state = { kind: 'commands', stopping: this.state.stopping };

@@ -201,8 +201,7 @@ export class SmtpServer {
     const makeSession = (store: MessageStore) => new Session(settings, { ip, tls: listener.tls === 'implicit' }, { ...deps, store });
     // The listener's port, known since listen(): socket.localPort would ask the kernel again.
     const site = { clientIp: ip, listenerPort: this.boundPorts.get(listener) ?? 0, drop: () => socket.destroy() };
-    const inner = this.options.decorateSession ? this.options.decorateSession(makeSession, deps.store, site) : makeSession(deps.store);
-    const session = observer ? announcingTls(inner, () => observer.tlsEstablished('starttls')) : inner;
+    const session = this.options.decorateSession ? this.options.decorateSession(makeSession, deps.store, site) : makeSession(deps.store);
     const connectionLimits = {
       ...limits,
       maxLineOctets: Session.longestLine(settings),
@@ -216,7 +215,7 @@ export class SmtpServer {
       const left = (counts.perIp.get(ip) ?? 1) - 1;
       if (left > 0) counts.perIp.set(ip, left);
       else counts.perIp.delete(ip);
-    }, this.options.tls?.context, transcript);
+    }, this.options.tls?.context, transcript, observer && (() => observer.tlsEstablished('starttls')));
     this.connections.add(connection);
     connection.start();
   }
@@ -282,29 +281,4 @@ export class SmtpServer {
 export function clientAddress(socket: net.Socket): string {
   const ip = socket.remoteAddress ?? 'unknown';
   return ip.startsWith('::ffff:') && net.isIPv4(ip.slice(7)) ? ip.slice(7) : ip;
-}
-
-/**
- * The session, with each STARTTLS handshake (RFC 3207) also announced: every
- * other call goes straight through.
- */
-function announcingTls(session: ConnectionSession, established: () => void): ConnectionSession {
-  return {
-    open: () => session.open(),
-    command: (line, wire) => session.command(line, wire),
-    endData: (outcome) => session.endData(outcome),
-    lineTooLong: () => session.lineTooLong(),
-    bareLineEnd: (kind) => session.bareLineEnd(kind),
-    timeout: () => session.timeout(),
-    tooSlow: () => session.tooSlow(),
-    unreadReplies: () => session.unreadReplies(),
-    crashed: () => session.crashed(),
-    shutdown: () => session.shutdown(),
-    disconnected: () => session.disconnected(),
-    get busy() { return session.busy; },
-    tlsStarted: () => {
-      established();
-      session.tlsStarted();
-    },
-  };
 }
