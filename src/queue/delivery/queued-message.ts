@@ -4,10 +4,7 @@
 
 import type { Envelope } from '../spool/envelope.js';
 
-/**
- * A queued message as the worker knows it: what the schedule needs, and the
- * envelope only while it is held (docs/queue.md, "The schedule in memory").
- */
+/** What the schedule needs of a message, and its envelope while it is held. */
 export interface QueuedMessage {
   readonly id: string;
   /** Held while in use, until a new message's first try, or while few are kept; else only the spool has it. */

@@ -40,11 +40,11 @@ export class QueueWorker extends EventEmitter<WorkerEvents> {
   private readonly messages = new Map<string, QueuedMessage>();
   private readonly schedule: Schedule;
   private readonly inFlight = new Map<string, Promise<void>>();
-  private readonly reportedCorrupt = new Set<string>();
   /**
    * The entries of queue/ that are not readable messages, as the last look
    * at the spool found them (they are looked at again at each: the operator
-   * may fix or remove them), with the problem of each.
+   * may fix or remove them), with the problem of each. One is logged when it
+   * is first found.
    */
   private unreadable = new Map<string, string>();
   private readonly maxInFlight: number;
@@ -303,10 +303,7 @@ export class QueueWorker extends EventEmitter<WorkerEvents> {
       this.drop(message);
       if (message.removed) return undefined;
       if (err.code === 'ENOENT') this.options.log('qmgr', 'removed from the queue behind our back; not tried again', message.id);
-      else {
-        this.unreadable.set(message.id, err.message);
-        this.reportUnreadable(message.id, err);
-      }
+      else this.noteUnreadable(this.unreadable, message.id, err);
       return undefined;
     }
   }
@@ -339,11 +336,10 @@ export class QueueWorker extends EventEmitter<WorkerEvents> {
     message.envelope = envelope;
   }
 
-  /** An entry of queue/ that is not a readable message: logged once, left in place for the operator. */
-  private reportUnreadable(name: string, error: SpoolError): void {
-    if (this.reportedCorrupt.has(name)) return;
-    this.reportedCorrupt.add(name);
-    this.options.log('qmgr', `skipping unreadable queue entry ${name}: ${error.message}`);
+  /** An entry of queue/ that is not a readable message, noted in `found`: logged if it is new, left in place for the operator. */
+  private noteUnreadable(found: Map<string, string>, name: string, error: SpoolError): void {
+    if (!this.unreadable.has(name)) this.options.log('qmgr', `skipping unreadable queue entry ${name}: ${error.message}`);
+    found.set(name, error.message);
   }
 
   private async readNewMessages(): Promise<void> {
@@ -351,8 +347,7 @@ export class QueueWorker extends EventEmitter<WorkerEvents> {
     const unreadable = new Map<string, string>();
     await this.options.spool.scan((entry) => {
       if ('error' in entry) {
-        unreadable.set(entry.name, entry.error.message);
-        this.reportUnreadable(entry.name, entry.error);
+        this.noteUnreadable(unreadable, entry.name, entry.error);
         return;
       }
       // Committed by this process while the spool was being read: scheduled already.
@@ -393,18 +388,16 @@ export class QueueWorker extends EventEmitter<WorkerEvents> {
     if (!envelope) return;
     let written = false;
     try {
-      written = await this.attempt(message, envelope);
+      // Done, the spool has the envelope as it now is (written, or the message gone).
+      await this.attempt(message, envelope);
+      written = true;
     } finally {
       this.letGo(message, written);
     }
   }
 
-  /**
-   * One attempt at every pending recipient of a message (the unit: a
-   * message). Resolves with whether the spool has the envelope as it now is
-   * (written, or the message gone).
-   */
-  private async attempt(message: QueuedMessage, envelope: Envelope): Promise<boolean> {
+  /** One attempt at every pending recipient of a message (the unit: a message). */
+  private async attempt(message: QueuedMessage, envelope: Envelope): Promise<void> {
     const id = envelope.id;
     const groups = groupByDestination(pendingRecipients(envelope), this.options.smarthost);
     const outcomes = (await Promise.all(groups.map(([destination, recipients]) =>
@@ -413,7 +406,7 @@ export class QueueWorker extends EventEmitter<WorkerEvents> {
       // queue delete while we were delivering: nothing more happens to it.
       this.options.log('qmgr', 'removed from the queue during delivery; not tried again', id);
       this.emit('attempted', id, [], true);
-      return true;
+      return;
     }
     const now = this.now();
     const retry = retryPolicyOf(envelope, this.options.retry);
@@ -442,10 +435,9 @@ export class QueueWorker extends EventEmitter<WorkerEvents> {
       this.drop(message);
       this.options.log('qmgr', 'removed from the queue during delivery; not tried again', id);
       this.emit('attempted', id, [], true);
-      return true;
+      return;
     }
     this.emit('attempted', id, outcomes, isFinished(envelope));
-    return true;
   }
 
   /** Delivers to one destination (the unit: a destination) and logs each recipient's outcome. */
@@ -502,5 +494,4 @@ export class QueueWorker extends EventEmitter<WorkerEvents> {
     const until = new Date(Date.parse(envelope.arrivedAt) + retry.maxQueueLifetime * 1000);
     await failures.warn(envelope, pendingRecipients(envelope), until);
   }
-
 }
