@@ -188,6 +188,8 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
     },
     delayWarning: config.delivery.delayWarning > 0 ? config.delivery.delayWarning : undefined,
     concurrency: config.delivery.concurrency,
+    // Clients first when the relay is saturated (src/queue/delivery/saturation.ts).
+    clientsConnected: () => server.connectionCount > 0,
     pollIntervalMs: ms(config.delivery.pollInterval),
     smarthost: config.smarthost?.host,
     destination: {

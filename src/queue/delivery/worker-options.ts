@@ -21,7 +21,14 @@ export interface WorkerOptions {
   retry: RetryPolicy & { bounceLifetime?: number };
   /** Seconds after arrival at which a still-pending message gets one delay warning; off when absent. */
   delayWarning?: number;
-  concurrency: { total: number; perDestination: number };
+  /**
+   * Deliveries at once, in all and per destination; `whenBusy`: messages in
+   * flight at most while clients are connected to a saturated event loop
+   * (saturation.ts; never held back when absent).
+   */
+  concurrency: { total: number; perDestination: number; whenBusy?: number };
+  /** Whether any client is connected (the SMTP server's count): with `whenBusy`, the clients come first. */
+  clientsConnected?: () => boolean;
   /** How often the spool is looked at for messages put there by another process (`minimta sendmail`). */
   pollIntervalMs: number;
   /** All mail goes to this host instead of the MX (smarthost). */
@@ -41,6 +48,8 @@ export interface WorkerOptions {
 export interface WorkerEvents {
   /** A message was tried; `done` when it has left the spool. */
   attempted: [id: string, outcomes: RecipientOutcome[], done: boolean];
+  /** Clients first (the loop is saturated while they are connected), or no longer. */
+  saturation: [saturated: boolean];
 }
 
 /** How many queued messages are in each state (the metrics' queue gauge). */

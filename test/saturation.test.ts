@@ -1,0 +1,121 @@
+// Clients first when the relay is saturated (src/queue/delivery/saturation.ts):
+// while clients are connected to an event loop that is busy all the time,
+// the worker starts at most `delivery.concurrency.whenBusy` messages; once
+// the loop has room, or the clients are gone, it goes back to full concurrency.
+// The loop is saturated for real here: a timer keeps it spinning.
+
+import { expect } from 'chai';
+import { performance } from 'node:perf_hooks';
+import { startDeliveryWorld, type DeliveryWorld } from './helpers/delivery-env.js';
+import { WireClient } from './helpers/wire-client.js';
+import { nextSaturated } from '../src/queue/delivery/saturation.js';
+import { validateConfig } from '../src/config.js';
+
+describe('saturation: when to hold deliveries back', () => {
+  it('is saturation from a window at least 90% busy, with clients connected', () => {
+    expect(nextSaturated(false, 0.95, true)).to.equal(true);
+    expect(nextSaturated(false, 0.85, true)).to.equal(false);
+    expect(nextSaturated(false, 1, false), 'no client: nobody to put first').to.equal(false);
+  });
+
+  it('lasts until a window is less than half busy, or the clients are gone', () => {
+    expect(nextSaturated(true, 0.6, true), 'hysteresis: no flapping at the edge').to.equal(true);
+    expect(nextSaturated(true, 0.4, true)).to.equal(false);
+    expect(nextSaturated(true, 1, false)).to.equal(false);
+  });
+
+  it('is configured by delivery.concurrency.whenBusy (default 2, at least 1)', () => {
+    expect(validateConfig({}).delivery.concurrency.whenBusy).to.equal(2);
+    expect(validateConfig({ delivery: { concurrency: { whenBusy: 5 } } }).delivery.concurrency).to.deep.equal({ total: 100, perDestination: 20, whenBusy: 5 });
+    expect(() => validateConfig({ delivery: { concurrency: { whenBusy: 0 } } })).to.throw(/delivery\.concurrency\.whenBusy/);
+  });
+});
+
+describe('saturation: clients first', function () {
+  this.timeout(20_000);
+  let world: DeliveryWorld;
+  let spinner: NodeJS.Timeout | undefined;
+  let idle: WireClient;
+
+  beforeEach(async () => {
+    world = await startDeliveryWorld({
+      'normal.test': { mx: [{ preference: 10, exchange: 'mx.normal.test' }] },
+      'mx.normal.test': { a: ['127.0.0.2'] },
+    }, { delivery: { concurrency: { whenBusy: 1 }, timeouts: { connect: 5, greeting: 5, command: 5, dataBlock: 5, dataEnd: 30 } } });
+    // Each delivery stays under way (no reply to its final dot) until the sink is stopped.
+    world.sinks[0]!.behaviour = { stallAt: 'DOT' };
+    idle = await WireClient.connect(world.relay.port);
+    await idle.reply();
+  });
+
+  afterEach(async () => {
+    clearInterval(spinner);
+    idle.close();
+    await world.sinks[0]!.stop();
+    await world.stop();
+  });
+
+  /** Keeps the event loop busy about 95% of the time, as a flood of clients would. */
+  function saturate(): void {
+    spinner = setInterval(() => {
+      const until = performance.now() + 95;
+      while (performance.now() < until) { /* busy */ }
+    }, 100);
+  }
+
+  /** Waits until the worker says it is saturated (it looks when it would start a delivery). */
+  async function untilSaturated(): Promise<void> {
+    const deadline = performance.now() + 10_000;
+    while (!world.relay.worker.saturated) {
+      if (performance.now() > deadline) throw new Error('the worker never saw the loop saturated');
+      await world.relay.worker.rescan();
+    }
+  }
+
+  /** Final dots the sink has seen: deliveries that got as far as the end of their data. */
+  const dotsAtSink = (): number => world.sinks[0]!.transcript.filter((line) => line === '.').length;
+
+  async function waitUntil(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+    const deadline = performance.now() + timeoutMs;
+    while (!condition()) {
+      if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+
+  async function sendThree(): Promise<void> {
+    for (const n of [1, 2, 3]) {
+      const { reply } = await world.send('a@src.test', [`u${n}@normal.test`]);
+      expect(reply.code).to.equal(250);
+    }
+  }
+
+  it('starts one message at a time while the loop is saturated, then the rest once it has room', async () => {
+    saturate();
+    await untilSaturated();
+    await sendThree();
+    await waitUntil(() => dotsAtSink() >= 1, 'the first delivery');
+    expect(world.relay.worker.delivering, 'whenBusy: 1').to.equal(1);
+    expect(world.relay.logs.some((l) => /saturated while clients are connected: clients first, at most 1 message/.test(l))).to.equal(true);
+
+    clearInterval(spinner);
+    await waitUntil(() => dotsAtSink() === 3, 'the two held back to go out');
+    expect(world.relay.worker.saturated).to.equal(false);
+    expect(world.relay.worker.delivering).to.equal(3);
+    expect(world.relay.logs.some((l) => /no longer saturated: full delivery concurrency/.test(l))).to.equal(true);
+  });
+
+  it('goes back to full concurrency as soon as the last client is gone, busy or not', async () => {
+    saturate();
+    await untilSaturated();
+    await sendThree();
+    await waitUntil(() => dotsAtSink() >= 1, 'the first delivery');
+    expect(world.relay.worker.delivering).to.equal(1);
+
+    // Still spinning: only the clients leaving ends it.
+    idle.send('QUIT\r\n');
+    await idle.waitClosed();
+    await waitUntil(() => dotsAtSink() === 3, 'the two held back to go out');
+    expect(world.relay.worker.delivering).to.equal(3);
+  });
+});
