@@ -3,6 +3,8 @@
 import { expect } from 'chai';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import net from 'node:net';
+import { once } from 'node:events';
 import { WireClient } from './helpers/wire-client.js';
 import { startTestRelay, type TestRelay } from './helpers/test-relay.js';
 import { SmtpServer } from '../src/protocol/server/server.js';
@@ -48,6 +50,20 @@ describe('server: SMTP over real sockets', function () {
     expect(rest.join('\r\n')).to.equal(body.replace('\r\n..leading', '\r\n..leading'));
     expect(stored).to.not.include('Return-Path');
     expect(relay.logs.some((l) => l.includes(`${id}: from=<a@b.test>, size=`))).to.equal(true);
+  });
+
+  it('after QUIT, closes the connection at once, without waiting for the client to close its side', async () => {
+    // A client that keeps its side open (half-open) after the server's FIN: a lingering close would hold the connection 10 s.
+    const socket = net.connect({ port: relay.port, host: '127.0.0.1', allowHalfOpen: true });
+    let received = '';
+    socket.on('data', (chunk) => { received += chunk.toString(); });
+    const ended = once(socket, 'end');
+    await waitFor(async () => received.includes('\r\n'), 2000);
+    socket.write('QUIT\r\n');
+    await ended;
+    expect(received).to.match(/\r\n221 2\.0\.0 /);
+    await waitFor(async () => relay.server.connectionCount === 0, 2000);
+    socket.destroy();
   });
 
   it('answers a pipelined batch in order, in one write (RFC 2920)', async () => {

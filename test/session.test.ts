@@ -18,14 +18,14 @@ describe('session: the SMTP state machine (RFC 5321 §4.1)', () => {
       const { session } = newSession({ mode: 'refuse' });
       const step = session.open();
       expect(step.replies[0]).to.deep.equal({ code: 521, enhanced: '5.3.2', lines: ['mx.minimta.test does not accept mail'] });
-      expect(step.close).to.not.equal(true);
+      expect(step.close).to.equal(undefined);
     });
 
     it('refuse "close" closes right after the 521 greeting', () => {
       const { session } = newSession({ mode: 'refuse', refuse: 'close' });
       const step = session.open();
       expectReply(step, '521 5.3.2');
-      expect(step.close).to.equal(true);
+      expect(step.close).to.equal('hangup');
     });
 
     it('refuse "stay" answers 521 to every command but QUIT, which gets 221 (vector 2)', async () => {
@@ -184,6 +184,15 @@ describe('session: the SMTP state machine (RFC 5321 §4.1)', () => {
       const { session } = newSession();
       await dialog(session, 'C: QUIT\nS: 221 2.0.0 close');
     });
+
+    it('closes after QUIT as the client asked (at once), after any other closing reply with a grace (hangup)', async () => {
+      const { session } = newSession();
+      session.open();
+      expect((await session.command('QUIT')).close).to.equal('quit');
+      const other = newSession().session;
+      other.open();
+      expect((await other.command('GET / HTTP/1.1')).close).to.equal('hangup');
+    });
   });
 
   describe('MAIL and RCPT parameters', () => {
@@ -334,7 +343,7 @@ describe('session: the SMTP state machine (RFC 5321 §4.1)', () => {
         C: RCPT TO:<u@normal.test>`);
       const step = await session.command('DATA', { inputPending: true });
       expectReply(step, '554 5.5.0');
-      expect(step.close).to.equal(true);
+      expect(step.close).to.equal('hangup');
       expect(store.committed).to.have.length(0);
     });
 
@@ -428,7 +437,7 @@ describe('session: the SMTP state machine (RFC 5321 §4.1)', () => {
       for (let i = 0; i < 20; i++) expectReply(await session.command('FOO', { inputPending: false }), '500 5.5.2');
       const step = await session.command('FOO', { inputPending: false });
       expectReply(step, '421 4.7.0');
-      expect(step.close).to.equal(true);
+      expect(step.close).to.equal('hangup');
     });
 
     it('delays replies once the soft error limit is reached', async () => {
@@ -441,7 +450,7 @@ describe('session: the SMTP state machine (RFC 5321 §4.1)', () => {
       const { session } = newSession();
       const step = await session.timeout();
       expectReply(step, '421 4.4.2');
-      expect(step.close).to.equal(true);
+      expect(step.close).to.equal('hangup');
     });
 
     it('an over-long command line is 500 5.5.2 and the session goes on (vector 20)', async () => {

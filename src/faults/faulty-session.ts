@@ -108,7 +108,7 @@ class FaultySession implements ConnectionSession {
     const decision = this.decide({ stage: 'connect' });
     if (!decision) return this.inner.open();
     // A refused greeting ends the session (RFC 5321 §3.1: the client can only QUIT).
-    if (decision.reply) return { ...this.fired(decision, 'connect'), replies: [decision.reply], close: true };
+    if (decision.reply) return { ...this.fired(decision, 'connect'), replies: [decision.reply], close: 'hangup' };
     return this.act(decision, 'connect', async () => this.inner.open());
   }
 
@@ -129,7 +129,7 @@ class FaultySession implements ConnectionSession {
     this.receipt = undefined;
     this.transaction = undefined;
     // Dropped mid-DATA: whatever came after is not a message.
-    if (receipt?.dropped) return { replies: [], close: true };
+    if (receipt?.dropped) return { replies: [], close: 'hangup' };
     const decision = outcome.kind === 'complete' && receipt
       ? this.decide({ stage: 'end-of-data', sender: transaction?.sender, recipients: transaction?.recipients ?? [] })
       : undefined;
@@ -208,9 +208,9 @@ class FaultySession implements ConnectionSession {
         // The session commits through our receipt, which refuses with the reply: the session aborts and answers it.
         if (stage === 'end-of-data') return delayed(await normal());
         // RFC 5321 §3.8: 421 means the service is closing the channel.
-        return delayed({ replies: [decision.reply!], ...(decision.reply!.code === 421 ? { close: true } : {}) });
+        return delayed({ replies: [decision.reply!], ...(decision.reply!.code === 421 ? { close: 'hangup' } : {}) });
       case 'close':
-        return delayed({ replies: [], close: true });
+        return delayed({ replies: [], close: 'hangup' });
       case 'discard':
       case 'delay-only':
       case 'close-after-bytes':

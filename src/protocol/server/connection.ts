@@ -19,7 +19,8 @@
 //   commands ──DATA 354──▶ data ──final dot / too slow──▶ commands
 //      │  └──STARTTLS 220──▶ upgrading ──handshake done──▶ commands
 //      │                          └──handshake fails or times out: destroyed──┐
-//      └──a step closes (221, 421, 521…)──▶ closing ──linger ends: destroyed──┤
+//      ├──221 to QUIT, written: destroyed────────────────────────────────────┤
+//      └──a step closes (421, 521…)──▶ closing ──linger ends: destroyed───────┤
 //   any state ──the socket closes──▶ gone ──the session is cleaned up once the turn ends
 //
 // `stopping` (the server is shutting down) travels with the open states: the
@@ -69,8 +70,8 @@ type Lifecycle =
   | { kind: 'data'; stopping: boolean; phase: DataPhase }
   /** The TLS handshake after the 220 to STARTTLS: nothing is read (RFC 3207 §4.2). */
   | { kind: 'upgrading'; stopping: boolean }
-  /** The last reply is written and our side shut; the socket is destroyed when `linger` fires. */
-  | { kind: 'closing'; linger: NodeJS.Timeout }
+  /** The last reply is written and our side shut; the socket is destroyed when `linger` fires (none after QUIT: already destroyed). */
+  | { kind: 'closing'; linger?: NodeJS.Timeout }
   /** The socket is closed. */
   | { kind: 'gone' };
 
@@ -270,7 +271,8 @@ export class SmtpConnection {
       this.queue(r);
     }
     if (step.receive) this.enterData(step.receive.receipt, step.receive.header);
-    if (step.close) this.close();
+    if (step.close === 'quit') this.closeAfterQuit();
+    else if (step.close) this.close();
     else if (step.startTls) this.upgrade();
   }
 
@@ -289,7 +291,7 @@ export class SmtpConnection {
     this.outbox = [];
     this.outboxBytes = 0;
     const step = await this.session.unreadReplies();
-    await this.apply({ ...step, close: false });
+    await this.apply({ ...step, close: undefined });
     // A peer that does not read gets no long grace.
     this.close(STALLED_LINGER_MS);
   }
@@ -370,6 +372,24 @@ export class SmtpConnection {
     const linger = setTimeout(() => socket.destroy(), lingerMs);
     linger.unref();
     this.state = { kind: 'closing', linger };
+  }
+
+  /**
+   * The client said QUIT: it sends nothing more and reads our 221. Once the
+   * 221 is with the kernel, the socket is closed at once (as Postfix's smtpd
+   * does), with no shutdown first and no wait for the client's own close.
+   * Over TLS, or with the 221 still queued, the usual close: TLS says
+   * goodbye (close_notify) and a queued reply must not be thrown away.
+   */
+  private closeAfterQuit(): void {
+    if (!isOpen(this.state)) return;
+    this.flush();
+    if (this.socket instanceof tls.TLSSocket || this.socket.writableLength > 0) {
+      this.close();
+      return;
+    }
+    this.state = { kind: 'closing' };
+    this.socket.destroy();
   }
 
   private async crash(err: unknown): Promise<void> {

@@ -126,8 +126,13 @@ export interface LogEvent {
 /** What the server must do after a command or event. */
 export interface Step {
   replies: Reply[];
-  /** Close the connection once the replies are written. */
-  close?: boolean;
+  /**
+   * Close the connection once the replies are written. 'quit': the client
+   * asked, and sends nothing more (RFC 5321 §4.1.1.10), so the connection
+   * may go at once; 'hangup': we end it, and the client may still be
+   * sending, so it gets a while to read our last reply.
+   */
+  close?: 'quit' | 'hangup';
   /** Enter the DATA phase: write `header`, then stream the body into `receipt`. */
   receive?: { receipt: MessageReceipt; header: Buffer };
   /** Wait this long before sending the replies (error tarpit, RFC 5321 §7.8). */

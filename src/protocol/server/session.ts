@@ -160,7 +160,7 @@ export class Session {
     switch (state.name) {
       case 'refusing': return this.refusing(state, line);
       // Nothing more is said on a closed session.
-      case 'closed': return { replies: [], close: true };
+      case 'closed': return { replies: [], close: 'hangup' };
       case 'data': throw new Error('a command line in the DATA phase: the body goes to the DataReader');
       default: break;
     }
@@ -289,7 +289,7 @@ export class Session {
 
   private quit(arg: string): Step {
     if (arg) throw refusal(reply('syntax', { usage: 'QUIT' }));
-    return this.close(reply('bye'));
+    return this.close(reply('bye'), undefined, 'quit');
   }
 
   // ---- AUTH (RFC 4954) ----------------------------------------------------
@@ -561,9 +561,9 @@ export class Session {
     if (state.name === 'data') await state.receipt.abort();
   }
 
-  private close(r: Reply, logText?: string): Step {
+  private close(r: Reply, logText?: string, how: 'quit' | 'hangup' = 'hangup'): Step {
     this.state = { name: 'closed' };
-    return { replies: [r], close: true, log: logText ? [{ text: `${logText}: ${replyToString(r)}` }] : undefined };
+    return { replies: [r], close: how, log: logText ? [{ text: `${logText}: ${replyToString(r)}` }] : undefined };
   }
 
   /** An error reply, counted; logged when `what` names the refused command. */
