@@ -79,22 +79,23 @@ export type SessionState = Greeted | Ready | Mail | Data | Auth | Refusing | Clo
 
 // ---- The command table ------------------------------------------------------
 
+/** One entry of the command table; the table is shared by all sessions, so each call is told its session. */
 interface CommandDefinition {
   /** The check (is the command legal now? it throws the refusal), then the action. */
-  run: (arg: string, wire: WireContext) => Step | Promise<Step>;
+  run: (session: Session, arg: string, wire: WireContext) => Step | Promise<Step>;
   /** NOOP-like commands that move nothing forward, limited per session. */
   junk?: boolean;
   /** What a refusal's log line says of the command; by default "VERB argument". */
-  logAs?: (arg: string) => string;
+  logAs?: (session: Session, arg: string) => string;
 }
 
 /** A command whose check returns the state it acts on, or throws the refusal. */
 function command<S>(
-  check: (arg: string) => S,
-  proceed: (state: S, arg: string, wire: WireContext) => Step | Promise<Step>,
+  check: (session: Session, arg: string) => S,
+  proceed: (session: Session, state: S, arg: string, wire: WireContext) => Step | Promise<Step>,
   options: Omit<CommandDefinition, 'run'> = {},
 ): CommandDefinition {
-  return { run: (arg, wire) => proceed(check(arg), arg, wire), ...options };
+  return { run: (session, arg, wire) => proceed(session, check(session, arg), arg, wire), ...options };
 }
 
 /** RFC 5321 §4.2.4: commands we know of and do not implement. */
@@ -125,23 +126,24 @@ export class Session {
     this.tls = client.tls ?? false;
   }
 
-  private readonly commands: Record<string, CommandDefinition> = {
-    HELO: command(anyState, (_, arg) => this.hello('HELO', arg)),
-    EHLO: command(anyState, (_, arg) => this.hello('EHLO', arg)),
-    MAIL: command(() => this.authorizedToSend(this.outsideTransaction()), (ready, arg) => this.mail(ready, arg)),
-    RCPT: command(() => this.inTransaction(), (mail, arg) => this.rcpt(mail, arg), { logAs: (arg) => this.rcptLog(arg) }),
+  /** Every command, its check and its action: the whole dialogue in one table. */
+  private static readonly commands: Record<string, CommandDefinition> = {
+    HELO: command(anyState, (s, _, arg) => s.hello('HELO', arg)),
+    EHLO: command(anyState, (s, _, arg) => s.hello('EHLO', arg)),
+    MAIL: command((s) => s.authorizedToSend(s.outsideTransaction()), (s, ready, arg) => s.mail(ready, arg)),
+    RCPT: command((s) => s.inTransaction(), (s, mail, arg) => s.rcpt(mail, arg), { logAs: (s, arg) => s.rcptLog(arg) }),
     // RFC 5321 §4.3.2: DATA takes no argument; that is checked before the state.
-    DATA: command((arg) => this.withRecipients(arg), (mail, _arg, wire) => this.data(mail, wire)),
-    RSET: command(anyState, (_, arg) => this.rset(arg), { junk: true }),
+    DATA: command((s, arg) => s.withRecipients(arg), (s, mail, _arg, wire) => s.data(mail, wire)),
+    RSET: command(anyState, (s, _, arg) => s.rset(arg), { junk: true }),
     NOOP: command(anyState, () => answer(reply('ok')), { junk: true }),
-    VRFY: command(anyState, (_, arg) => this.vrfy(arg), { junk: true }),
-    HELP: command(anyState, (_, arg) => answer(helpReply(arg)), { junk: true }),
-    STARTTLS: command((arg) => this.checkStartTls(arg), () => ({ replies: [reply('tlsReady')], startTls: true })),
+    VRFY: command(anyState, (s, _, arg) => s.vrfy(arg), { junk: true }),
+    HELP: command(anyState, (_s, _, arg) => answer(helpReply(arg)), { junk: true }),
+    STARTTLS: command((s, arg) => s.checkStartTls(arg), () => ({ replies: [reply('tlsReady')], startTls: true })),
     // Only the verb is logged: an AUTH line carries credentials.
-    AUTH: command(() => this.checkAuth(), (ready, arg) => this.auth(ready, arg), { logAs: () => 'AUTH' }),
-    QUIT: command(anyState, (_, arg) => this.quit(arg)),
+    AUTH: command((s) => s.checkAuth(), (s, ready, arg) => s.auth(ready, arg), { logAs: () => 'AUTH' }),
+    QUIT: command(anyState, (s, _, arg) => s.quit(arg)),
     ...Object.fromEntries(NOT_IMPLEMENTED.map((verb) => [verb, command(anyState, notImplemented)])),
-    ...Object.fromEntries(HTTP_VERBS.map((verb) => [verb, command(anyState, () => this.close(reply('httpCommand')))])),
+    ...Object.fromEntries(HTTP_VERBS.map((verb) => [verb, command(anyState, (s) => s.close(reply('httpCommand')))])),
   };
 
   // ---- Wire events ------------------------------------------------------
@@ -170,14 +172,14 @@ export class Session {
     // RFC 5321 §4.5.3.1.4; only AUTH may be longer (RFC 4954 §4).
     const limit = verb === 'AUTH' ? AUTH_LINE_OCTETS : this.settings.maxLineOctets;
     if (octetsOf(line, wire) > limit) return this.errorReply(reply(verb === 'AUTH' ? 'authLineTooLong' : 'commandTooLong'));
-    const definition = this.commands[verb];
+    const definition = Session.commands[verb];
     if (!definition) return this.errorReply(reply('unknownCommand'), `unknown command ${JSON.stringify(verb.slice(0, 32))}`);
     if ((definition.junk || this.repeatedHello(verb)) && ++this.junkCommands > this.settings.maxJunkCommands) {
       return this.close(reply('tooManyErrors', { host: this.settings.hostname }));
     }
-    const what = definition.logAs?.(arg) ?? `${verb} ${arg}`;
+    const what = definition.logAs?.(this, arg) ?? `${verb} ${arg}`;
     try {
-      return this.countErrors(await definition.run(arg, wire));
+      return this.countErrors(await definition.run(this, arg, wire));
     } catch (err) {
       if (err instanceof ReplyError) return this.errorReply(err.reply, what);
       throw err;
