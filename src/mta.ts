@@ -353,6 +353,7 @@ async function openSpoolAsUser(config: Config, log: Logger): Promise<Spool> {
   const { spool, cleaned, upgraded } = await Spool.open(config.spool);
   // A relay receives message after message: each DATA finds its file made.
   spool.keepSpareTmpFile();
+  if (!config.trace.enabled) spool.storesNoTranscripts();
   for (const id of upgraded.converted) log('queue', 'converted from the previous release\'s spool layout', id);
   for (const { id, error } of upgraded.failed) log('queue', `not converted, left in upgrade/${id}: ${error.message}`, id);
   if (cleaned > 0) log('queue', `removed ${cleaned} leftover(s) of interrupted receipts from ${config.spool}`);

@@ -492,6 +492,23 @@ describe('spool', () => {
       expect(err).to.be.instanceOf(SpoolError).with.property('code', 'ENOENT');
     });
 
+    it('removes the stored transcripts with the message, also in a relay that stores none now but found some left', async () => {
+      const spool = await openSpool();
+      const [traced, untraced] = [await commitMessage(spool), await commitMessage(spool)];
+      await mkdir(join(spoolDir, 'transcripts'));
+      await writeFile(join(spoolDir, 'transcripts', `${traced}.in.txt`), 'S: 220\r\n');
+      await writeFile(join(spoolDir, 'transcripts', `${traced}.out.txt`), 'C: EHLO\r\n');
+      spool.storesNoTranscripts();
+      await spool.remove(traced);
+      expect(await entries('transcripts')).to.deep.equal([]);
+      // None kept and no transcripts/ (removed here): a removal does not look for them, and works.
+      await rm(join(spoolDir, 'transcripts'), { recursive: true });
+      spool.storesNoTranscripts();
+      await spool.remove(untraced);
+      expect(await spool.list()).to.deep.equal([]);
+      await spool.close();
+    });
+
     it('refuses ids that are not queue ids (no path can escape the spool)', async () => {
       const spool = await openSpool();
       for (const bad of ['../x', 'a/b', '..']) {

@@ -26,7 +26,7 @@ import { Receipt } from './receipt.js';
 import { SpareTmpFile, createTmpFile } from './tmp-file.js';
 import { SPOOL_CODES, SpoolError, fsStep, fsStepSync } from './spool-error.js';
 import { checkSpoolOwnership, openSpoolFile } from './spool-safety.js';
-import { removeStoredTranscripts } from '../../trace/transcript-files.js';
+import { removeStoredTranscripts, transcriptDir } from '../../trace/transcript-files.js';
 import { unlinkInBatch } from './unlink-batch.js';
 
 export { Receipt } from './receipt.js';
@@ -73,6 +73,8 @@ export class Spool {
   /** Receipts renamed into queue/ whose syncs are running (receipt.ts): not listed yet. */
   private readonly committing = new Set<string>();
   private spare?: SpareTmpFile;
+  /** Whether a removal looks for the message's stored transcripts (storesNoTranscripts). */
+  private transcriptsPossible = true;
 
   private constructor(
     /** The spool directory, absolute. */
@@ -122,6 +124,16 @@ export class Spool {
    */
   keepSpareTmpFile(): void {
     this.spare ??= new SpareTmpFile(this.tmpDir);
+  }
+
+  /**
+   * This process stores no transcripts (src/trace/; `trace.enabled` off): a
+   * removal then looks for a message's transcripts only if transcripts/ is
+   * there now, left by an earlier run that stored them. A relay without
+   * them saves a lookup per message.
+   */
+  storesNoTranscripts(): void {
+    this.transcriptsPossible = existsSync(transcriptDir(this.dir));
   }
 
   /** Removes the spare tmp file, if there is one, and closes the directories kept open for syncs. */
@@ -336,7 +348,7 @@ export class Spool {
       await fsStep(`remove queue/${id}`, () => unlinkInBatch(join(this.queueDir, id)));
       // A state file left by a crash right here is deleted at the next open (an orphan).
       if (hasState !== false) await removeIfThere(this.statePath(id), `state/${id}`);
-      await fsStep(`remove the transcripts of ${id}`, () => removeStoredTranscripts(this.dir, id));
+      if (this.transcriptsPossible) await fsStep(`remove the transcripts of ${id}`, () => removeStoredTranscripts(this.dir, id));
     });
   }
 
