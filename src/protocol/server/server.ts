@@ -5,7 +5,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { formatReply, reply, type Reply } from '../../reply-codes/index.js';
-import { SmtpConnection, type ConnectionSession } from './connection.js';
+import { SmtpConnection, type ConnectionLimits, type ConnectionSession } from './connection.js';
 import type { Limits } from './limits.js';
 import type { BareNewlinePolicy } from './line-reader.js';
 import type { TraceStore } from '../../trace/trace-store.js';
@@ -100,6 +100,8 @@ export class SmtpServer {
   private readonly refused = new Set<net.Socket>();
   /** The port each listener is bound to (it differs from its `port` when that was 0). */
   private readonly boundPorts = new Map<ListenerOptions, number>();
+  /** What every connection to a listener shares, made at its first connection and again after reconfigure(). */
+  private readonly shared = new Map<ListenerOptions, { settings: SessionSettings; connectionLimits: ConnectionLimits }>();
 
   constructor(private options: ServerOptions) {}
 
@@ -143,6 +145,7 @@ export class SmtpServer {
   /** New settings for the connections that come from now on (SIGHUP). */
   reconfigure(changes: Pick<ServerOptions, 'policy' | 'auth' | 'tls' | 'limits' | 'postmaster' | 'bareNewline' | 'exemptFromPerIpLimit'>): void {
     Object.assign(this.options, changes);
+    this.shared.clear();
     for (const server of this.servers) {
       if (server instanceof tls.Server && changes.tls) server.setSecureContext({ cert: changes.tls.cert, key: changes.tls.key, minVersion: MIN_TLS_VERSION });
     }
@@ -194,20 +197,13 @@ export class SmtpServer {
     const observer = this.options.observer;
     observer?.accepted();
     if (listener.tls === 'implicit') observer?.tlsEstablished('implicit');
-    const refusing = listener.mode === 'refuse';
-    const settings = this.sessionSettings(listener, limits);
+    const { settings, connectionLimits } = this.sharedBy(listener, limits);
     const transcript = this.options.trace?.store.open('inbound', `[${ip}] (${listener.mode} listener)`);
     const deps = this.sessionDeps(listener, transcript);
     const makeSession = (store: MessageStore) => new Session(settings, { ip, tls: listener.tls === 'implicit' }, { ...deps, store });
     // The listener's port, known since listen(): socket.localPort would ask the kernel again.
     const site = { clientIp: ip, listenerPort: this.boundPorts.get(listener) ?? 0, drop: () => socket.destroy() };
     const session = this.options.decorateSession ? this.options.decorateSession(makeSession, deps.store, site) : makeSession(deps.store);
-    const connectionLimits = {
-      ...limits,
-      maxLineOctets: Session.longestLine(settings),
-      idleTimeoutMs: refusing ? limits.refuseIdleTimeoutMs : limits.idleTimeoutMs,
-      bareNewline: this.options.bareNewline,
-    };
     const connection = new SmtpConnection(socket, session, connectionLimits, log, ip, () => {
       this.connections.delete(connection);
       this.sockets.delete(socket);
@@ -258,6 +254,21 @@ export class SmtpServer {
     let counts = this.counts.get(listener);
     if (!counts) this.counts.set(listener, counts = { connections: 0, perIp: new Map() });
     return counts;
+  }
+
+  private sharedBy(listener: ListenerOptions, limits: Limits): { settings: SessionSettings; connectionLimits: ConnectionLimits } {
+    let shared = this.shared.get(listener);
+    if (!shared) {
+      const settings = this.sessionSettings(listener, limits);
+      const connectionLimits = {
+        ...limits,
+        maxLineOctets: Session.longestLine(settings),
+        idleTimeoutMs: listener.mode === 'refuse' ? limits.refuseIdleTimeoutMs : limits.idleTimeoutMs,
+        bareNewline: this.options.bareNewline,
+      };
+      this.shared.set(listener, shared = { settings, connectionLimits });
+    }
+    return shared;
   }
 
   private sessionSettings(listener: ListenerOptions, limits: Limits): SessionSettings {
