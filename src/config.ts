@@ -54,7 +54,7 @@ export interface Config {
     routes: Record<string, { host: string; port: number }>;
     /**
      * Deliveries at once, in all and per destination; `whenBusy`: messages
-     * in flight while clients are connected to a saturated relay (clients
+     * in flight while clients are sending to a saturated relay (clients
      * first, src/queue/delivery/saturation.ts).
      */
     concurrency: { total: number; perDestination: number; whenBusy: number };

@@ -189,7 +189,7 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
     delayWarning: config.delivery.delayWarning > 0 ? config.delivery.delayWarning : undefined,
     concurrency: config.delivery.concurrency,
     // Clients first when the relay is saturated (src/queue/delivery/saturation.ts).
-    clientsConnected: () => server.connectionCount > 0,
+    clientReads: () => server.clientReads,
     pollIntervalMs: ms(config.delivery.pollInterval),
     smarthost: config.smarthost?.host,
     destination: {

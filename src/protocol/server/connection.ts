@@ -85,6 +85,7 @@ export class SmtpConnection {
   /** Replies formatted and not yet written, and their size. */
   private outbox: string[] = [];
   private outboxBytes = 0;
+  private readCount = 0;
   private readonly goneSignal: Promise<void>;
   private signalGone!: () => void;
 
@@ -139,7 +140,13 @@ export class SmtpConnection {
     return this.state.kind === 'commands' || this.state.kind === 'data';
   }
 
+  /** Reads from the client so far (the server sums them: are clients sending?). */
+  get reads(): number {
+    return this.readCount;
+  }
+
   private received(chunk: Buffer): void {
+    this.readCount++;
     // A peer that goes on sending after our last reply is not listening to it: no grace.
     if (this.state.kind === 'closing') this.socket.destroy();
     if (!this.reading) return;

@@ -100,6 +100,8 @@ export class SmtpServer {
   private readonly refused = new Set<net.Socket>();
   /** The port each listener is bound to (it differs from its `port` when that was 0). */
   private readonly boundPorts = new Map<ListenerOptions, number>();
+  /** Reads made on connections that are closed (clientReads). */
+  private readsOfClosed = 0;
   /** What every connection to a listener shares, made at its first connection and again after reconfigure(). */
   private readonly shared = new Map<ListenerOptions, { settings: SessionSettings; connectionLimits: ConnectionLimits }>();
 
@@ -155,6 +157,13 @@ export class SmtpServer {
     return this.sockets.size;
   }
 
+  /** Reads from clients so far: it grows while clients are sending (the delivery worker's saturation gauge). */
+  get clientReads(): number {
+    let reads = this.readsOfClosed;
+    for (const connection of this.connections) reads += connection.reads;
+    return reads;
+  }
+
   private createListener(listener: ListenerOptions): net.Server {
     if (listener.tls !== 'implicit') return net.createServer((socket) => this.accept(socket, listener));
     const server = tls.createServer({
@@ -206,6 +215,7 @@ export class SmtpServer {
     const session = this.options.decorateSession ? this.options.decorateSession(makeSession, deps.store, site) : makeSession(deps.store);
     const connection = new SmtpConnection(socket, session, connectionLimits, log, ip, () => {
       this.connections.delete(connection);
+      this.readsOfClosed += connection.reads;
       this.sockets.delete(socket);
       counts.connections--;
       const left = (counts.perIp.get(ip) ?? 1) - 1;

@@ -4,28 +4,32 @@
 // in the middle of a transaction waits for each reply, while a queued
 // message can wait a moment without anyone noticing; the queue exists to
 // absorb that difference. So when the loop is saturated while clients are
-// connected, the delivery worker starts only a few messages at a time
+// sending, the delivery worker starts only a few messages at a time
 // (`delivery.concurrency.whenBusy`) and goes back to its full concurrency as
-// soon as the loop has room or the clients are gone. sendmail (QueueLA) and
-// Exim (queue_only_load) make the same trade with the load average; a
+// soon as the loop has room or the clients fall silent. sendmail (QueueLA)
+// and Exim (queue_only_load) make the same trade with the load average; a
 // single process can measure its own event loop instead, directly and at
 // once.
 //
 // Only the starting of deliveries is held back: those under way go on, and
-// a relay busy with delivery alone (a drain, no client) is never slowed.
+// a relay busy with delivery alone (a drain, with no client or only idle
+// ones) is never slowed.
 
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 
 /** The event loop's utilization is looked at over windows this long. */
 export const SATURATION_WINDOW_MS = 100;
-/** A window at least this busy, with clients connected, is saturation... */
+/** A window at least this busy, with clients sending, is saturation... */
 const ENTER_AT = 0.9;
 /** ...which lasts until a window is less busy than this (hysteresis: no flapping at the edge). */
 const LEAVE_BELOW = 0.5;
 
-/** The next state from the last one and the last window's utilization (0…1); pure, for the tests. */
-export function nextSaturated(wasSaturated: boolean, utilization: number, clientsConnected: boolean): boolean {
-  if (!clientsConnected) return false;
+/**
+ * The next state from the last one, the last window's utilization (0…1) and
+ * whether clients sent anything in it; pure, for the tests.
+ */
+export function nextSaturated(wasSaturated: boolean, utilization: number, clientsSending: boolean): boolean {
+  if (!clientsSending) return false;
   return wasSaturated ? utilization >= LEAVE_BELOW : utilization >= ENTER_AT;
 }
 
@@ -33,25 +37,24 @@ export class SaturationGauge {
   private saturated = false;
   private last: EventLoopUtilization = performance.eventLoopUtilization();
   private lastAt = performance.now();
+  private lastReads: number;
 
-  constructor(private readonly clientsConnected: () => boolean, private readonly windowMs = SATURATION_WINDOW_MS) {}
+  /** @param clientReads how many reads the SMTP server has made from its clients so far (it only grows) */
+  constructor(private readonly clientReads: () => number, private readonly windowMs = SATURATION_WINDOW_MS) {
+    this.lastReads = clientReads();
+  }
 
-  /**
-   * Whether the loop is saturated, measured over the window that just ended;
-   * within a window, the last answer. Clients gone ends it at once.
-   */
+  /** Whether the loop is saturated, measured over the window that just ended; within a window, the last answer. */
   check(): boolean {
-    if (this.saturated && !this.clientsConnected()) {
-      this.saturated = false;
-      return false;
-    }
     const now = performance.now();
     if (now - this.lastAt < this.windowMs) return this.saturated;
     const sample = performance.eventLoopUtilization();
     const { utilization } = performance.eventLoopUtilization(sample, this.last);
+    const reads = this.clientReads();
+    this.saturated = nextSaturated(this.saturated, utilization, reads !== this.lastReads);
     this.last = sample;
     this.lastAt = now;
-    this.saturated = nextSaturated(this.saturated, utilization, this.clientsConnected());
+    this.lastReads = reads;
     return this.saturated;
   }
 }

@@ -23,12 +23,12 @@ export interface WorkerOptions {
   delayWarning?: number;
   /**
    * Deliveries at once, in all and per destination; `whenBusy`: messages in
-   * flight at most while clients are connected to a saturated event loop
+   * flight at most while clients are sending to a saturated event loop
    * (saturation.ts; never held back when absent).
    */
   concurrency: { total: number; perDestination: number; whenBusy?: number };
-  /** Whether any client is connected (the SMTP server's count): with `whenBusy`, the clients come first. */
-  clientsConnected?: () => boolean;
+  /** Reads the SMTP server has made from its clients so far: with `whenBusy`, clients that are sending come first. */
+  clientReads?: () => number;
   /** How often the spool is looked at for messages put there by another process (`minimta sendmail`). */
   pollIntervalMs: number;
   /** All mail goes to this host instead of the MX (smarthost). */

@@ -58,7 +58,7 @@ export class QueueWorker extends EventEmitter<WorkerEvents> {
   private loading?: Promise<void>;
   private rescanning?: Promise<void>;
   private pumpScheduled = false;
-  /** Clients first when the loop is saturated (saturation.ts); absent without `clientsConnected` or `whenBusy`. */
+  /** Clients first when the loop is saturated (saturation.ts); absent without `clientReads` or `whenBusy`. */
   private readonly saturation?: SaturationGauge;
   private saturatedNow = false;
   private saturationLoggedAt = -Infinity;
@@ -76,7 +76,7 @@ export class QueueWorker extends EventEmitter<WorkerEvents> {
     // Leave room in memory: never more messages in flight than a few per slot.
     this.maxInFlight = options.concurrency.total * 4;
     this.keepAtMost = options.keptEnvelopes ?? KEPT_ENVELOPES;
-    if (options.clientsConnected && options.concurrency.whenBusy !== undefined) this.saturation = new SaturationGauge(options.clientsConnected);
+    if (options.clientReads && options.concurrency.whenBusy !== undefined) this.saturation = new SaturationGauge(options.clientReads);
   }
 
   /** Reads the spool once, then delivers what is due; resolves once the spool is read. */
@@ -407,7 +407,7 @@ export class QueueWorker extends EventEmitter<WorkerEvents> {
 
   /**
    * How many messages may be in flight now: `whenBusy` while clients are
-   * connected to a saturated event loop (saturation.ts), else the full number.
+   * sending to a saturated event loop (saturation.ts), else the full number.
    */
   private deliveryLimit(): number {
     const { whenBusy } = this.options.concurrency;
@@ -424,7 +424,7 @@ export class QueueWorker extends EventEmitter<WorkerEvents> {
     if (saturated && now - this.saturationLoggedAt >= SATURATION_LOG_EVERY_MS) {
       this.saturationLoggedAt = now;
       this.saturationLogged = true;
-      this.options.log('qmgr', `saturated while clients are connected: clients first, at most ${whenBusy} message(s) delivered at once`);
+      this.options.log('qmgr', `saturated while clients are sending: clients first, at most ${whenBusy} message(s) delivered at once`);
     } else if (!saturated && this.saturationLogged) {
       this.saturationLogged = false;
       this.options.log('qmgr', 'no longer saturated: full delivery concurrency');
