@@ -26,10 +26,15 @@ function compiledIsCurrent() {
   return !existsSync(sources) || statSync(compiled).mtimeMs >= newestChange(sources);
 }
 
+// A relay optimizes its hot code sooner (src/compile-tuning.ts): set before
+// the relay's modules are loaded, as V8 reads it when a function is created.
+const serving = process.argv[2] === 'serve';
 if (compiledIsCurrent()) {
+  if (serving) (await import(new URL('../dist/compile-tuning.js', import.meta.url).href)).optimizeHotCodeSooner();
   await import(compiled.href);
 } else {
   const { register } = await import('tsx/esm/api');
   register();
+  if (serving) (await import('../src/compile-tuning.ts')).optimizeHotCodeSooner();
   await import('../src/main.ts');
 }
