@@ -16,6 +16,7 @@
 // ones) is never slowed.
 
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
+import type { Logger } from '../../log.js';
 
 /** The event loop's utilization is looked at over windows this long. */
 export const SATURATION_WINDOW_MS = 100;
@@ -23,6 +24,8 @@ export const SATURATION_WINDOW_MS = 100;
 const ENTER_AT = 0.9;
 /** ...which lasts until a window is less busy than this (hysteresis: no flapping at the edge). */
 const LEAVE_BELOW = 0.5;
+/** A saturation is logged again only this long after the last one was (it may come and go with every burst). */
+const LOG_EVERY_MS = 60_000;
 
 /**
  * The next state from the last one, the last window's utilization (0…1) and
@@ -33,7 +36,7 @@ export function nextSaturated(wasSaturated: boolean, utilization: number, client
   return wasSaturated ? utilization >= LEAVE_BELOW : utilization >= ENTER_AT;
 }
 
-export class SaturationGauge {
+class SaturationGauge {
   private saturated = false;
   private last: EventLoopUtilization = performance.eventLoopUtilization();
   private lastAt = performance.now();
@@ -56,5 +59,53 @@ export class SaturationGauge {
     this.lastAt = now;
     this.lastReads = reads;
     return this.saturated;
+  }
+}
+
+/** The worker's side: how many messages may be in flight now, and the log of each change. */
+export class ClientsFirst {
+  private readonly gauge: SaturationGauge;
+  private saturatedNow = false;
+  private loggedAt = -Infinity;
+  private logged = false;
+
+  /**
+   * @param whenBusy messages in flight at most while saturated (delivery.concurrency.whenBusy)
+   * @param changed told of each change, after the log line
+   */
+  constructor(
+    clientReads: () => number,
+    private readonly whenBusy: number,
+    private readonly log: Logger,
+    private readonly changed: (saturated: boolean) => void,
+  ) {
+    this.gauge = new SaturationGauge(clientReads);
+  }
+
+  /** As last looked at. */
+  get saturated(): boolean {
+    return this.saturatedNow;
+  }
+
+  /** Of `most` messages in flight, how many may be now. */
+  limit(most: number): number {
+    const saturated = this.gauge.check();
+    if (saturated !== this.saturatedNow) this.note(saturated);
+    return saturated ? Math.min(this.whenBusy, most) : most;
+  }
+
+  /** Logged at most once a minute, and its end only when its start was. */
+  private note(saturated: boolean): void {
+    this.saturatedNow = saturated;
+    const now = Date.now();
+    if (saturated && now - this.loggedAt >= LOG_EVERY_MS) {
+      this.loggedAt = now;
+      this.logged = true;
+      this.log('qmgr', `saturated while clients are sending: clients first, at most ${this.whenBusy} message(s) delivered at once`);
+    } else if (!saturated && this.logged) {
+      this.logged = false;
+      this.log('qmgr', 'no longer saturated: full delivery concurrency');
+    }
+    this.changed(saturated);
   }
 }

@@ -22,7 +22,7 @@ import { isFinished, pendingRecipients, type Envelope } from '../spool/envelope.
 import { deliverToDestination, describeOutcome, type RecipientOutcome } from './destination.js';
 import { DeliverySlots } from './concurrency.js';
 import { Schedule } from './schedule.js';
-import { SaturationGauge, SATURATION_WINDOW_MS } from './saturation.js';
+import { ClientsFirst, SATURATION_WINDOW_MS } from './saturation.js';
 import { isExpired, nextAttemptAt, type RetryPolicy } from './scheduler.js';
 import { needsSmtputf8 } from '../../protocol/client/smtputf8.js';
 import { dsnRequest, expirePending, groupByDestination, recordOutcomes, retryPolicyOf } from './attempt-outcomes.js';
@@ -35,8 +35,6 @@ export type { FailureReporter, QueueSizes, WorkerEvents, WorkerOptions } from '.
 const KEPT_ENVELOPES = 10_000;
 /** Envelopes read from the spool for a listing before the event loop gets a turn. */
 const READS_PER_TURN = 128;
-/** A saturation is logged again only this long after the last one was (it may come and go with every burst). */
-const SATURATION_LOG_EVERY_MS = 60_000;
 
 export class QueueWorker extends EventEmitter<WorkerEvents> {
   private readonly slots: DeliverySlots;
@@ -59,10 +57,7 @@ export class QueueWorker extends EventEmitter<WorkerEvents> {
   private rescanning?: Promise<void>;
   private pumpScheduled = false;
   /** Clients first when the loop is saturated (saturation.ts); absent without `clientReads` or `whenBusy`. */
-  private readonly saturation?: SaturationGauge;
-  private saturatedNow = false;
-  private saturationLoggedAt = -Infinity;
-  private saturationLogged = false;
+  private readonly clientsFirst?: ClientsFirst;
   /** While deliveries are held back: a look again once the loop may have room. */
   private recheck?: NodeJS.Timeout;
   private stopped = true;
@@ -76,7 +71,10 @@ export class QueueWorker extends EventEmitter<WorkerEvents> {
     // Leave room in memory: never more messages in flight than a few per slot.
     this.maxInFlight = options.concurrency.total * 4;
     this.keepAtMost = options.keptEnvelopes ?? KEPT_ENVELOPES;
-    if (options.clientReads && options.concurrency.whenBusy !== undefined) this.saturation = new SaturationGauge(options.clientReads);
+    const { whenBusy } = options.concurrency;
+    if (options.clientReads && whenBusy !== undefined) {
+      this.clientsFirst = new ClientsFirst(options.clientReads, whenBusy, options.log, (saturated) => this.emit('saturation', saturated));
+    }
   }
 
   /** Reads the spool once, then delivers what is due; resolves once the spool is read. */
@@ -157,7 +155,7 @@ export class QueueWorker extends EventEmitter<WorkerEvents> {
 
   /** Whether deliveries are held back for the clients (saturation.ts), as last looked at. */
   get saturated(): boolean {
-    return this.saturatedNow;
+    return this.clientsFirst?.saturated ?? false;
   }
 
   /** Messages being delivered now. */
@@ -381,7 +379,8 @@ export class QueueWorker extends EventEmitter<WorkerEvents> {
 
   /** Starts due messages while there is room. O(1) per message started. */
   private pump(): void {
-    const limit = this.deliveryLimit();
+    // Fewer while clients are sending to a saturated event loop (saturation.ts).
+    const limit = this.clientsFirst?.limit(this.maxInFlight) ?? this.maxInFlight;
     // Held back for the clients: look again once the loop may have room.
     if (limit < this.maxInFlight && this.inFlight.size >= limit) this.recheckSoon();
     while (!this.stopped && this.inFlight.size < limit) {
@@ -405,33 +404,7 @@ export class QueueWorker extends EventEmitter<WorkerEvents> {
     }
   }
 
-  /**
-   * How many messages may be in flight now: `whenBusy` while clients are
-   * sending to a saturated event loop (saturation.ts), else the full number.
-   */
-  private deliveryLimit(): number {
-    const { whenBusy } = this.options.concurrency;
-    if (!this.saturation || whenBusy === undefined) return this.maxInFlight;
-    const saturated = this.saturation.check();
-    if (saturated !== this.saturatedNow) this.noteSaturation(saturated, whenBusy);
-    return saturated ? Math.min(whenBusy, this.maxInFlight) : this.maxInFlight;
-  }
-
-  /** A change of saturation: announced, and logged (at most once a minute, with its end). */
-  private noteSaturation(saturated: boolean, whenBusy: number): void {
-    this.saturatedNow = saturated;
-    const now = Date.now();
-    if (saturated && now - this.saturationLoggedAt >= SATURATION_LOG_EVERY_MS) {
-      this.saturationLoggedAt = now;
-      this.saturationLogged = true;
-      this.options.log('qmgr', `saturated while clients are sending: clients first, at most ${whenBusy} message(s) delivered at once`);
-    } else if (!saturated && this.saturationLogged) {
-      this.saturationLogged = false;
-      this.options.log('qmgr', 'no longer saturated: full delivery concurrency');
-    }
-    this.emit('saturation', saturated);
-  }
-
+  /** One pump a window later: deliveries under way may all be slow, and nothing else would wake it. */
   private recheckSoon(): void {
     if (this.recheck || this.stopped) return;
     this.recheck = setTimeout(() => {
