@@ -46,6 +46,14 @@ export class DataReader {
   private readonly hops = new HopCounter();
   /** Did the line before the current one end in CRLF? (The DATA command's own line counts as one.) */
   private previousEndedCrlf = true;
+  /**
+   * Bytes of the current read collected but not yet in `out`: chunk[runStart,
+   * runEnd). Lines that follow each other in the read, with their CRLF, make
+   * one run, so a read without stuffed dots is passed on as one piece, uncopied.
+   */
+  private runChunk?: Buffer;
+  private runStart = 0;
+  private runEnd = 0;
 
   /**
    * @param maxSize largest message accepted, in octets after unstuffing
@@ -91,7 +99,7 @@ export class DataReader {
           continue;
         case 'mid-line': {
           const end = nextLineBreak(chunk, i);
-          if (end > i) { this.collect(out, chunk.subarray(i, end)); this.lineOctets += end - i; }
+          if (end > i) { this.collectFrom(out, chunk, i, end); this.lineOctets += end - i; }
           if (end === chunk.length) { i = end; continue; }
           if (chunk[end] === LF) {
             if (this.bareNewline === 'reject') return this.violation('bare-lf', out);
@@ -105,7 +113,8 @@ export class DataReader {
         }
         case 'cr':
           if (byte !== LF) return this.violation('bare-cr', out);
-          this.endLine(out, true);
+          // The CR is in this read too, unless the read began with the LF.
+          this.endLine(out, true, i > 0 ? chunk : undefined, i - 1);
           i++;
           continue;
       }
@@ -114,23 +123,50 @@ export class DataReader {
     return {};
   }
 
-  /** A line ends; it is stored with CRLF whatever ended it on the wire. */
-  private endLine(out: Buffer[], crlf: boolean): void {
+  /** A line ends; it is stored with CRLF whatever ended it on the wire (the wire's own, at chunk[crAt], when there is one). */
+  private endLine(out: Buffer[], crlf: boolean, chunk?: Buffer, crAt = 0): void {
     if (this.lineOctets + 2 > MAX_TEXT_LINE_OCTETS) this.lineTooLong = true;
-    this.collect(out, CRLF);
+    if (chunk) this.collectFrom(out, chunk, crAt, crAt + 2);
+    else this.collect(out, CRLF);
     this.lineOctets = 0;
     this.previousEndedCrlf = crlf;
     this.state = 'line-start';
   }
 
   private collect(out: Buffer[], bytes: Buffer): void {
-    this.size += bytes.length;
-    if (this.size > this.maxSize) this.tooBig = true;
-    if (this.tooBig || this.lineTooLong) return;
+    if (!this.counted(bytes.length)) return;
+    this.endRun(out);
     out.push(bytes);
   }
 
+  /** chunk[from, to): added to the run when it goes on from where the run ends. */
+  private collectFrom(out: Buffer[], chunk: Buffer, from: number, to: number): void {
+    if (!this.counted(to - from)) return;
+    if (this.runChunk === chunk && this.runEnd === from) {
+      this.runEnd = to;
+      return;
+    }
+    this.endRun(out);
+    this.runChunk = chunk;
+    this.runStart = from;
+    this.runEnd = to;
+  }
+
+  /** Counts collected bytes; whether they are still kept (not once the message is refused). */
+  private counted(length: number): boolean {
+    this.size += length;
+    if (this.size > this.maxSize) this.tooBig = true;
+    return !this.tooBig && !this.lineTooLong;
+  }
+
+  private endRun(out: Buffer[]): void {
+    if (!this.runChunk) return;
+    out.push(this.runChunk.subarray(this.runStart, this.runEnd));
+    this.runChunk = undefined;
+  }
+
   private emit(out: Buffer[]): void {
+    this.endRun(out);
     if (out.length === 0 || this.tooBig || this.lineTooLong) return;
     const bytes = out.length === 1 ? out[0]! : Buffer.concat(out);
     this.hops.observe(bytes);
@@ -143,6 +179,7 @@ export class DataReader {
 
   private violation(kind: 'bare-lf' | 'bare-cr', out: Buffer[]): DataProgress {
     out.length = 0;
+    this.runChunk = undefined;
     return { outcome: { kind } };
   }
 }
