@@ -36,50 +36,28 @@ export function nextSaturated(wasSaturated: boolean, utilization: number, client
   return wasSaturated ? utilization >= LEAVE_BELOW : utilization >= ENTER_AT;
 }
 
-class SaturationGauge {
-  private saturated = false;
+/** The worker's side: how many messages may be in flight now, and the log of each change. */
+export class ClientsFirst {
+  private saturatedNow = false;
+  /** Where the current window began: the loop's utilization and the clients' reads then. */
   private last: EventLoopUtilization = performance.eventLoopUtilization();
   private lastAt = performance.now();
   private lastReads: number;
-
-  /** @param clientReads how many reads the SMTP server has made from its clients so far (it only grows) */
-  constructor(private readonly clientReads: () => number, private readonly windowMs = SATURATION_WINDOW_MS) {
-    this.lastReads = clientReads();
-  }
-
-  /** Whether the loop is saturated, measured over the window that just ended; within a window, the last answer. */
-  check(): boolean {
-    const now = performance.now();
-    if (now - this.lastAt < this.windowMs) return this.saturated;
-    const sample = performance.eventLoopUtilization();
-    const { utilization } = performance.eventLoopUtilization(sample, this.last);
-    const reads = this.clientReads();
-    this.saturated = nextSaturated(this.saturated, utilization, reads !== this.lastReads);
-    this.last = sample;
-    this.lastAt = now;
-    this.lastReads = reads;
-    return this.saturated;
-  }
-}
-
-/** The worker's side: how many messages may be in flight now, and the log of each change. */
-export class ClientsFirst {
-  private readonly gauge: SaturationGauge;
-  private saturatedNow = false;
   private loggedAt = -Infinity;
   private logged = false;
 
   /**
+   * @param clientReads how many reads the SMTP server has made from its clients so far (it only grows)
    * @param whenBusy messages in flight at most while saturated (delivery.concurrency.whenBusy)
    * @param changed told of each change, after the log line
    */
   constructor(
-    clientReads: () => number,
+    private readonly clientReads: () => number,
     private readonly whenBusy: number,
     private readonly log: Logger,
     private readonly changed: (saturated: boolean) => void,
   ) {
-    this.gauge = new SaturationGauge(clientReads);
+    this.lastReads = clientReads();
   }
 
   /** As last looked at. */
@@ -87,11 +65,20 @@ export class ClientsFirst {
     return this.saturatedNow;
   }
 
-  /** Of `most` messages in flight, how many may be now. */
+  /** Of `most` messages in flight, how many may be now: measured when a window has ended, else as last measured. */
   limit(most: number): number {
-    const saturated = this.gauge.check();
-    if (saturated !== this.saturatedNow) this.note(saturated);
-    return saturated ? Math.min(this.whenBusy, most) : most;
+    const now = performance.now();
+    if (now - this.lastAt >= SATURATION_WINDOW_MS) {
+      const sample = performance.eventLoopUtilization();
+      const { utilization } = performance.eventLoopUtilization(sample, this.last);
+      const reads = this.clientReads();
+      const saturated = nextSaturated(this.saturatedNow, utilization, reads !== this.lastReads);
+      this.last = sample;
+      this.lastAt = now;
+      this.lastReads = reads;
+      if (saturated !== this.saturatedNow) this.note(saturated);
+    }
+    return this.saturatedNow ? Math.min(this.whenBusy, most) : most;
   }
 
   /** Logged at most once a minute, and its end only when its start was. */

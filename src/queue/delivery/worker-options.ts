@@ -48,7 +48,7 @@ export interface WorkerOptions {
 export interface WorkerEvents {
   /** A message was tried; `done` when it has left the spool. */
   attempted: [id: string, outcomes: RecipientOutcome[], done: boolean];
-  /** Clients first (the loop is saturated while they are connected), or no longer. */
+  /** Clients first (the loop is saturated while they are sending), or no longer. */
   saturation: [saturated: boolean];
 }
 
