@@ -35,9 +35,10 @@ async function callsUntilOptimized(tuned: boolean): Promise<number> {
 describe('compile tuning (minimta serve)', function () {
   this.timeout(60_000);
 
-  it('has V8 optimize a hot function after about an eighth of the calls it needs by default', async () => {
+  it('has V8 optimize a hot function after a small fraction of the calls it needs by default', async () => {
     const [untuned, tuned] = await Promise.all([callsUntilOptimized(false), callsUntilOptimized(true)]);
     expect(untuned, 'V8 optimizes it by default too (else this test proves nothing)').to.be.within(50, 100_000 - 1);
-    expect(tuned).to.be.below(untuned / 3);
+    // 5 calls against 109 with V8 11.3 (Node 20): the budget is a 64th of the default.
+    expect(tuned).to.be.below(untuned / 8);
   });
 });
