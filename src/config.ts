@@ -54,10 +54,11 @@ export interface Config {
     routes: Record<string, { host: string; port: number }>;
     /**
      * Deliveries at once, in all and per destination; `whenBusy`: messages
-     * in flight while clients are sending to a saturated relay (clients
-     * first, src/queue/delivery/saturation.ts).
+     * in flight while clients are sending to a saturated relay, and
+     * `holdWhenBusy`: seconds a message due meanwhile waits before it may be
+     * one of them (clients first, src/queue/delivery/saturation.ts).
      */
-    concurrency: { total: number; perDestination: number; whenBusy: number };
+    concurrency: { total: number; perDestination: number; whenBusy: number; holdWhenBusy: number };
     retrySchedule: number[];
     maxQueueLifetime: number;
     bounceLifetime: number;
@@ -168,7 +169,7 @@ export function defaultConfig(): Config {
     delivery: {
       port: 25,
       routes: {},
-      concurrency: { total: 100, perDestination: 20, whenBusy: 2 },
+      concurrency: { total: 100, perDestination: 20, whenBusy: 2, holdWhenBusy: 5 },
       // RFC 5321 §4.5.4.1: two tries in the first hour, then every few hours.
       retrySchedule: [300, 900, 1800, 3600, 7200, 14400],
       maxQueueLifetime: 432000,
@@ -311,7 +312,7 @@ function configCheck(defaults: Config) {
           return [name, hostPort(25)(target, `${key}.${name}`)];
         }));
       },
-      concurrency: object({ total: integer(1, 1000), perDestination: integer(1, 1000), whenBusy: integer(1, 4000) }, defaults.delivery.concurrency),
+      concurrency: object({ total: integer(1, 1000), perDestination: integer(1, 1000), whenBusy: integer(1, 4000), holdWhenBusy: number(0) }, defaults.delivery.concurrency),
       retrySchedule: list(number(0.01), { nonEmpty: true }),
       maxQueueLifetime: number(0),
       bounceLifetime: number(0),

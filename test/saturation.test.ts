@@ -1,8 +1,9 @@
 // Clients first when the relay is saturated (src/queue/delivery/saturation.ts):
-// while clients are sending to an event loop that is busy all the time, the
-// worker starts at most `delivery.concurrency.whenBusy` messages; once the
-// loop has room, or the clients fall silent, it goes back to full concurrency.
-// The loop is saturated for real here (a timer keeps it spinning), and a
+// while clients are sending to an event loop that is busy all the time, mail
+// that falls due waits `delivery.concurrency.holdWhenBusy` seconds, and then
+// the worker starts at most `whenBusy` messages at once; once the loop has
+// room, or the clients fall silent, it goes back to full concurrency.
+// The loop is saturated for real here (it is kept spinning), and a
 // client keeps sending (a NOOP every 20 ms).
 
 import { expect } from 'chai';
@@ -25,26 +26,29 @@ describe('saturation: when to hold deliveries back', () => {
     expect(nextSaturated(true, 1, false)).to.equal(false);
   });
 
-  it('is configured by delivery.concurrency.whenBusy (default 2, at least 1)', () => {
-    expect(validateConfig({}).delivery.concurrency.whenBusy).to.equal(2);
-    expect(validateConfig({ delivery: { concurrency: { whenBusy: 5 } } }).delivery.concurrency).to.deep.equal({ total: 100, perDestination: 20, whenBusy: 5 });
+  it('is configured by delivery.concurrency.whenBusy (default 2, at least 1) and holdWhenBusy (default 5 s)', () => {
+    expect(validateConfig({}).delivery.concurrency).to.deep.equal({ total: 100, perDestination: 20, whenBusy: 2, holdWhenBusy: 5 });
+    expect(validateConfig({ delivery: { concurrency: { whenBusy: 5, holdWhenBusy: 0.5 } } }).delivery.concurrency)
+      .to.deep.equal({ total: 100, perDestination: 20, whenBusy: 5, holdWhenBusy: 0.5 });
     expect(() => validateConfig({ delivery: { concurrency: { whenBusy: 0 } } })).to.throw(/delivery\.concurrency\.whenBusy/);
+    expect(() => validateConfig({ delivery: { concurrency: { holdWhenBusy: -1 } } })).to.throw(/delivery\.concurrency\.holdWhenBusy/);
   });
 });
 
 describe('saturation: clients first', function () {
   this.timeout(20_000);
   let world: DeliveryWorld;
-  let spinner: NodeJS.Timeout | undefined;
+  let spinning = false;
   let chatter: NodeJS.Timeout | undefined;
   let client: WireClient;
 
-  beforeEach(async () => {
+  /** A relay with these clients-first settings, and a client that keeps sending. */
+  async function start(concurrency: { whenBusy: number; holdWhenBusy: number }): Promise<void> {
     world = await startDeliveryWorld({
       'normal.test': { mx: [{ preference: 10, exchange: 'mx.normal.test' }] },
       'mx.normal.test': { a: ['127.0.0.2'] },
     }, {
-      delivery: { concurrency: { whenBusy: 1 }, timeouts: { connect: 5, greeting: 5, command: 5, dataBlock: 5, dataEnd: 30 } },
+      delivery: { concurrency, timeouts: { connect: 5, greeting: 5, command: 5, dataBlock: 5, dataEnd: 30 } },
       limits: { maxJunkCommands: 10_000 },
     });
     // Each delivery stays under way (no reply to its final dot) until the sink is stopped.
@@ -53,22 +57,31 @@ describe('saturation: clients first', function () {
     await client.reply();
     // A client that keeps sending (the replies pile up unread in its buffer).
     chatter = setInterval(() => client.send('NOOP\r\n'), 20);
-  });
+  }
 
   afterEach(async () => {
-    clearInterval(spinner);
+    spinning = false;
     clearInterval(chatter);
     client.close();
     await world.sinks[0]!.stop();
     await world.stop();
   });
 
-  /** Keeps the event loop busy about 95% of the time, as a flood of clients would. */
+  /**
+   * Keeps the event loop busy all the time, as a flood of clients would: in
+   * slices of 20 ms, each queued with setImmediate, so the loop never sleeps
+   * between them (a timer would leave it idle until the timer is due, and
+   * longer on a loaded machine) and still reads its sockets in between.
+   */
   function saturate(): void {
-    spinner = setInterval(() => {
-      const until = performance.now() + 95;
+    spinning = true;
+    const slice = (): void => {
+      if (!spinning) return;
+      const until = performance.now() + 20;
       while (performance.now() < until) { /* busy */ }
-    }, 100);
+      setImmediate(slice);
+    };
+    setImmediate(slice);
   }
 
   /** Waits until the worker says it is saturated (it looks when it would start a delivery). */
@@ -99,14 +112,15 @@ describe('saturation: clients first', function () {
   }
 
   it('starts one message at a time while the loop is saturated, then the rest once it has room', async () => {
+    await start({ whenBusy: 1, holdWhenBusy: 0 });
     saturate();
     await untilSaturated();
     await sendThree();
     await waitUntil(() => dotsAtSink() >= 1, 'the first delivery');
     expect(world.relay.worker.delivering, 'whenBusy: 1').to.equal(1);
-    expect(world.relay.logs.some((l) => /saturated while clients are sending: clients first, at most 1 message/.test(l))).to.equal(true);
+    expect(world.relay.logs.some((l) => /saturated while clients are sending: clients first, new mail waits up to 0 s, then at most 1 message/.test(l))).to.equal(true);
 
-    clearInterval(spinner);
+    spinning = false;
     await waitUntil(() => dotsAtSink() === 3, 'the two held back to go out');
     expect(world.relay.worker.saturated).to.equal(false);
     expect(world.relay.worker.delivering).to.equal(3);
@@ -114,6 +128,7 @@ describe('saturation: clients first', function () {
   });
 
   it('goes back to full concurrency once the clients fall silent, busy or not', async () => {
+    await start({ whenBusy: 1, holdWhenBusy: 0 });
     saturate();
     await untilSaturated();
     await sendThree();
@@ -122,6 +137,24 @@ describe('saturation: clients first', function () {
 
     // Still spinning, and the client still connected: only its silence ends it.
     clearInterval(chatter);
+    await waitUntil(() => dotsAtSink() === 3, 'the two held back to go out');
+    expect(world.relay.worker.delivering).to.equal(3);
+  });
+
+  it('holds mail that falls due while saturated for holdWhenBusy, then starts whenBusy at once', async () => {
+    const holdMs = 1000;
+    await start({ whenBusy: 1, holdWhenBusy: holdMs / 1000 });
+    saturate();
+    await untilSaturated();
+    const sentAt = Date.now();
+    await sendThree();
+    await waitUntil(() => dotsAtSink() >= 1, 'the first delivery after the hold');
+    // Each message is due from its commit, after sentAt: none may start sooner than the hold after it.
+    expect(Date.now() - sentAt, 'held back for the hold').to.be.at.least(holdMs);
+    expect(world.relay.worker.delivering, 'whenBusy: 1').to.equal(1);
+    expect(world.relay.logs.some((l) => /new mail waits up to 1 s, then at most 1 message/.test(l))).to.equal(true);
+
+    spinning = false;
     await waitUntil(() => dotsAtSink() === 3, 'the two held back to go out');
     expect(world.relay.worker.delivering).to.equal(3);
   });

@@ -4,12 +4,15 @@
 // in the middle of a transaction waits for each reply, while a queued
 // message can wait a moment without anyone noticing; the queue exists to
 // absorb that difference. So when the loop is saturated while clients are
-// sending, the delivery worker starts only a few messages at a time
-// (`delivery.concurrency.whenBusy`) and goes back to its full concurrency as
-// soon as the loop has room or the clients fall silent. sendmail (QueueLA)
-// and Exim (queue_only_load) make the same trade with the load average; a
-// single process can measure its own event loop instead, directly and at
-// once.
+// sending, the delivery worker holds back what falls due: a message starts
+// only once it has waited `delivery.concurrency.holdWhenBusy` seconds, and
+// then at most `whenBusy` at once. Everything goes back to full concurrency
+// as soon as the loop has room or the clients fall silent. So a burst of
+// mail shorter than the hold is taken in whole and delivered right after it,
+// and under load that lasts, mail still moves, a few messages at a time.
+// sendmail (QueueLA) and Exim (queue_only_load) make the same trade with the
+// load average; a single process can measure its own event loop instead,
+// directly and at once.
 //
 // Only the starting of deliveries is held back: those under way go on, and
 // a relay busy with delivery alone (a drain, with no client or only idle
@@ -39,6 +42,8 @@ export function nextSaturated(wasSaturated: boolean, utilization: number, client
 /** The worker's side: how many messages may be in flight now, and the log of each change. */
 export class ClientsFirst {
   private saturatedNow = false;
+  /** Whether the last window itself was saturation's entry (ENTER_AT, clients sending): holds apply only then. */
+  private fullNow = false;
   /** Where the current window began: the loop's utilization and the clients' reads then. */
   private last: EventLoopUtilization = performance.eventLoopUtilization();
   private lastAt = performance.now();
@@ -49,11 +54,13 @@ export class ClientsFirst {
   /**
    * @param clientReads how many reads the SMTP server has made from its clients so far (it only grows)
    * @param whenBusy messages in flight at most while saturated (delivery.concurrency.whenBusy)
+   * @param holdMs how long a message due while saturated waits before it may start (holdWhenBusy)
    * @param changed told of each change, after the log line
    */
   constructor(
     private readonly clientReads: () => number,
     private readonly whenBusy: number,
+    private readonly holdMs: number,
     private readonly log: Logger,
     private readonly changed: (saturated: boolean) => void,
   ) {
@@ -73,12 +80,25 @@ export class ClientsFirst {
       const { utilization } = performance.eventLoopUtilization(sample, this.last);
       const reads = this.clientReads();
       const saturated = nextSaturated(this.saturatedNow, utilization, reads !== this.lastReads);
+      this.fullNow = nextSaturated(false, utilization, reads !== this.lastReads);
       this.last = sample;
       this.lastAt = now;
       this.lastReads = reads;
       if (saturated !== this.saturatedNow) this.note(saturated);
     }
     return this.saturatedNow ? Math.min(this.whenBusy, most) : most;
+  }
+
+  /**
+   * Whether a message due since `dueAt` waits for now (both in ms, as
+   * Date.now): only while the last window was at least ENTER_AT busy with
+   * clients sending, and only until it has waited `holdMs`. Without the
+   * hysteresis of the concurrency limit: a relay that was busy for a moment
+   * and now only moderately (between LEAVE_BELOW and ENTER_AT) limits its
+   * deliveries but does not hold them. As last measured by limit().
+   */
+  holdsBack(dueAt: number, now: number): boolean {
+    return this.fullNow && now - dueAt < this.holdMs;
   }
 
   /** Logged at most once a minute, and its end only when its start was. */
@@ -88,7 +108,7 @@ export class ClientsFirst {
     if (saturated && now - this.loggedAt >= LOG_EVERY_MS) {
       this.loggedAt = now;
       this.logged = true;
-      this.log('qmgr', `saturated while clients are sending: clients first, at most ${this.whenBusy} message(s) delivered at once`);
+      this.log('qmgr', `saturated while clients are sending: clients first, new mail waits up to ${this.holdMs / 1000} s, then at most ${this.whenBusy} message(s) delivered at once`);
     } else if (!saturated && this.logged) {
       this.logged = false;
       this.log('qmgr', 'no longer saturated: full delivery concurrency');

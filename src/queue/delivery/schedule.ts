@@ -42,6 +42,11 @@ export class Schedule {
     this.arm();
   }
 
+  /** The id next() would return, left in place. */
+  peek(): string | undefined {
+    return this.dueHead < this.due.length ? this.due[this.dueHead] : undefined;
+  }
+
   /** The next due id, or undefined when none is due. */
   next(): string | undefined {
     if (this.dueHead >= this.due.length) return undefined;

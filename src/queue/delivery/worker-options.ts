@@ -23,10 +23,11 @@ export interface WorkerOptions {
   delayWarning?: number;
   /**
    * Deliveries at once, in all and per destination; `whenBusy`: messages in
-   * flight at most while clients are sending to a saturated event loop
-   * (saturation.ts; never held back when absent).
+   * flight at most while clients are sending to a saturated event loop, and
+   * `holdWhenBusy`: seconds a message that fell due meanwhile waits before
+   * it may start (saturation.ts; never held back when `whenBusy` is absent).
    */
-  concurrency: { total: number; perDestination: number; whenBusy?: number };
+  concurrency: { total: number; perDestination: number; whenBusy?: number; holdWhenBusy?: number };
   /** Reads the SMTP server has made from its clients so far: with `whenBusy`, clients that are sending come first. */
   clientReads?: () => number;
   /** How often the spool is looked at for messages put there by another process (`minimta sendmail`). */

@@ -71,9 +71,9 @@ export class QueueWorker extends EventEmitter<WorkerEvents> {
     // Leave room in memory: never more messages in flight than a few per slot.
     this.maxInFlight = options.concurrency.total * 4;
     this.keepAtMost = options.keptEnvelopes ?? KEPT_ENVELOPES;
-    const { whenBusy } = options.concurrency;
+    const { whenBusy, holdWhenBusy = 0 } = options.concurrency;
     if (options.clientReads && whenBusy !== undefined) {
-      this.clientsFirst = new ClientsFirst(options.clientReads, whenBusy, options.log, (saturated) => this.emit('saturation', saturated));
+      this.clientsFirst = new ClientsFirst(options.clientReads, whenBusy, holdWhenBusy * 1000, options.log, (saturated) => this.emit('saturation', saturated));
     }
   }
 
@@ -303,7 +303,8 @@ export class QueueWorker extends EventEmitter<WorkerEvents> {
       message.dueAt = undefined;
       return;
     }
-    message.dueAt = at;
+    // Never earlier than now: a message is due from when it is scheduled, so it is held back (clients first) from then.
+    message.dueAt = Math.max(at, this.now().getTime());
     this.schedule.dueAt(message.id, at);
   }
 
@@ -383,12 +384,22 @@ export class QueueWorker extends EventEmitter<WorkerEvents> {
     const limit = this.clientsFirst?.limit(this.maxInFlight) ?? this.maxInFlight;
     // Held back for the clients: look again once the loop may have room.
     if (limit < this.maxInFlight && this.inFlight.size >= limit) this.recheckSoon();
+    const now = this.now().getTime();
     while (!this.stopped && this.inFlight.size < limit) {
-      const id = this.schedule.next();
+      const id = this.schedule.peek();
       if (id === undefined) return;
       const message = this.messages.get(id);
       // Stale entries: gone, rescheduled for later, held, or already running.
-      if (!message || message.removed || message.delivering || message.dueAt === undefined || message.dueAt > this.now().getTime()) continue;
+      if (!message || message.removed || message.delivering || message.dueAt === undefined || message.dueAt > now) {
+        this.schedule.next();
+        continue;
+      }
+      // Due only a moment ago, while clients come first; those behind it fell due later still.
+      if (this.clientsFirst?.holdsBack(message.dueAt, now)) {
+        this.recheckSoon();
+        return;
+      }
+      this.schedule.next();
       message.dueAt = undefined;
       message.delivering = true;
       const run = this.deliverMessage(message)
