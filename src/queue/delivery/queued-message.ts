@@ -18,7 +18,7 @@ export interface QueuedMessage {
   capture: boolean;
   tried: boolean;
   nextAt: number;
-  /** When it is due (ms since the epoch), never before it was scheduled; undefined while not scheduled. */
+  /** When it is due (ms since the epoch), as last scheduled: its arrival for new mail; undefined while not scheduled. */
   dueAt?: number;
   delivering: boolean;
   /** Deleted by the operator (possibly while being delivered). */

@@ -303,8 +303,7 @@ export class QueueWorker extends EventEmitter<WorkerEvents> {
       message.dueAt = undefined;
       return;
     }
-    // Never earlier than now: a message is due from when it is scheduled, so it is held back (clients first) from then.
-    message.dueAt = Math.max(at, this.now().getTime());
+    message.dueAt = at;
     this.schedule.dueAt(message.id, at);
   }
 
@@ -394,7 +393,7 @@ export class QueueWorker extends EventEmitter<WorkerEvents> {
         this.schedule.next();
         continue;
       }
-      // Due only a moment ago, while clients come first; those behind it fell due later still.
+      // Due only a moment ago (new mail: since its arrival), while clients come first; those behind it fell due later still.
       if (this.clientsFirst?.holdsBack(message.dueAt, now)) {
         this.recheckSoon();
         return;
