@@ -15,8 +15,8 @@
 // "Performance"): the first 300 messages at one session, right after a
 // start and 100 messages, went from about 260 to about 350 messages/s
 // against a budget of 16 KiB, and the first 2 000 at 20 sessions from about
-// 630 to about 660-760. A budget of 1 KiB did as well at one session but
-// worse at 20 (more of the compiling fell into that burst).
+// 630 to about 760 (three sittings each). A budget of 1 KiB did as well at
+// one session but worse at 20 (more of the compiling fell into that burst).
 //
 // V8 gives each function its budget when the function is created, which for
 // most of ours is when their module is loaded: so this runs before the
