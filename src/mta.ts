@@ -86,6 +86,8 @@ export interface MtaParts {
   deliver?: boolean;
   /** Envelopes the worker keeps in memory between tries, at most (WorkerOptions.keptEnvelopes). */
   keptEnvelopes?: number;
+  /** The delivery worker's clock (WorkerOptions.now); the system's by default. Tests use one that steps back. */
+  now?: () => Date;
 }
 
 const ms = (seconds: number): number => Math.round(seconds * 1000);
@@ -218,6 +220,7 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
     failures: parts.failures ?? bounces,
     log,
     keptEnvelopes: parts.keptEnvelopes,
+    now: parts.now,
   });
   worker.on('attempted', (id, outcomes) => publishOutcomes(events, id, outcomes));
   const delivering = parts.deliver ?? true;

@@ -43,14 +43,14 @@ describe('saturation: clients first', function () {
   let client: WireClient;
 
   /** A relay with these clients-first settings, and a client that keeps sending. */
-  async function start(concurrency: { whenBusy: number; holdWhenBusy: number }): Promise<void> {
+  async function start(concurrency: { whenBusy: number; holdWhenBusy: number }, parts: { now?: () => Date } = {}): Promise<void> {
     world = await startDeliveryWorld({
       'normal.test': { mx: [{ preference: 10, exchange: 'mx.normal.test' }] },
       'mx.normal.test': { a: ['127.0.0.2'] },
     }, {
       delivery: { concurrency, timeouts: { connect: 5, greeting: 5, command: 5, dataBlock: 5, dataEnd: 30 } },
       limits: { maxJunkCommands: 10_000 },
-    });
+    }, parts);
     // Each delivery stays under way (no reply to its final dot) until the sink is stopped.
     world.sinks[0]!.behaviour = { stallAt: 'DOT' };
     client = await WireClient.connect(world.relay.port);
@@ -157,5 +157,20 @@ describe('saturation: clients first', function () {
     spinning = false;
     await waitUntil(() => dotsAtSink() === 3, 'the two held back to go out');
     expect(world.relay.worker.delivering).to.equal(3);
+  });
+
+  it('still delivers a message that waited in the due queue while the clock stepped back', async () => {
+    let stepBack = 0;
+    await start({ whenBusy: 1, holdWhenBusy: 1 }, { now: () => new Date(Date.now() - stepBack) });
+    world.sinks[0]!.behaviour = {};
+    saturate();
+    await untilSaturated();
+    const { reply } = await world.send('a@src.test', ['u1@normal.test']);
+    expect(reply.code).to.equal(250);
+    expect(world.relay.worker.delivering, 'held in the due queue for the clients').to.equal(0);
+    // Due since its arrival by the old clock: 300 ms in the future by the new one.
+    stepBack = 300;
+    spinning = false;
+    await waitUntil(() => world.sinks[0]!.messages.length === 1, 'the message to be delivered once the clock reaches its time again');
   });
 });

@@ -388,9 +388,19 @@ export class QueueWorker extends EventEmitter<WorkerEvents> {
       const id = this.schedule.peek();
       if (id === undefined) return;
       const message = this.messages.get(id);
-      // Stale entries: gone, rescheduled for later, held, or already running.
-      if (!message || message.removed || message.delivering || message.dueAt === undefined || message.dueAt > now) {
+      // Stale entries: gone, held, or already running.
+      if (!message || message.removed || message.delivering || message.dueAt === undefined) {
         this.schedule.next();
+        continue;
+      }
+      // Rescheduled for later (it has a timed entry too), or the clock stepped
+      // back since it fell due: either way it is due again at dueAt. A second
+      // timed entry for the same time is stale once the first has started it.
+      // Against the clock read now, not `now`: one that has just passed dueAt
+      // would otherwise put it back into this queue, and this loop never end.
+      if (message.dueAt > this.now().getTime()) {
+        this.schedule.next();
+        this.schedule.dueAt(id, message.dueAt);
         continue;
       }
       // Due only a moment ago (new mail: since its arrival), while clients come first; those behind it fell due later still.
