@@ -396,9 +396,10 @@ export class QueueWorker extends EventEmitter<WorkerEvents> {
       // Rescheduled for later (it has a timed entry too), or the clock stepped
       // back since it fell due: either way it is due again at dueAt. A second
       // timed entry for the same time is stale once the first has started it.
-      // Against the clock read now, not `now`: one that has just passed dueAt
-      // would otherwise put it back into this queue, and this loop never end.
-      if (message.dueAt > this.now().getTime()) {
+      // Then against the clock read again, not only `now`: one that has just
+      // passed dueAt would otherwise go back into this queue, and this loop
+      // never end. (Read only then: a message that is due costs no clock read.)
+      if (message.dueAt > now && message.dueAt > this.now().getTime()) {
         this.schedule.next();
         this.schedule.dueAt(id, message.dueAt);
         continue;
