@@ -88,6 +88,8 @@ export interface MtaParts {
   keptEnvelopes?: number;
   /** The delivery worker's clock (WorkerOptions.now); the system's by default. Tests use one that steps back. */
   now?: () => Date;
+  /** The longest new mail waits for a client's disk wait while clients are connected (WorkerOptions.newMailWaitMs). */
+  newMailWaitMs?: number;
 }
 
 const ms = (seconds: number): number => Math.round(seconds * 1000);
@@ -192,6 +194,7 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
     concurrency: config.delivery.concurrency,
     // Clients first when the relay is saturated (src/queue/delivery/saturation.ts).
     clientReads: () => server.clientReads,
+    clientsConnected: () => server.connectionCount,
     pollIntervalMs: ms(config.delivery.pollInterval),
     smarthost: config.smarthost?.host,
     destination: {
@@ -221,6 +224,7 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
     log,
     keptEnvelopes: parts.keptEnvelopes,
     now: parts.now,
+    newMailWaitMs: parts.newMailWaitMs,
   });
   worker.on('attempted', (id, outcomes) => publishOutcomes(events, id, outcomes));
   const delivering = parts.deliver ?? true;
@@ -245,7 +249,11 @@ export async function startMta(config: Config, logTo: Logger, parts: MtaParts = 
       .catch(async (err: unknown) => { await http?.close(); await control.close(); await server.close(); throw err; })
     : undefined;
   // The spool is read in the background: the listeners already greet.
-  if (delivering) void worker.start();
+  if (delivering) {
+    // New mail starts while a client waits for the disk (src/queue/delivery/new-mail-start.ts).
+    spool.onClientWaitsForDisk(() => worker.clientWaitsForDisk());
+    void worker.start();
+  }
   return {
     listeners,
     spool,

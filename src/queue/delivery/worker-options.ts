@@ -30,6 +30,10 @@ export interface WorkerOptions {
   concurrency: { total: number; perDestination: number; whenBusy?: number; holdWhenBusy?: number };
   /** Reads the SMTP server has made from its clients so far: with `whenBusy`, clients that are sending come first. */
   clientReads?: () => number;
+  /** Clients connected to the SMTP server now: while there are any, new mail starts when one waits for the disk (new-mail-start.ts). */
+  clientsConnected?: () => number;
+  /** The longest new mail waits for that, in ms (default NEW_MAIL_WAIT_MS, 20). Tests make it long, to see the disk wait start it. */
+  newMailWaitMs?: number;
   /** How often the spool is looked at for messages put there by another process (`minimta sendmail`). */
   pollIntervalMs: number;
   /** All mail goes to this host instead of the MX (smarthost). */

@@ -23,6 +23,7 @@ import { deliverToDestination, describeOutcome, type RecipientOutcome } from './
 import { DeliverySlots } from './concurrency.js';
 import { Schedule } from './schedule.js';
 import { ClientsFirst, SATURATION_WINDOW_MS } from './saturation.js';
+import { NewMailStart } from './new-mail-start.js';
 import { isExpired, nextAttemptAt, type RetryPolicy } from './scheduler.js';
 import { needsSmtputf8 } from '../../protocol/client/smtputf8.js';
 import { dsnRequest, expirePending, groupByDestination, recordOutcomes, retryPolicyOf } from './attempt-outcomes.js';
@@ -55,7 +56,7 @@ export class QueueWorker extends EventEmitter<WorkerEvents> {
   private poller?: NodeJS.Timeout;
   private loading?: Promise<void>;
   private rescanning?: Promise<void>;
-  private pumpScheduled = false;
+  private readonly newMail: NewMailStart;
   /** Clients first when the loop is saturated (saturation.ts); absent without `clientReads` or `whenBusy`. */
   private readonly clientsFirst?: ClientsFirst;
   /** While deliveries are held back: a look again once the loop may have room. */
@@ -68,6 +69,7 @@ export class QueueWorker extends EventEmitter<WorkerEvents> {
     this.slots = new DeliverySlots(options.concurrency.total, options.concurrency.perDestination);
     this.now = options.now ?? (() => new Date());
     this.schedule = new Schedule(() => this.pump(), () => this.now().getTime());
+    this.newMail = new NewMailStart(options.clientsConnected ?? (() => 0), () => this.pump(), options.newMailWaitMs);
     // Leave room in memory: never more messages in flight than a few per slot.
     this.maxInFlight = options.concurrency.total * 4;
     this.keepAtMost = options.keptEnvelopes ?? KEPT_ENVELOPES;
@@ -101,21 +103,13 @@ export class QueueWorker extends EventEmitter<WorkerEvents> {
   queued(envelope: Envelope): void {
     if (this.messages.has(envelope.id)) return;
     this.add(envelope, false, true);
-    this.pumpSoon();
+    // While clients are connected, when one of them next waits for the disk (new-mail-start.ts).
+    this.newMail.due();
   }
 
-  /**
-   * pump() once the current turn of the event loop is over: the client's
-   * "250 ... queued as" is written in this turn, and the delivery must not
-   * go before it. Commits that end in one turn share one pump.
-   */
-  private pumpSoon(): void {
-    if (this.pumpScheduled) return;
-    this.pumpScheduled = true;
-    setImmediate(() => {
-      this.pumpScheduled = false;
-      this.pump();
-    });
+  /** A client's message is being synced to the disk: the loop is free for a moment, new mail may start. */
+  clientWaitsForDisk(): void {
+    this.newMail.clientWaitsForDisk();
   }
 
   /**
@@ -141,6 +135,7 @@ export class QueueWorker extends EventEmitter<WorkerEvents> {
     this.schedule.stop();
     clearInterval(this.poller);
     clearTimeout(this.recheck);
+    this.newMail.cancel();
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
       Promise.allSettled([...this.inFlight.values()]),

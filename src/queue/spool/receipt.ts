@@ -30,6 +30,8 @@ export interface ReceiptDirs {
    * at queue/ (Spool.listAll) passes over them.
    */
   readonly committing: Set<string>;
+  /** Told when this receipt's syncs have started: its client waits for the disk (Spool.onClientWaitsForDisk). */
+  readonly waitingForDisk?: () => void;
 }
 
 type ReceiptState = 'receiving' | 'committing' | 'committed' | 'failed' | 'aborted';
@@ -216,6 +218,7 @@ export class Receipt {
     const name = this.dirs.queueSync.sync().catch((err: unknown) => {
       throw SpoolError.fromFs(err, `fsync the spool after queueing ${this.id}`);
     });
+    this.dirs.waitingForDisk?.();
     const synced = await Promise.allSettled([data, name]);
     let error = synced.find((r): r is PromiseRejectedResult => r.status === 'rejected')?.reason as SpoolError | undefined;
     if (withData) {

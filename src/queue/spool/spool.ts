@@ -73,6 +73,8 @@ export class Spool {
   /** Receipts renamed into queue/ whose syncs are running (receipt.ts): not listed yet. */
   private readonly committing = new Set<string>();
   private spare?: SpareTmpFile;
+  /** Told whenever a receipt's syncs have started (onClientWaitsForDisk). */
+  private waitingForDisk: () => void = () => undefined;
   /** Whether a removal looks for the message's stored transcripts (storesNoTranscripts). */
   private transcriptsPossible = true;
 
@@ -127,6 +129,16 @@ export class Spool {
   }
 
   /**
+   * Calls `listener` each time a message's syncs have started (receipt.ts):
+   * its client now waits a millisecond or two for the disk, with nothing for
+   * the event loop to do for it meanwhile. The relay's delivery worker
+   * starts new mail then (src/queue/delivery/new-mail-start.ts).
+   */
+  onClientWaitsForDisk(listener: () => void): void {
+    this.waitingForDisk = listener;
+  }
+
+  /**
    * This process stores no transcripts (src/trace/; `trace.enabled` off): a
    * removal then looks for a message's transcripts only if transcripts/ is
    * there now, left by an earlier run that stored them. A relay without
@@ -145,7 +157,7 @@ export class Spool {
   /** Starts receiving a message under a new id: creates tmp/<id>, or takes the spare. */
   async beginReceipt(): Promise<Receipt> {
     const { id, fd } = await (this.spare ? this.spare.take() : createTmpFile(this.tmpDir));
-    return new Receipt(id, { tmp: this.tmpDir, queue: this.queueDir, queueSync: this.queueSync, committing: this.committing }, fd);
+    return new Receipt(id, { tmp: this.tmpDir, queue: this.queueDir, queueSync: this.queueSync, committing: this.committing, waitingForDisk: () => this.waitingForDisk() }, fd);
   }
 
   /** Committed ids, oldest first. Reads no envelope. */
