@@ -6,7 +6,9 @@
 // The schedule lives in memory (schedule.ts): a small entry per queued
 // message, a queue of the due ones and timers for the deferred ones. At
 // start the spool is read once; after that a new message is handed over by
-// the receipt that committed it and goes out at once, and a wake costs O(1).
+// the receipt that committed it and goes out at once (or, while clients are
+// connected, when one next waits for the disk: new-mail-start.ts), and a
+// wake costs O(1).
 // The envelopes of the first 10 000 messages are kept in memory; past that a
 // message's envelope is held only while it is in use (or, for a message just
 // received, until its first try), and otherwise read again from the spool
