@@ -47,6 +47,19 @@ describe('tmp files: one made ahead of time for the next message', () => {
     await spare.close();
   });
 
+  it('makes the next spare in the next turn of the event loop, after the caller has written its reply', async () => {
+    let made = 0;
+    // A spare's clock is read when it is made (its age counts from then).
+    const spare = new SpareTmpFile(dir, () => { made++; return now; });
+    const taking = spare.take();
+    expect(made, 'nothing asked of the thread pool in this turn').to.equal(0);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(made).to.equal(1);
+    opened.push((await taking).fd);
+    await filesWhen(2);
+    await spare.close();
+  });
+
   it('does not use a spare older than a second (its id names the arrival time): it is removed and a new file made', async () => {
     const spare = new SpareTmpFile(dir, () => now);
     const first = await take(spare);
