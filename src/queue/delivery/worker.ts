@@ -1,7 +1,8 @@
-// The delivery worker: delivers each due message to its destinations (one
-// copy per destination with all its recipients, RFC 5321 §4.5.4.1), retries
-// what failed for now, reports what failed for good, and removes a message
-// from the spool once every recipient is final.
+// The delivery worker: decides when each queued message is tried, and
+// starts the attempt (message-attempt.ts: one copy per destination with all
+// its recipients, RFC 5321 §4.5.4.1; what failed for now is retried, what
+// failed for good is reported, and a message leaves the spool once every
+// recipient is final).
 //
 // The schedule lives in memory (schedule.ts): a small entry per queued
 // message, a queue of the due ones and timers for the deferred ones. At
@@ -20,15 +21,12 @@
 
 import { EventEmitter } from 'node:events';
 import { SpoolError } from '../spool/spool.js';
-import { isFinished, pendingRecipients, type Envelope } from '../spool/envelope.js';
-import { deliverToDestination, describeOutcome, type RecipientOutcome } from './destination.js';
+import type { Envelope } from '../spool/envelope.js';
 import { DeliverySlots } from './concurrency.js';
 import { Schedule } from './schedule.js';
 import { ClientsFirst, SATURATION_WINDOW_MS } from './saturation.js';
 import { NewMailStart } from './new-mail-start.js';
-import { isExpired, nextAttemptAt, type RetryPolicy } from './scheduler.js';
-import { needsSmtputf8 } from '../../protocol/client/smtputf8.js';
-import { dsnRequest, expirePending, groupByDestination, recordOutcomes, retryPolicyOf } from './attempt-outcomes.js';
+import { attemptMessage, type AttemptSeam } from './message-attempt.js';
 import { noteEnvelope, type QueuedMessage } from './queued-message.js';
 import type { QueueSizes, WorkerEvents, WorkerOptions } from './worker-options.js';
 
@@ -59,6 +57,8 @@ export class QueueWorker extends EventEmitter<WorkerEvents> {
   private loading?: Promise<void>;
   private rescanning?: Promise<void>;
   private readonly newMail: NewMailStart;
+  /** What an attempt at a message needs from the worker (message-attempt.ts). */
+  private readonly seam: AttemptSeam;
   /** Clients first when the loop is saturated (saturation.ts); absent without `clientReads` or `whenBusy`. */
   private readonly clientsFirst?: ClientsFirst;
   /** While deliveries are held back: a look again once the loop may have room. */
@@ -71,6 +71,14 @@ export class QueueWorker extends EventEmitter<WorkerEvents> {
     this.slots = new DeliverySlots(options.concurrency.total, options.concurrency.perDestination);
     this.now = options.now ?? (() => new Date());
     this.schedule = new Schedule(() => this.pump(), () => this.now().getTime());
+    this.seam = {
+      options,
+      slots: this.slots,
+      now: this.now,
+      forget: (message) => this.forget(message),
+      drop: (message) => this.drop(message),
+      attempted: (id, outcomes, done) => this.emit('attempted', id, outcomes, done),
+    };
     this.newMail = new NewMailStart(options.clientsConnected ?? (() => 0), () => this.pump(), options.newMailWaitMs);
     // Leave room in memory: never more messages in flight than a few per slot.
     this.maxInFlight = options.concurrency.total * 4;
@@ -440,109 +448,10 @@ export class QueueWorker extends EventEmitter<WorkerEvents> {
     let written = false;
     try {
       // Done, the spool has the envelope as it now is (written, or the message gone).
-      await this.attempt(message, envelope);
+      await attemptMessage(this.seam, message, envelope);
       written = true;
     } finally {
       this.letGo(message, written);
     }
-  }
-
-  /** One attempt at every pending recipient of a message (the unit: a message). */
-  private async attempt(message: QueuedMessage, envelope: Envelope): Promise<void> {
-    const id = envelope.id;
-    const groups = groupByDestination(pendingRecipients(envelope), this.options.smarthost);
-    const outcomes = (await Promise.all(groups.map(([destination, recipients]) =>
-      this.deliverToDestination(message, envelope, destination, recipients.map((r) => r.address))))).flat();
-    if (message.removed) {
-      // queue delete while we were delivering: nothing more happens to it.
-      this.options.log('qmgr', 'removed from the queue during delivery; not tried again', id);
-      this.emit('attempted', id, [], true);
-      return;
-    }
-    const now = this.now();
-    const retry = retryPolicyOf(envelope, this.options.retry);
-    recordOutcomes(envelope, outcomes, now);
-    envelope.attempts++;
-    if (!isFinished(envelope) && isExpired(envelope.arrivedAt, retry, now)) {
-      for (const record of expirePending(envelope, now)) {
-        this.options.log('qmgr', `to=<${record.address}>, status=expired, returned to sender (${record.lastReply})`, id);
-      }
-    }
-    try {
-      if (isFinished(envelope)) {
-        await this.finish(message, envelope);
-      } else {
-        const expiry = Date.parse(envelope.arrivedAt) + retry.maxQueueLifetime * 1000;
-        const next = nextAttemptAt(envelope.attempts, retry, now).getTime();
-        // The last try comes at the expiry time, not after it.
-        envelope.nextAttemptAt = new Date(Math.min(next, Math.max(expiry, now.getTime()))).toISOString();
-        await this.options.spool.writeEnvelope(envelope);
-        message.hasState = true;
-        await this.warnIfDelayed(envelope, retry, now);
-      }
-    } catch (err) {
-      if (!(err instanceof SpoolError) || err.code !== 'ENOENT') throw err;
-      // Deleted from the spool behind our back: nothing more happens to it.
-      this.drop(message);
-      this.options.log('qmgr', 'removed from the queue during delivery; not tried again', id);
-      this.emit('attempted', id, [], true);
-      return;
-    }
-    this.emit('attempted', id, outcomes, isFinished(envelope));
-  }
-
-  /** Delivers to one destination (the unit: a destination) and logs each recipient's outcome. */
-  private async deliverToDestination(message: QueuedMessage, envelope: Envelope, destination: string, addresses: string[]): Promise<RecipientOutcome[]> {
-    const release = await this.slots.acquire(destination);
-    let outcomes: RecipientOutcome[];
-    try {
-      // A message deleted or held while it waited for a slot is not sent.
-      if (message.removed || envelope.held) return [];
-      outcomes = await deliverToDestination({
-        destination,
-        recipients: addresses,
-        sender: envelope.sender,
-        size: envelope.size,
-        body: envelope.body,
-        // Said SMTPUTF8, but needs it only with UTF-8 in the envelope or header (RFC 6531 §3.4);
-        // the whole header section is read, however long.
-        smtputf8: envelope.smtputf8 && needsSmtputf8({
-          sender: envelope.sender,
-          recipients: addresses,
-          header: await this.options.spool.readMessageHead(envelope.id, envelope.size, envelope.size),
-        }),
-        openMessage: () => this.options.spool.openMessage(envelope.id, envelope.size),
-        queueId: envelope.id,
-        dsn: dsnRequest(envelope, addresses),
-      }, this.options.destination);
-    } finally {
-      release();
-    }
-    const delay = (this.now().getTime() - Date.parse(envelope.arrivedAt)) / 1000;
-    for (const outcome of outcomes) this.options.log('smtp', describeOutcome(outcome, delay), envelope.id);
-    return outcomes;
-  }
-
-  /** Every recipient is final: report the failures, then remove the message. */
-  private async finish(message: QueuedMessage, envelope: Envelope): Promise<void> {
-    const failed = envelope.recipients.filter((r) => r.state === 'failed');
-    if (failed.length > 0) await this.options.failures.report(envelope, failed);
-    // A next hop that took the DSN request reports success itself (RFC 3461 §5.2.2).
-    const delivered = envelope.recipients.filter((r) => r.state === 'delivered' && r.notify?.includes('SUCCESS') && !r.dsnPassedOn);
-    if (delivered.length > 0) await this.options.failures.delivered?.(envelope, delivered);
-    message.removed = true;
-    await this.forget(message);
-    this.options.log('qmgr', 'removed', envelope.id);
-  }
-
-  /** One warning per message once it has waited delivery.delayWarning seconds (off by default). */
-  private async warnIfDelayed(envelope: Envelope, retry: RetryPolicy, now: Date): Promise<void> {
-    const { delayWarning, failures } = this.options;
-    if (delayWarning === undefined || !failures.warn || envelope.delayWarned || envelope.sender === '' || envelope.bounce) return;
-    if (now.getTime() - Date.parse(envelope.arrivedAt) < delayWarning * 1000) return;
-    envelope.delayWarned = true;
-    await this.options.spool.writeEnvelope(envelope);
-    const until = new Date(Date.parse(envelope.arrivedAt) + retry.maxQueueLifetime * 1000);
-    await failures.warn(envelope, pendingRecipients(envelope), until);
   }
 }
