@@ -72,8 +72,10 @@ describe('new mail start: through the relay', function () {
     world = await startDeliveryWorld({
       'normal.test': { mx: [{ preference: 10, exchange: 'mx.normal.test' }] },
       'mx.normal.test': { a: ['127.0.0.2'] },
-    // No look at the spool for other processes' mail in the meantime: it would start what is due.
-    }, { delivery: { pollInterval: 3600 } }, { newMailWaitMs });
+    // Nothing else may start what is due meanwhile: no look at the spool for
+    // other processes' mail, and no hold for the clients (a loaded machine
+    // can look saturated), whose look again a window later would start it.
+    }, { delivery: { pollInterval: 3600, concurrency: { holdWhenBusy: 0 } } }, { newMailWaitMs });
   }
 
   /** A client that sends one message and stays connected; resolves once its 250 and a NOOP after it are answered. */
@@ -110,15 +112,16 @@ describe('new mail start: through the relay', function () {
     const second = await world.send('a@src.test', ['second@normal.test']);
     expect(second.reply.code).to.equal(250);
     // Only the second message's commit can have started it: the longest wait is a minute.
-    await waitUntil(() => world.sinks[0]!.messages.length === 1, 'the first message at the next hop');
-    expect(world.sinks[0]!.messages[0]!.recipients).to.deep.equal(['first@normal.test']);
+    // (Once it is delivered, the worker starts what else is due: the second may follow at once.)
+    const first = (): boolean => world.sinks[0]!.messages.some((m) => m.recipients.includes('first@normal.test'));
+    await waitUntil(first, 'the first message at the next hop');
   });
 
   it('starts it at the latest newMailWaitMs later, when no other message comes', async () => {
     await start(300);
     const sentAt = performance.now();
     await sendAndStay('only@normal.test');
-    await waitUntil(() => world.sinks[0]!.messages.length === 1, 'the message at the next hop');
+    await waitUntil(() => world.sinks[0]!.messages.length >= 1, 'the message at the next hop');
     // The wait began before the 250 was sent: a little of it may have passed before sentAt.
     expect(performance.now() - sentAt).to.be.at.least(250);
   });

@@ -14,8 +14,10 @@
 // millisecond or two in the thread pool, and there is nothing to do for that
 // client meanwhile). So while clients are connected, new mail starts at the
 // next such moment, when another client's message goes to the disk, or
-// NEW_MAIL_WAIT_MS later at the latest (no other message may come). With no
-// client connected it starts at once. Postfix gets the same effect from its
+// NEW_MAIL_WAIT_MS later at the latest (no other message may come), or
+// whenever the worker starts what is due for another reason first (a
+// delivery ending, a retry falling due). With no client connected it starts
+// at once. Postfix gets the same effect from its
 // process structure: its queue manager and delivery agents are processes of
 // their own, and smtpd does nothing but answer its client.
 //

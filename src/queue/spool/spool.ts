@@ -20,12 +20,13 @@ import { join, resolve } from 'node:path';
 import { validateEnvelope, type Envelope } from './envelope.js';
 import { GroupSync, fsyncDirectory } from './group-sync.js';
 import { isQueueId } from './queue-id.js';
-import { CREATE_FLAGS, FILE_MODE, envelopeLine, parseEnvelope, readFileSafelySync, readPrefixSync, readTrailer } from './queue-file.js';
+import { CREATE_FLAGS, FILE_MODE, envelopeLine, parseEnvelope, readFileSafelySync, readTrailer } from './queue-file.js';
 import { upgradeLegacyMessages, type UpgradeResult } from './legacy-upgrade.js';
 import { Receipt } from './receipt.js';
 import { SpareTmpFile, createTmpFile } from './tmp-file.js';
 import { SPOOL_CODES, SpoolError, fsStep, fsStepSync } from './spool-error.js';
-import { checkSpoolOwnership, openSpoolFile } from './spool-safety.js';
+import { checkSpoolOwnership } from './spool-safety.js';
+import { DEFAULT_HEAD_BYTES, headerSection, messageBytes } from './message-bytes.js';
 import { removeStoredTranscripts, transcriptDir } from '../../trace/transcript-files.js';
 import { unlinkInBatch } from './unlink-batch.js';
 
@@ -35,19 +36,10 @@ export { UnsafeSpoolError, checkSpoolOwnership } from './spool-safety.js';
 
 /** Owner only: queued mail is private (and may hold AUTH identities). */
 const DIR_MODE = 0o700;
-/** How far readMessageHead looks for the end of the header section by default. */
-const DEFAULT_HEAD_BYTES = 64 * 1024;
-const HEAD_READ_BYTES = 16 * 1024;
-/** Chunks of a message read for delivery. */
-const MESSAGE_READ_BYTES = 64 * 1024;
-/** Messages up to this size are read for delivery in one synchronous read. */
-const SMALL_MESSAGE_BYTES = 256 * 1024;
 /** Envelopes read synchronously at start-up before the event loop gets a turn (the greeting, other work). */
 const READS_PER_TURN = 128;
 /** Envelopes read at once at start-up: enough to keep libuv's thread pool busy. */
 const PARALLEL_READS = 32;
-const CRLF = Buffer.from('\r\n');
-const EMPTY_LINE = Buffer.from('\r\n\r\n');
 
 /** One entry of queue/ as scan() reads it: an envelope (and where it came from), or why it could not be read. */
 export type ScannedEntry = { envelope: Envelope; hasState: boolean } | { name: string; error: SpoolError };
@@ -306,8 +298,7 @@ export class Spool {
    * A missing message shows as an error thrown by the iteration.
    */
   openMessage(id: string, size: number): AsyncIterable<Buffer> {
-    const path = this.queueFilePath(id);
-    return size <= SMALL_MESSAGE_BYTES ? readWhole(path, size, `queue/${id}`) : readPrefix(path, size, `queue/${id}`);
+    return messageBytes(this.queueFilePath(id), size, `queue/${id}`);
   }
 
   /** The whole message as stored (tests, `queue show`): its bytes without the envelope. */
@@ -326,24 +317,7 @@ export class Spool {
   async readMessageHead(id: string, maxBytes: number = DEFAULT_HEAD_BYTES, knownSize?: number): Promise<Buffer> {
     const path = this.queueFilePath(id);
     const size = knownSize ?? (await this.readEnvelope(id)).size;
-    const limit = Math.min(maxBytes, size);
-    const file = await fsStep(`open queue/${id}`, () => openSpoolFile(path));
-    try {
-      const head = Buffer.alloc(limit);
-      let length = 0;
-      while (length < limit) {
-        const { bytesRead } = await fsStep(`read queue/${id}`, () =>
-          file.read(head, length, Math.min(HEAD_READ_BYTES, limit - length), null));
-        if (bytesRead === 0) break;
-        const searchFrom = Math.max(0, length - (EMPTY_LINE.length - 1));
-        length += bytesRead;
-        const end = headerSectionEnd(head.subarray(0, length), searchFrom);
-        if (end >= 0) return Buffer.from(head.subarray(0, end));
-      }
-      return Buffer.from(head.subarray(0, length));
-    } finally {
-      await file.close();
-    }
+    return headerSection(path, Math.min(maxBytes, size), `queue/${id}`);
   }
 
   /**
@@ -454,38 +428,8 @@ async function removeIfThere(path: string, name: string): Promise<boolean> {
   }
 }
 
-/** A small message in one synchronous read (microseconds on the page cache). */
-async function* readWhole(path: string, size: number, name: string): AsyncGenerator<Buffer> {
-  const bytes = fsStepSync(`read ${name}`, () => readPrefixSync(path, size));
-  if (bytes.length < size) throw new SpoolError(SPOOL_CODES.badEnvelope, `spool: ${name} is shorter than its envelope says`);
-  yield bytes;
-}
-
-/** The first `size` bytes of a file, in chunks of at most MESSAGE_READ_BYTES. */
-async function* readPrefix(path: string, size: number, name: string): AsyncGenerator<Buffer> {
-  const file = await fsStep(`open ${name}`, () => openSpoolFile(path));
-  try {
-    for (let position = 0; position < size;) {
-      const chunk = Buffer.allocUnsafe(Math.min(MESSAGE_READ_BYTES, size - position));
-      const { bytesRead } = await fsStep(`read ${name}`, () => file.read(chunk, 0, chunk.length, position));
-      if (bytesRead === 0) throw new SpoolError(SPOOL_CODES.badEnvelope, `spool: ${name} is shorter than its envelope says`);
-      position += bytesRead;
-      yield chunk.subarray(0, bytesRead);
-    }
-  } finally {
-    await file.close();
-  }
-}
-
 /** An id that is not a queue id could name a path outside the spool ("../x"): refuse it. */
 function checkId(id: string): string {
   if (!isQueueId(id)) throw new SpoolError(SPOOL_CODES.badId, `spool: not a queue id: ${JSON.stringify(id)}`);
   return id;
-}
-
-/** Index just past the CRLF ending the last header field, or -1 while no empty line is seen. */
-function headerSectionEnd(buf: Buffer, searchFrom: number): number {
-  if (buf.length >= CRLF.length && buf.subarray(0, CRLF.length).equals(CRLF)) return 0;
-  const at = buf.indexOf(EMPTY_LINE, searchFrom);
-  return at < 0 ? -1 : at + CRLF.length;
 }
