@@ -22,7 +22,7 @@ import { GroupSync, fsyncDirectory } from './group-sync.js';
 import { isQueueId } from './queue-id.js';
 import { CREATE_FLAGS, FILE_MODE, envelopeLine, parseEnvelope, readFileSafelySync, readTrailer } from './queue-file.js';
 import { upgradeLegacyMessages, type UpgradeResult } from './legacy-upgrade.js';
-import { Receipt } from './receipt.js';
+import { Receipt, type ReceiptDirs } from './receipt.js';
 import { SpareTmpFile, createTmpFile } from './tmp-file.js';
 import { SPOOL_CODES, SpoolError, fsStep, fsStepSync } from './spool-error.js';
 import { checkSpoolOwnership } from './spool-safety.js';
@@ -67,6 +67,8 @@ export class Spool {
   private spare?: SpareTmpFile;
   /** Told whenever a receipt's syncs have started (onClientWaitsForDisk). */
   private waitingForDisk: () => void = () => undefined;
+  /** Where every receipt goes: made once, not for each message. */
+  private readonly receiptDirs: ReceiptDirs;
   /** Whether a removal looks for the message's stored transcripts (storesNoTranscripts). */
   private transcriptsPossible = true;
 
@@ -76,6 +78,13 @@ export class Spool {
   ) {
     this.queueSync = GroupSync.ofDirectory(this.queueDir);
     this.stateSync = GroupSync.ofDirectory(this.stateDir);
+    this.receiptDirs = {
+      tmp: this.tmpDir,
+      queue: this.queueDir,
+      queueSync: this.queueSync,
+      committing: this.committing,
+      waitingForDisk: () => this.waitingForDisk(),
+    };
   }
 
   /**
@@ -149,7 +158,7 @@ export class Spool {
   /** Starts receiving a message under a new id: creates tmp/<id>, or takes the spare. */
   async beginReceipt(): Promise<Receipt> {
     const { id, fd } = await (this.spare ? this.spare.take() : createTmpFile(this.tmpDir));
-    return new Receipt(id, { tmp: this.tmpDir, queue: this.queueDir, queueSync: this.queueSync, committing: this.committing, waitingForDisk: () => this.waitingForDisk() }, fd);
+    return new Receipt(id, this.receiptDirs, fd);
   }
 
   /** Committed ids, oldest first. Reads no envelope. */
